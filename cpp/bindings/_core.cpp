@@ -1,0 +1,271 @@
+// The only file that knows about Python: converts numpy arrays to pointers,
+// re-checks shapes and dtypes, and releases the GIL around the loops. Argument
+// checking with nanopq's messages lives in the Python layer; what is checked
+// here is what could otherwise corrupt memory.
+
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <string>
+
+#include <nanopq_cpp/nanopq_cpp.hpp>
+
+namespace py = pybind11;
+using namespace nanopq_cpp;
+
+namespace {
+
+using FloatArray = py::array_t<float, py::array::c_style>;
+using DoubleArray = py::array_t<double, py::array::c_style>;
+
+void require_contiguous(const py::array& array, const char* name) {
+    if (!(array.flags() & py::array::c_style)) throw std::invalid_argument(std::string(name) + " must be C-contiguous");
+}
+
+// Converts a C-contiguous float32 array, refusing anything that would need a copy
+// (the Python layer makes the copy explicitly, once).
+FloatArray as_float32(const py::array& array, const char* name) {
+    if (!array.dtype().is(py::dtype::of<float>()) && !(array.dtype().kind() == 'f' && array.itemsize() == 4))
+        throw std::invalid_argument(std::string(name) + " must have dtype float32");
+    require_contiguous(array, name);
+    return py::reinterpret_borrow<FloatArray>(array);
+}
+
+CodebookView codebook_of(const FloatArray& codewords) {
+    if (codewords.ndim() != 3) throw std::invalid_argument("codewords must have shape (M, Ks, Ds)");
+    return CodebookView{codewords.data(), static_cast<std::size_t>(codewords.shape(0)),
+                        static_cast<std::size_t>(codewords.shape(1)), static_cast<std::size_t>(codewords.shape(2))};
+}
+
+// Progress lines go to a Python callable, called with the GIL held.
+Logger logger_of(const py::object& callback) {
+    if (callback.is_none()) return {};
+    return [callback](const std::string& line) {
+        py::gil_scoped_acquire gil;
+        callback(line);
+    };
+}
+
+// Calls body.template operator()<code_t>() with code_t matching the array's
+// unsigned dtype (uint8, uint16, uint32).
+template <class Body>
+auto dispatch_codes(const py::array& codes, Body&& body) {
+    require_contiguous(codes, "codes");
+    if (codes.dtype().kind() != 'u')
+        throw std::invalid_argument("codes must have an unsigned integer dtype (uint8, uint16 or uint32)");
+    switch (codes.itemsize()) {
+        case 1: return body(static_cast<const std::uint8_t*>(codes.data()));
+        case 2: return body(static_cast<const std::uint16_t*>(codes.data()));
+        case 4: return body(static_cast<const std::uint32_t*>(codes.data()));
+        default: throw std::invalid_argument("codes must be uint8, uint16 or uint32");
+    }
+}
+
+py::dtype code_dtype_for(std::size_t n_codewords) {
+    switch (code_bytes_for(n_codewords)) {
+        case 1: return py::dtype::of<std::uint8_t>();
+        case 2: return py::dtype::of<std::uint16_t>();
+        default: return py::dtype::of<std::uint32_t>();
+    }
+}
+
+py::array train_codewords_py(const py::array& vecs_in, std::size_t n_subspaces, std::size_t n_codewords,
+                             std::size_t iterations, std::uint64_t seed, const std::string& minit,
+                             const py::object& initial_in, const py::object& log_callback) {
+    FloatArray vecs = as_float32(vecs_in, "vecs");
+    if (vecs.ndim() != 2) throw std::invalid_argument("vecs must have shape (N, D)");
+    const std::size_t n = vecs.shape(0), dim = vecs.shape(1);
+    if (n_subspaces == 0 || dim % n_subspaces != 0) throw std::invalid_argument("D must be a multiple of M");
+    KMeansOptions options;
+    options.iterations = iterations;
+    options.init = kmeans_init_from_name(minit);
+    const float* initial = nullptr;
+    FloatArray initial_array;
+    if (options.init == KMeansInit::given) {
+        initial_array = as_float32(py::array(initial_in), "minit");
+        const CodebookView start = codebook_of(initial_array);
+        if (start.n_subspaces != n_subspaces || start.n_codewords != n_codewords ||
+            start.subspace_dim != dim / n_subspaces)
+            throw std::invalid_argument("initial codewords must have shape (M, Ks, Ds)");
+        initial = initial_array.data();
+    }
+    if (options.init == KMeansInit::points && n_codewords > n)
+        throw std::invalid_argument("'points' init needs at least Ks training vectors");
+    const Logger log = logger_of(log_callback);
+    std::vector<float> codewords;
+    {
+        py::gil_scoped_release release;
+        codewords = train_codewords(vecs.data(), n, dim, n_subspaces, n_codewords, options, seed, initial, log);
+    }
+    FloatArray out({n_subspaces, n_codewords, dim / n_subspaces});
+    std::copy(codewords.begin(), codewords.end(), out.mutable_data());
+    return std::move(out);
+}
+
+py::array encode_py(const py::array& vecs_in, const py::array& codewords_in, const py::object& log_callback) {
+    FloatArray vecs = as_float32(vecs_in, "vecs");
+    FloatArray codewords = as_float32(codewords_in, "codewords");
+    const CodebookView codebook = codebook_of(codewords);
+    if (vecs.ndim() != 2 || static_cast<std::size_t>(vecs.shape(1)) != codebook.dim())
+        throw std::invalid_argument("vecs must have shape (N, M * Ds)");
+    const std::size_t n = vecs.shape(0);
+    py::array codes(code_dtype_for(codebook.n_codewords), {n, codebook.n_subspaces});
+    const Logger log = logger_of(log_callback);
+    void* out = codes.mutable_data();
+    {
+        py::gil_scoped_release release;
+        switch (code_bytes_for(codebook.n_codewords)) {
+            case 1: encode(vecs.data(), n, codebook, static_cast<std::uint8_t*>(out), 0, log); break;
+            case 2: encode(vecs.data(), n, codebook, static_cast<std::uint16_t*>(out), 0, log); break;
+            default: encode(vecs.data(), n, codebook, static_cast<std::uint32_t*>(out), 0, log); break;
+        }
+    }
+    return codes;
+}
+
+py::array decode_py(const py::array& codes, const py::array& codewords_in) {
+    FloatArray codewords = as_float32(codewords_in, "codewords");
+    const CodebookView codebook = codebook_of(codewords);
+    if (codes.ndim() != 2 || static_cast<std::size_t>(codes.shape(1)) != codebook.n_subspaces)
+        throw std::invalid_argument("codes must have shape (N, M)");
+    const std::size_t n = codes.shape(0);
+    FloatArray vecs({n, codebook.dim()});
+    float* out = vecs.mutable_data();
+    dispatch_codes(codes, [&](auto* code_data) {
+        py::gil_scoped_release release;
+        decode(code_data, n, codebook, out);
+    });
+    return std::move(vecs);
+}
+
+py::array distance_tables_py(const py::array& queries_in, const py::array& codewords_in, const std::string& metric) {
+    FloatArray queries = as_float32(queries_in, "query");
+    FloatArray codewords = as_float32(codewords_in, "codewords");
+    const CodebookView codebook = codebook_of(codewords);
+    if (queries.ndim() != 2 || static_cast<std::size_t>(queries.shape(1)) != codebook.dim())
+        throw std::invalid_argument("queries must have shape (Nq, M * Ds)");
+    const Metric parsed = metric_from_name(metric);
+    const std::size_t n_queries = queries.shape(0);
+    FloatArray tables({n_queries, codebook.n_subspaces, codebook.n_codewords});
+    float* out = tables.mutable_data();
+    {
+        py::gil_scoped_release release;
+        distance_tables(queries.data(), n_queries, codebook, parsed, out);
+    }
+    return std::move(tables);
+}
+
+FloatArray tables_of(const py::array& tables_in) {
+    FloatArray tables = as_float32(tables_in, "dtable");
+    if (tables.ndim() != 3) throw std::invalid_argument("dtable must have shape (Nq, M, Ks)");
+    return tables;
+}
+
+py::array adist_py(const py::array& tables_in, const py::array& codes) {
+    FloatArray tables = tables_of(tables_in);
+    const std::size_t n_queries = tables.shape(0), n_subspaces = tables.shape(1), n_codewords = tables.shape(2);
+    if (codes.ndim() != 2 || static_cast<std::size_t>(codes.shape(1)) != n_subspaces)
+        throw std::invalid_argument("codes must have shape (N, M)");
+    const std::size_t n = codes.shape(0);
+    FloatArray distances({n_queries, n});
+    float* out = distances.mutable_data();
+    dispatch_codes(codes, [&](auto* code_data) {
+        py::gil_scoped_release release;
+        adist(tables.data(), n_queries, n_subspaces, n_codewords, code_data, n, out);
+    });
+    return std::move(distances);
+}
+
+py::tuple search_py(const py::array& tables_in, const py::array& codes, std::size_t topk, const std::string& metric,
+                    const py::object& subset_in) {
+    FloatArray tables = tables_of(tables_in);
+    const std::size_t n_queries = tables.shape(0), n_subspaces = tables.shape(1), n_codewords = tables.shape(2);
+    if (codes.ndim() != 2 || static_cast<std::size_t>(codes.shape(1)) != n_subspaces)
+        throw std::invalid_argument("codes must have shape (N, M)");
+    const Metric parsed = metric_from_name(metric);
+    const std::size_t n = codes.shape(0);
+    py::array_t<std::int64_t, py::array::c_style> subset;
+    const std::int64_t* subset_data = nullptr;
+    std::size_t n_subset = 0;
+    if (!subset_in.is_none()) {
+        subset = py::reinterpret_borrow<py::array>(subset_in);
+        if (!py::array(subset_in).dtype().is(py::dtype::of<std::int64_t>()) || subset.ndim() != 1)
+            throw std::invalid_argument("subset must be a 1-D int64 array");
+        require_contiguous(subset, "subset");
+        subset_data = subset.data();
+        n_subset = subset.shape(0);
+    }
+    py::array_t<std::int64_t> ids({n_queries, topk});
+    FloatArray distances({n_queries, topk});
+    std::int64_t* ids_out = ids.mutable_data();
+    float* distances_out = distances.mutable_data();
+    dispatch_codes(codes, [&](auto* code_data) {
+        py::gil_scoped_release release;
+        search(tables.data(), n_queries, n_subspaces, n_codewords, code_data, n, topk, parsed, subset_data, n_subset,
+               ids_out, distances_out);
+    });
+    return py::make_tuple(ids, distances);
+}
+
+py::array eigenvalue_allocation_py(const py::array& eigenvalues_in, std::size_t n_subspaces) {
+    DoubleArray eigenvalues = py::reinterpret_borrow<py::array>(eigenvalues_in);
+    if (!py::array(eigenvalues_in).dtype().is(py::dtype::of<double>()) || eigenvalues.ndim() != 1)
+        throw std::invalid_argument("eigenvalues must be a 1-D float64 array");
+    require_contiguous(eigenvalues, "eigenvalues");
+    const std::vector<std::size_t> order =
+        eigenvalue_allocation(eigenvalues.data(), static_cast<std::size_t>(eigenvalues.shape(0)), n_subspaces);
+    py::array_t<std::int64_t> out(order.size());
+    for (std::size_t i = 0; i < order.size(); ++i) out.mutable_data()[i] = static_cast<std::int64_t>(order[i]);
+    return std::move(out);
+}
+
+py::tuple train_opq_py(const py::array& vecs_in, std::size_t n_subspaces, std::size_t n_codewords,
+                       std::size_t pq_iterations, std::size_t rotation_iterations, bool parametric_init,
+                       std::uint64_t seed, const std::string& minit, const py::object& log_callback) {
+    FloatArray vecs = as_float32(vecs_in, "vecs");
+    if (vecs.ndim() != 2) throw std::invalid_argument("vecs must have shape (N, D)");
+    const std::size_t n = vecs.shape(0), dim = vecs.shape(1);
+    if (n_subspaces == 0 || dim % n_subspaces != 0) throw std::invalid_argument("D must be a multiple of M");
+    OPQOptions options;
+    options.pq_iterations = pq_iterations;
+    options.rotation_iterations = rotation_iterations;
+    options.parametric_init = parametric_init;
+    options.seed = seed;
+    options.init = kmeans_init_from_name(minit);
+    if (options.init == KMeansInit::given) throw std::invalid_argument("train_opq takes a named minit");
+    const Logger log = logger_of(log_callback);
+    OPQModel model;
+    {
+        py::gil_scoped_release release;
+        model = train_opq(vecs.data(), n, dim, n_subspaces, n_codewords, options, nullptr, log);
+    }
+    FloatArray rotation({dim, dim});
+    std::copy(model.rotation.begin(), model.rotation.end(), rotation.mutable_data());
+    FloatArray codewords({n_subspaces, n_codewords, dim / n_subspaces});
+    std::copy(model.codewords.begin(), model.codewords.end(), codewords.mutable_data());
+    return py::make_tuple(rotation, codewords);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "nanopq_cpp's compiled core; use the nanopq_cpp package, not this module.";
+    m.attr("__version__") = NANOPQ_CPP_VERSION_STRING;
+    m.def("train_codewords", &train_codewords_py, py::arg("vecs"), py::arg("M"), py::arg("Ks"), py::arg("iterations"),
+          py::arg("seed"), py::arg("minit"), py::arg("initial") = py::none(), py::arg("log") = py::none());
+    m.def("encode", &encode_py, py::arg("vecs"), py::arg("codewords"), py::arg("log") = py::none());
+    m.def("decode", &decode_py, py::arg("codes"), py::arg("codewords"));
+    m.def("distance_tables", &distance_tables_py, py::arg("queries"), py::arg("codewords"), py::arg("metric"));
+    m.def("adist", &adist_py, py::arg("dtables"), py::arg("codes"));
+    m.def("search", &search_py, py::arg("dtables"), py::arg("codes"), py::arg("topk"), py::arg("metric"),
+          py::arg("subset") = py::none());
+    m.def("eigenvalue_allocation", &eigenvalue_allocation_py, py::arg("eigenvalues"), py::arg("M"));
+    m.def("train_opq", &train_opq_py, py::arg("vecs"), py::arg("M"), py::arg("Ks"), py::arg("pq_iterations"),
+          py::arg("rotation_iterations"), py::arg("parametric_init"), py::arg("seed"), py::arg("minit"),
+          py::arg("log") = py::none());
+    m.def("get_num_threads", &get_num_threads);
+    m.def("set_num_threads", &set_num_threads, py::arg("n"));
+}

@@ -1,0 +1,142 @@
+#pragma once
+// Asymmetric distance computation (ADC): distances from a query, held as a
+// distance table, to encoded vectors, and the top-k of them.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "codes.hpp"
+#include "common.hpp"
+#include "threading.hpp"
+
+namespace nanopq_cpp {
+
+namespace reference {
+
+// out[i] = sum_m table[m][codes[i][m]]. Summed over m in order, in float, like
+// nanopq's np.sum(dtable[range(M), codes], axis=1) up to rounding. Codes must
+// already be checked against Ks.
+template <class code_t>
+void adist(const float* table, std::size_t n_subspaces, std::size_t n_codewords, const code_t* codes,
+           std::size_t n, float* out) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const code_t* code = codes + i * n_subspaces;
+        float sum = 0.0f;
+        for (std::size_t m = 0; m < n_subspaces; ++m) sum += table[m * n_codewords + code[m]];
+        out[i] = sum;
+    }
+}
+
+}  // namespace reference
+
+// Codes per task of a scan: a multiple of cache lines of codes, and a fixed
+// split, so results do not depend on the thread count.
+inline constexpr std::size_t kScanBlock = 4096;
+
+// Distances from n_queries tables ([q][M][Ks]) to n codes ([n][M]): out[q][i].
+template <class code_t>
+void adist(const float* tables, std::size_t n_queries, std::size_t n_subspaces, std::size_t n_codewords,
+           const code_t* codes, std::size_t n, float* out, int num_threads = 0) {
+    require(n_subspaces > 0 && n_codewords > 0, "the distance table must have M > 0 rows and Ks > 0 columns");
+    require(n == 0 || n_queries == 0 || (tables && codes && out), "adist needs input and output buffers");
+    check_codes(codes, n, n_subspaces, n_codewords);
+    const std::size_t n_blocks = (n + kScanBlock - 1) / kScanBlock;
+    const std::size_t table_size = n_subspaces * n_codewords;
+    const int threads = n * n_queries * n_subspaces < (1u << 16) ? 1 : resolve_num_threads(num_threads);
+    parallel_for(n_blocks, threads, [&](std::size_t block) {
+        const std::size_t begin = block * kScanBlock, count = std::min(kScanBlock, n - begin);
+        for (std::size_t q = 0; q < n_queries; ++q)
+            reference::adist(tables + q * table_size, n_subspaces, n_codewords, codes + begin * n_subspaces, count,
+                             out + q * n + begin);
+    });
+}
+
+// A candidate of a top-k search. Ordered by distance, then id, so that the
+// selected set is unique and the same for any thread count.
+struct Neighbor {
+    float key;         // distance for l2, negated inner product for dot: smaller is better
+    std::int64_t id;
+    bool operator<(const Neighbor& other) const { return key < other.key || (key == other.key && id < other.id); }
+};
+
+namespace detail {
+
+// Keeps the k best of `candidates` (a max-heap on the worst kept entry).
+inline void keep_best(std::vector<Neighbor>& heap, std::size_t k, const Neighbor& candidate) {
+    if (heap.size() < k) {
+        heap.push_back(candidate);
+        std::push_heap(heap.begin(), heap.end());
+    } else if (candidate < heap.front()) {
+        std::pop_heap(heap.begin(), heap.end());
+        heap.back() = candidate;
+        std::push_heap(heap.begin(), heap.end());
+    }
+}
+
+}  // namespace detail
+
+// Top-k search over codes: for each query, the k rows with the smallest l2 or
+// largest inner-product ADC distance, best first. `subset` (optional, n_subset
+// row ids into codes) restricts the search to those rows. Missing slots (fewer
+// than k candidates) get id -1 and distance +inf (l2) or -inf (dot).
+template <class code_t>
+void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces, std::size_t n_codewords,
+            const code_t* codes, std::size_t n, std::size_t k, Metric metric, const std::int64_t* subset,
+            std::size_t n_subset, std::int64_t* out_ids, float* out_distances, int num_threads = 0) {
+    require(n_subspaces > 0 && n_codewords > 0, "the distance table must have M > 0 rows and Ks > 0 columns");
+    require(k > 0, "topk must be positive");
+    check_codes(codes, n, n_subspaces, n_codewords);
+    if (subset) {
+        for (std::size_t j = 0; j < n_subset; ++j)
+            if (subset[j] < 0 || static_cast<std::size_t>(subset[j]) >= n)
+                throw std::out_of_range("subset[" + std::to_string(j) + "] = " + std::to_string(subset[j]) +
+                                        " is not a row of codes (0 <= id < " + std::to_string(n) + ")");
+    }
+    const std::size_t n_candidates = subset ? n_subset : n;
+    const std::size_t n_blocks = std::max<std::size_t>(1, (n_candidates + kScanBlock - 1) / kScanBlock);
+    const std::size_t table_size = n_subspaces * n_codewords;
+    const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
+    // Each (query, block) task keeps its own k best; a merge per query follows.
+    std::vector<std::vector<Neighbor>> partial(n_queries * n_blocks);
+    parallel_for(n_queries * n_blocks, resolve_num_threads(num_threads), [&](std::size_t task) {
+        const std::size_t q = task / n_blocks, block = task % n_blocks;
+        const std::size_t begin = block * kScanBlock;
+        const std::size_t count = begin < n_candidates ? std::min(kScanBlock, n_candidates - begin) : 0;
+        const float* table = tables + q * table_size;
+        float distances[kScanBlock];
+        if (subset) {
+            for (std::size_t j = 0; j < count; ++j)
+                reference::adist(table, n_subspaces, n_codewords, codes + subset[begin + j] * n_subspaces, 1,
+                                 distances + j);
+        } else {
+            reference::adist(table, n_subspaces, n_codewords, codes + begin * n_subspaces, count, distances);
+        }
+        std::vector<Neighbor>& heap = partial[task];
+        heap.reserve(std::min(k, count));
+        for (std::size_t j = 0; j < count; ++j) {
+            const std::int64_t id = subset ? subset[begin + j] : static_cast<std::int64_t>(begin + j);
+            detail::keep_best(heap, k, Neighbor{sign * distances[j], id});
+        }
+    });
+    const float missing = metric == Metric::l2 ? std::numeric_limits<float>::infinity()
+                                               : -std::numeric_limits<float>::infinity();
+    for (std::size_t q = 0; q < n_queries; ++q) {
+        std::vector<Neighbor> merged;
+        for (std::size_t block = 0; block < n_blocks; ++block)
+            for (const Neighbor& candidate : partial[q * n_blocks + block]) detail::keep_best(merged, k, candidate);
+        std::sort(merged.begin(), merged.end());
+        for (std::size_t j = 0; j < k; ++j) {
+            const bool found = j < merged.size();
+            out_ids[q * k + j] = found ? merged[j].id : -1;
+            out_distances[q * k + j] = found ? sign * merged[j].key : missing;
+        }
+    }
+}
+
+}  // namespace nanopq_cpp

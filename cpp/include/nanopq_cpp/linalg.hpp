@@ -1,0 +1,616 @@
+// nanopq_cpp/linalg.hpp
+//
+// Small dense linear algebra for square matrices, used by Optimized Product
+// Quantization (OPQ) and by k-means initialisation:
+//
+//   * symmetric_eigen     - eigenvalue allocation from a covariance matrix,
+//                           and factoring a covariance for Gaussian sampling.
+//   * svd_square          - the singular value decomposition behind the
+//                           orthogonal Procrustes step.
+//   * nearest_orthogonal  - the Procrustes rotation itself (OPQ's R update).
+//   * matmul              - plain row-major matrix product.
+//
+// Conventions: every matrix is row-major and double precision. Only the
+// standard library is used. All algorithms visit their data in a fixed order
+// with fixed-order reductions, so a given build maps the same input to
+// bit-identical output (no threads, no data-dependent reassociation). Bitwise
+// equality across *different* compilers or flags is not promised: the
+// compiler may contract a*b+c into a fused multiply-add on some targets.
+//
+// References
+//   [GVL]  G. H. Golub, C. F. Van Loan, "Matrix Computations", 4th ed., 2013:
+//          Sec. 8.5 (Jacobi methods: Alg. 8.5.1 sym.schur2, Alg. 8.5.3
+//          cyclic Jacobi), Sec. 8.6.3 (one-sided Jacobi SVD), Sec. 5.2.8
+//          (Gram-Schmidt), Sec. 6.4.1 (orthogonal Procrustes problem).
+//   [HES]  M. R. Hestenes, "Inversion of matrices by biorthogonalization and
+//          related results", J. SIAM 6(1), 1958 (one-sided Jacobi).
+//   [DV]   Z. Drmac, K. Veselic, "New fast and accurate Jacobi SVD algorithm",
+//          SIAM J. Matrix Anal. Appl. 29(4), 2008 (stopping criterion and
+//          norm-update safeguards).
+//   [SCH]  P. H. Schoenemann, "A generalized solution of the orthogonal
+//          Procrustes problem", Psychometrika 31(1), 1966.
+//   [GKLM] L. Giraud, J. Langou, M. Rozloznik, "The loss of orthogonality in
+//          the Gram-Schmidt orthogonalization process", 2005 ("twice is
+//          enough" re-orthogonalisation).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace nanopq_cpp::linalg {
+
+namespace detail {
+
+// Machine epsilon of double (2^-52).
+constexpr double kEpsilon = std::numeric_limits<double>::epsilon();
+
+// Relative off-diagonal Frobenius norm at which cyclic Jacobi stops. Near
+// convergence Jacobi is quadratically convergent [GVL 8.5.4], so this level is
+// reached one sweep after reaching ~1e-7; going further buys nothing in
+// double precision.
+constexpr double kEigenRelativeTolerance = 1e-14;
+
+// Upper bound on Jacobi sweeps. Typical inputs need 6-12 sweeps; the cap only
+// guards against pathological inputs so the call always terminates.
+constexpr int kMaxSweeps = 100;
+
+[[noreturn]] inline void fail(const char* function_name, const char* reason) {
+    throw std::invalid_argument(std::string("nanopq_cpp::linalg::") + function_name + ": " + reason);
+}
+
+// rows * cols, refusing sizes whose element count does not fit in size_t
+// (such a buffer could not exist, and the wrapped product would make us index
+// out of bounds).
+inline std::size_t checked_product(std::size_t rows, std::size_t cols, const char* function_name) {
+    if (cols != 0 && rows > std::numeric_limits<std::size_t>::max() / cols) {
+        fail(function_name, "matrix dimensions overflow size_t");
+    }
+    return rows * cols;
+}
+
+// Validates the common preconditions of the square-matrix routines and
+// returns n * n.
+inline std::size_t validate_square(const char* function_name, std::size_t n,
+                                   std::initializer_list<const void*> pointers) {
+    if (n == 0) {
+        fail(function_name, "n must be positive");
+    }
+    for (const void* pointer : pointers) {
+        if (pointer == nullptr) {
+            fail(function_name, "null pointer argument");
+        }
+    }
+    return checked_product(n, n, function_name);
+}
+
+// True when [x, x + x_count) and [y, y + y_count) share an element.
+// std::less gives a total order even on pointers into unrelated arrays,
+// where the built-in < is unspecified.
+inline bool ranges_overlap(const double* x, std::size_t x_count, const double* y, std::size_t y_count) {
+    const std::less<const double*> before;
+    return before(x, y + y_count) && before(y, x + x_count);
+}
+
+// Dot product with four independent partial sums. Splitting the sum hides
+// floating-point add latency (a single accumulator is latency bound), while
+// the fixed split and fixed final combination keep the result deterministic.
+inline double dot(const double* x, const double* y, std::size_t length) {
+    double sum0 = 0.0;
+    double sum1 = 0.0;
+    double sum2 = 0.0;
+    double sum3 = 0.0;
+    std::size_t k = 0;
+    for (; k + 4 <= length; k += 4) {
+        sum0 += x[k] * y[k];
+        sum1 += x[k + 1] * y[k + 1];
+        sum2 += x[k + 2] * y[k + 2];
+        sum3 += x[k + 3] * y[k + 3];
+    }
+    for (; k < length; ++k) {
+        sum0 += x[k] * y[k];
+    }
+    return (sum0 + sum1) + (sum2 + sum3);
+}
+
+// Applies the plane rotation [x y] <- [x y] * [[c, s], [-s, c]] to two
+// contiguous vectors, i.e. x' = c x - s y and y' = s x + c y. This is the
+// column update of J(p, q, theta) in [GVL Alg. 8.5.1] written on rows of a
+// transposed store, so both vectors are contiguous.
+inline void rotate_pair(double* x, double* y, std::size_t length, double cosine, double sine) {
+    for (std::size_t k = 0; k < length; ++k) {
+        const double x_k = x[k];
+        const double y_k = y[k];
+        x[k] = cosine * x_k - sine * y_k;
+        y[k] = sine * x_k + cosine * y_k;
+    }
+}
+
+// Jacobi rotation (cosine, sine, tangent) that diagonalises the symmetric 2x2
+// matrix [[app, apq], [apq, aqq]] (apq != 0), following sym.schur2
+// [GVL Alg. 8.5.1]: with tau = (aqq - app) / (2 apq), the smaller root
+// t = sign(tau) / (|tau| + sqrt(1 + tau^2)) of t^2 + 2 tau t - 1 = 0 is taken,
+// which keeps the rotation angle <= pi/4 (needed for convergence of the
+// cyclic method) and avoids cancellation.
+struct JacobiRotation {
+    double cosine;
+    double sine;
+    double tangent;
+};
+
+inline JacobiRotation jacobi_rotation(double app, double aqq, double apq) {
+    const double tau = (aqq - app) / (2.0 * apq);
+    double tangent;
+    if (std::fabs(tau) > 1e150) {
+        // 1 + tau^2 would overflow; the root is 1 / (2 tau) to full precision.
+        tangent = 0.5 / tau;
+    } else {
+        const double magnitude = 1.0 / (std::fabs(tau) + std::sqrt(1.0 + tau * tau));
+        tangent = (tau >= 0.0) ? magnitude : -magnitude;
+    }
+    const double cosine = 1.0 / std::sqrt(1.0 + tangent * tangent);
+    return JacobiRotation{cosine, tangent * cosine, tangent};
+}
+
+// Power-of-two exponent e with max|values| = m * 2^e, m in [0.5, 1), or 0 for
+// an all-zero input. Throws on NaN/Inf: Jacobi iterations would never meet
+// their stopping test on such input. Scaling by 2^-e is exact (only the
+// exponent changes), so it protects the sums of squares against overflow and
+// underflow without perturbing the result.
+inline int max_abs_exponent(double max_abs_value) {
+    if (max_abs_value == 0.0) {
+        return 0;
+    }
+    int exponent = 0;
+    static_cast<void>(std::frexp(max_abs_value, &exponent));
+    return exponent;
+}
+
+// Index permutation that orders `keys` descending, breaking ties by the
+// smaller index so the order is a strict total order (deterministic whatever
+// the sort implementation does with equal elements).
+inline std::vector<std::size_t> descending_order(const std::vector<double>& keys) {
+    std::vector<std::size_t> order(keys.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::sort(order.begin(), order.end(), [&keys](std::size_t lhs, std::size_t rhs) {
+        if (keys[lhs] != keys[rhs]) {
+            return keys[lhs] > keys[rhs];
+        }
+        return lhs < rhs;
+    });
+    return order;
+}
+
+// Index of the largest |component| (first one on ties).
+inline std::size_t index_of_max_abs(const double* values, std::size_t length) {
+    std::size_t best = 0;
+    for (std::size_t k = 1; k < length; ++k) {
+        if (std::fabs(values[k]) > std::fabs(values[best])) {
+            best = k;
+        }
+    }
+    return best;
+}
+
+// c = a * b without any aliasing between c and the inputs. The i-k-j loop
+// order streams rows of b and c contiguously; each c[i][j] is accumulated
+// over k in ascending order, which fixes the rounding.
+inline void matmul_unaliased(const double* a, const double* b, std::size_t rows, std::size_t inner,
+                             std::size_t cols, double* c) {
+    for (std::size_t i = 0; i < rows; ++i) {
+        double* c_row = c + i * cols;
+        std::fill(c_row, c_row + cols, 0.0);
+        const double* a_row = a + i * inner;
+        for (std::size_t k = 0; k < inner; ++k) {
+            const double a_ik = a_row[k];
+            const double* b_row = b + k * cols;
+            for (std::size_t j = 0; j < cols; ++j) {
+                c_row[j] += a_ik * b_row[j];
+            }
+        }
+    }
+}
+
+// Result of the one-sided Jacobi iteration, in the transposed ("one row per
+// column") layout used internally: row r of left_rows is u_r, row r of
+// right_rows is v_r, for r in descending order of singular value.
+struct SvdRows {
+    std::vector<double> left_rows;
+    std::vector<double> singular_values;
+    std::vector<double> right_rows;
+};
+
+// One-sided Jacobi SVD [HES], [GVL Sec. 8.6.3]. `function_name` is only used
+// in error messages so callers report their own name.
+inline SvdRows svd_rows(const double* a, std::size_t n, std::size_t count, const char* function_name) {
+    // Store A transposed: row j of `columns` is column j of A. The method
+    // only ever combines two columns at a time, so this makes every inner
+    // loop walk contiguous memory.
+    std::vector<double> columns(count);
+    double max_abs_value = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+            const double value = a[i * n + j];
+            if (!std::isfinite(value)) {
+                fail(function_name, "matrix contains NaN or infinity");
+            }
+            max_abs_value = std::max(max_abs_value, std::fabs(value));
+            columns[j * n + i] = value;
+        }
+    }
+    const int exponent = max_abs_exponent(max_abs_value);
+    for (double& value : columns) {
+        value = std::ldexp(value, -exponent);
+    }
+
+    // V starts as the identity and accumulates every rotation applied to the
+    // columns, so that A V = W holds throughout (W = rotated columns).
+    // Stored transposed too: row j of `right_rows` is column j of V.
+    std::vector<double> right_rows(count, 0.0);
+    for (std::size_t j = 0; j < n; ++j) {
+        right_rows[j * n + j] = 1.0;
+    }
+
+    // Two columns count as orthogonal once |cos(angle)| <= tolerance. The
+    // relative (cosine) test of [DV] lets even tiny columns be made
+    // orthogonal to large ones, which is what gives U orthonormal columns
+    // for nearly rank-deficient A. The factor n covers the rounding error of
+    // an n-term dot product; a tighter bound can stall on rounding noise.
+    const double orthogonality_tolerance = kEpsilon * static_cast<double>(n);
+
+    std::vector<double> norm_sq(n);
+    for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
+        // Squared column norms are refreshed exactly once per sweep and
+        // updated in O(1) after each rotation in between (see below).
+        for (std::size_t j = 0; j < n; ++j) {
+            const double* column = columns.data() + j * n;
+            norm_sq[j] = dot(column, column, n);
+        }
+        std::size_t rotations_this_sweep = 0;
+        // Cyclic-by-rows pair order (p, q), p < q [GVL Alg. 8.5.3].
+        for (std::size_t p = 0; p + 1 < n; ++p) {
+            double* column_p = columns.data() + p * n;
+            double* right_p = right_rows.data() + p * n;
+            for (std::size_t q = p + 1; q < n; ++q) {
+                const double alpha = norm_sq[p];
+                const double beta = norm_sq[q];
+                if (alpha == 0.0 || beta == 0.0) {
+                    continue;  // A zero column is orthogonal to everything.
+                }
+                double* column_q = columns.data() + q * n;
+                const double gamma = dot(column_p, column_q, n);
+                if (!(std::fabs(gamma) > orthogonality_tolerance * std::sqrt(alpha) * std::sqrt(beta))) {
+                    continue;
+                }
+                // Diagonalise the 2x2 Gram matrix [[alpha, gamma], [gamma,
+                // beta]] of the pair; the same rotation applied to the columns
+                // makes them orthogonal.
+                const JacobiRotation rotation = jacobi_rotation(alpha, beta, gamma);
+                rotate_pair(column_p, column_q, n, rotation.cosine, rotation.sine);
+                rotate_pair(right_p, right_rows.data() + q * n, n, rotation.cosine, rotation.sine);
+                ++rotations_this_sweep;
+
+                // The rotated Gram diagonal is alpha - t gamma and beta + t gamma
+                // (sym.schur2). The subtraction cancels when a column shrinks a
+                // lot, so in that case recompute the norm from the data
+                // ([DV] use the same kind of safeguard).
+                const double shift = rotation.tangent * gamma;
+                const double updated_alpha = alpha - shift;
+                const double updated_beta = beta + shift;
+                norm_sq[p] = (updated_alpha > 0.01 * alpha) ? updated_alpha : dot(column_p, column_p, n);
+                norm_sq[q] = (updated_beta > 0.01 * beta) ? updated_beta : dot(column_q, column_q, n);
+            }
+        }
+        if (rotations_this_sweep == 0) {
+            break;  // Every pair passed the orthogonality test.
+        }
+    }
+
+    // Singular values are the column norms of W = A V, recomputed from the
+    // data rather than taken from the running estimates.
+    std::vector<double> column_norms(n);
+    for (std::size_t j = 0; j < n; ++j) {
+        const double* column = columns.data() + j * n;
+        column_norms[j] = std::sqrt(dot(column, column, n));
+    }
+    const std::vector<std::size_t> order = descending_order(column_norms);
+
+    SvdRows result;
+    result.left_rows.assign(count, 0.0);
+    result.singular_values.resize(n);
+    result.right_rows.resize(count);
+
+    // Columns at or below this norm are rounding noise left over from the
+    // rotations (e.g. the difference of two equal columns of A): their
+    // direction says nothing about A, so u for them is replaced below by a
+    // deterministic completion of the basis. Dropping them from U S V^T
+    // changes the product by at most n * eps * sigma_max.
+    const double largest_norm = column_norms[order[0]];
+    const double null_threshold = largest_norm * static_cast<double>(n) * kEpsilon;
+
+    // Squared norms of the rows of the partial U built so far; 1 minus this is
+    // how much of unit vector e_k lies outside span(U), used to pick
+    // completion candidates.
+    std::vector<double> u_row_norm_sq(n, 0.0);
+    std::size_t accepted = 0;
+    for (; accepted < n; ++accepted) {
+        const std::size_t source = order[accepted];
+        const double norm = column_norms[source];
+        if (!(norm > null_threshold) || norm == 0.0) {
+            break;  // Sorted descending: all remaining columns are null too.
+        }
+        const double* column = columns.data() + source * n;
+        double* u_row = result.left_rows.data() + accepted * n;
+        for (std::size_t k = 0; k < n; ++k) {
+            u_row[k] = column[k] / norm;
+            u_row_norm_sq[k] += u_row[k] * u_row[k];
+        }
+    }
+
+    // Complete U to an orthonormal basis with Gram-Schmidt on unit vectors
+    // [GVL Sec. 5.2.8]. The candidate e_k with the largest component outside
+    // span(U) is chosen (smallest k on ties): since the residuals sum to the
+    // number of missing vectors, that component is >= 1/sqrt(n), so the
+    // normalisation is well conditioned. Orthogonalising twice makes the
+    // result orthogonal to working precision [GKLM].
+    std::vector<double> candidate(n);
+    for (std::size_t slot = accepted; slot < n; ++slot) {
+        std::size_t best_k = 0;
+        for (std::size_t k = 1; k < n; ++k) {
+            if (1.0 - u_row_norm_sq[k] > 1.0 - u_row_norm_sq[best_k]) {
+                best_k = k;
+            }
+        }
+        std::fill(candidate.begin(), candidate.end(), 0.0);
+        candidate[best_k] = 1.0;
+        for (int pass = 0; pass < 2; ++pass) {
+            for (std::size_t r = 0; r < slot; ++r) {
+                const double* u_row = result.left_rows.data() + r * n;
+                const double projection = dot(u_row, candidate.data(), n);
+                for (std::size_t k = 0; k < n; ++k) {
+                    candidate[k] -= projection * u_row[k];
+                }
+            }
+        }
+        const double candidate_norm = std::sqrt(dot(candidate.data(), candidate.data(), n));
+        double* u_row = result.left_rows.data() + slot * n;
+        for (std::size_t k = 0; k < n; ++k) {
+            u_row[k] = candidate[k] / candidate_norm;
+            u_row_norm_sq[k] += u_row[k] * u_row[k];
+        }
+    }
+
+    for (std::size_t r = 0; r < n; ++r) {
+        const std::size_t source = order[r];
+        result.singular_values[r] = std::ldexp(column_norms[source], exponent);
+        double* u_row = result.left_rows.data() + r * n;
+        double* v_row = result.right_rows.data() + r * n;
+        std::copy(right_rows.begin() + static_cast<std::ptrdiff_t>(source * n),
+                  right_rows.begin() + static_cast<std::ptrdiff_t>(source * n + n), v_row);
+        // Singular vectors are defined up to a joint sign flip of (u_r, v_r);
+        // fix it so the largest-magnitude component of v_r is positive.
+        if (v_row[index_of_max_abs(v_row, n)] < 0.0) {
+            for (std::size_t k = 0; k < n; ++k) {
+                u_row[k] = -u_row[k];
+                v_row[k] = -v_row[k];
+            }
+        }
+    }
+    return result;
+}
+
+}  // namespace detail
+
+// c = a * b, where a is rows x inner and b is inner x cols, all row-major; c
+// is rows x cols. c may alias a or b (the product is then formed in a
+// temporary first). Each entry is summed over the inner index in ascending
+// order, so results are deterministic.
+// Throws std::invalid_argument if any dimension is zero, any pointer is null,
+// or an element count overflows size_t.
+inline void matmul(const double* a, const double* b, std::size_t rows, std::size_t inner, std::size_t cols,
+                   double* c) {
+    constexpr const char* kName = "matmul";
+    if (rows == 0 || inner == 0 || cols == 0) {
+        detail::fail(kName, "dimensions must be positive");
+    }
+    if (a == nullptr || b == nullptr || c == nullptr) {
+        detail::fail(kName, "null pointer argument");
+    }
+    const std::size_t a_count = detail::checked_product(rows, inner, kName);
+    const std::size_t b_count = detail::checked_product(inner, cols, kName);
+    const std::size_t c_count = detail::checked_product(rows, cols, kName);
+    if (detail::ranges_overlap(c, c_count, a, a_count) || detail::ranges_overlap(c, c_count, b, b_count)) {
+        std::vector<double> product(c_count);
+        detail::matmul_unaliased(a, b, rows, inner, cols, product.data());
+        std::copy(product.begin(), product.end(), c);
+        return;
+    }
+    detail::matmul_unaliased(a, b, rows, inner, cols, c);
+}
+
+// Eigen-decomposition of a symmetric n x n matrix by the cyclic Jacobi
+// method [GVL Alg. 8.5.3].
+//
+// Only the upper triangle (j >= i) of `matrix` is read; it is mirrored into
+// the lower triangle, so an input whose lower triangle holds rounding noise
+// (e.g. an accumulated covariance) is treated as exactly symmetric.
+// Output: `eigenvalues` receives n values in descending order; `eigenvectors`
+// (row-major n x n) holds in column j the unit eigenvector of eigenvalues[j],
+// signed so that its largest-magnitude component is positive (first such
+// component on ties). Outputs may alias the input.
+// Jacobi is chosen over QR-based methods for its simplicity and because it
+// computes eigenvectors that are orthogonal to working precision.
+// Throws std::invalid_argument if n == 0, a pointer is null, or the upper
+// triangle contains NaN/Inf.
+inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenvalues, double* eigenvectors) {
+    constexpr const char* kName = "symmetric_eigen";
+    const std::size_t count = detail::validate_square(kName, n, {matrix, eigenvalues, eigenvectors});
+
+    std::vector<double> work(count);
+    double max_abs_value = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t j = i; j < n; ++j) {
+            const double value = matrix[i * n + j];
+            if (!std::isfinite(value)) {
+                detail::fail(kName, "matrix contains NaN or infinity");
+            }
+            max_abs_value = std::max(max_abs_value, std::fabs(value));
+            work[i * n + j] = value;
+            work[j * n + i] = value;
+        }
+    }
+    // Exact power-of-two scaling so the Frobenius norms below cannot overflow.
+    const int exponent = detail::max_abs_exponent(max_abs_value);
+    for (double& value : work) {
+        value = std::ldexp(value, -exponent);
+    }
+
+    // Accumulated rotations Q with Q^T A Q -> diagonal. Stored transposed:
+    // row j of `vector_rows` is column j of Q (the j-th eigenvector), so each
+    // rotation updates two contiguous rows.
+    std::vector<double> vector_rows(count, 0.0);
+    for (std::size_t j = 0; j < n; ++j) {
+        vector_rows[j * n + j] = 1.0;
+    }
+
+    // ||A||_F is invariant under the orthogonal similarities applied, so it
+    // is computed once and serves as the scale for the stopping test.
+    const double frobenius = std::sqrt(detail::dot(work.data(), work.data(), count));
+    const double off_diagonal_limit = detail::kEigenRelativeTolerance * frobenius;
+    // Entries this small are not rotated away: even if all n(n-1) of them
+    // remained, off(A) would still be below off_diagonal_limit.
+    const double negligible_entry = off_diagonal_limit / static_cast<double>(n);
+
+    for (int sweep = 0; sweep < detail::kMaxSweeps; ++sweep) {
+        // off(A) = Frobenius norm of the off-diagonal part [GVL 8.5.2].
+        double off_diagonal_sq = 0.0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const double* row = work.data() + i * n;
+            off_diagonal_sq += detail::dot(row, row, n) - row[i] * row[i];
+        }
+        if (!(std::sqrt(std::max(off_diagonal_sq, 0.0)) > off_diagonal_limit)) {
+            break;
+        }
+        std::size_t rotations_this_sweep = 0;
+        for (std::size_t p = 0; p + 1 < n; ++p) {
+            for (std::size_t q = p + 1; q < n; ++q) {
+                double* row_p = work.data() + p * n;
+                double* row_q = work.data() + q * n;
+                const double apq = row_p[q];
+                if (!(std::fabs(apq) > negligible_entry)) {
+                    continue;
+                }
+                const double app = row_p[p];
+                const double aqq = row_q[q];
+                const detail::JacobiRotation rotation = detail::jacobi_rotation(app, aqq, apq);
+                // A <- J^T A J. Rows p and q are rotated (contiguous); by
+                // symmetry the rotated columns p and q equal those rows, so
+                // they are copied over instead of recomputed. This keeps the
+                // working matrix exactly (bitwise) symmetric.
+                detail::rotate_pair(row_p, row_q, n, rotation.cosine, rotation.sine);
+                // The 2x2 pivot block is set from the closed form of
+                // sym.schur2, which is more accurate than the generic update
+                // and makes the annihilated entry exactly zero.
+                row_p[p] = app - rotation.tangent * apq;
+                row_q[q] = aqq + rotation.tangent * apq;
+                row_p[q] = 0.0;
+                row_q[p] = 0.0;
+                for (std::size_t k = 0; k < n; ++k) {
+                    work[k * n + p] = row_p[k];
+                    work[k * n + q] = row_q[k];
+                }
+                detail::rotate_pair(vector_rows.data() + p * n, vector_rows.data() + q * n, n, rotation.cosine,
+                                    rotation.sine);
+                ++rotations_this_sweep;
+            }
+        }
+        if (rotations_this_sweep == 0) {
+            break;
+        }
+    }
+
+    std::vector<double> diagonal(n);
+    for (std::size_t j = 0; j < n; ++j) {
+        diagonal[j] = work[j * n + j];
+    }
+    const std::vector<std::size_t> order = detail::descending_order(diagonal);
+    // Outputs are written only now, after the last read of `matrix`, so they
+    // may alias it.
+    for (std::size_t r = 0; r < n; ++r) {
+        const std::size_t source = order[r];
+        const double* vector = vector_rows.data() + source * n;
+        const double sign = (vector[detail::index_of_max_abs(vector, n)] < 0.0) ? -1.0 : 1.0;
+        eigenvalues[r] = std::ldexp(diagonal[source], exponent);
+        for (std::size_t k = 0; k < n; ++k) {
+            eigenvectors[k * n + r] = sign * vector[k];
+        }
+    }
+}
+
+// Singular value decomposition a = u * diag(singular_values) * v^T of a
+// square n x n matrix by one-sided (Hestenes) Jacobi [HES], [GVL 8.6.3]:
+// plane rotations applied on the right orthogonalise the columns of a copy
+// of a; their product is v, the final column norms are the singular values,
+// and the normalised columns are u.
+//
+// u and v are row-major n x n with orthonormal columns; singular_values are
+// descending and >= 0. For rank-deficient input (zero or numerically zero
+// columns after orthogonalisation, i.e. norm <= n * eps * sigma_max) the
+// corresponding columns of u are completed deterministically to an
+// orthonormal basis; the reported singular value is still the column norm
+// (0 for exact zeros, rounding-noise level otherwise). Each (u_j, v_j) pair
+// is signed so that the largest-magnitude component of v_j is positive.
+// Outputs may alias the input.
+// Throws std::invalid_argument if n == 0, a pointer is null, or a contains
+// NaN/Inf.
+inline void svd_square(const double* a, std::size_t n, double* u, double* singular_values, double* v) {
+    constexpr const char* kName = "svd_square";
+    const std::size_t count = detail::validate_square(kName, n, {a, u, singular_values, v});
+    const detail::SvdRows rows = detail::svd_rows(a, n, count, kName);
+    for (std::size_t r = 0; r < n; ++r) {
+        singular_values[r] = rows.singular_values[r];
+        for (std::size_t k = 0; k < n; ++k) {
+            u[k * n + r] = rows.left_rows[r * n + k];
+            v[k * n + r] = rows.right_rows[r * n + k];
+        }
+    }
+}
+
+// Orthogonal Procrustes [SCH], [GVL Sec. 6.4.1]: the orthogonal r maximising
+// trace(r^T a) (equivalently minimising ||a - r||_F, or, with a = X^T Y,
+// ||X r - Y||_F), given by r = u v^T for a = u s v^T. In OPQ this is the
+// rotation update with a = X^T Y (data times reconstructed codes).
+// For rank-deficient a the maximiser is not unique; the basis completion of
+// svd_square makes the returned choice deterministic. r may alias a.
+// Throws std::invalid_argument if n == 0, a pointer is null, or a contains
+// NaN/Inf.
+inline void nearest_orthogonal(const double* a, std::size_t n, double* r) {
+    constexpr const char* kName = "nearest_orthogonal";
+    const std::size_t count = detail::validate_square(kName, n, {a, r});
+    const detail::SvdRows rows = detail::svd_rows(a, n, count, kName);
+    // r[i][j] = sum_k u[i][k] v[j][k]. In the transposed store u[i][k] is
+    // left_rows[k][i], so gather U and V row-major first to make the sum a
+    // contiguous dot product.
+    std::vector<double> u_row_major(count);
+    std::vector<double> v_row_major(count);
+    for (std::size_t k = 0; k < n; ++k) {
+        for (std::size_t i = 0; i < n; ++i) {
+            u_row_major[i * n + k] = rows.left_rows[k * n + i];
+            v_row_major[i * n + k] = rows.right_rows[k * n + i];
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+            r[i * n + j] = detail::dot(u_row_major.data() + i * n, v_row_major.data() + j * n, n);
+        }
+    }
+}
+
+}  // namespace nanopq_cpp::linalg

@@ -1,0 +1,203 @@
+#pragma once
+// Optimized product quantization (Ge et al., "Optimized Product Quantization",
+// TPAMI 2014): eigenvalue allocation for the parametric initial rotation, and
+// the non-parametric training loop that alternates k-means and Procrustes.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+#include "kmeans.hpp"
+#include "linalg.hpp"
+#include "pq.hpp"
+#include "threading.hpp"
+
+namespace nanopq_cpp {
+
+// Eigenvalue allocation (Ge et al. 2014, section 4.2): deal the principal
+// directions, largest eigenvalue first, to the M subspaces so that the
+// products of eigenvalues per subspace stay balanced, each subspace taking Ds.
+// `eigenvalues` are sorted in descending order. Returns the order in which the
+// eigenvector columns form R: subspace 0's directions first, then 1's, ...
+// Works in log space, as the authors' MATLAB code and nanopq do.
+inline std::vector<std::size_t> eigenvalue_allocation(const double* eigenvalues, std::size_t dim,
+                                                      std::size_t n_subspaces) {
+    require(eigenvalues != nullptr, "eigenvalues are missing");
+    require(n_subspaces > 0 && dim % n_subspaces == 0, "dim must be a positive multiple of M");
+    const std::size_t subspace_dim = dim / n_subspaces;
+    std::vector<double> log_values(dim);
+    for (std::size_t d = 0; d < dim; ++d) {
+        // Covariances are positive semi-definite; clamp round-off negatives so
+        // the log stays finite (nanopq would produce NaN here).
+        const double value = std::isfinite(eigenvalues[d]) ? std::max(0.0, eigenvalues[d]) : 0.0;
+        log_values[d] = std::log(value + 1e-10);
+    }
+    const double lowest = *std::min_element(log_values.begin(), log_values.end());
+    for (auto& v : log_values) v = v - lowest + 1.0;  // all >= 1, so sums grow with every dimension
+    const double full = 1e10 + std::accumulate(log_values.begin(), log_values.end(), 0.0);
+    std::vector<double> load(n_subspaces, 0.0);
+    std::vector<std::vector<std::size_t>> assigned(n_subspaces);
+    std::size_t current = 0;
+    for (std::size_t d = 0; d < dim; ++d) {
+        assigned[current].push_back(d);
+        load[current] += log_values[d];
+        if (assigned[current].size() == subspace_dim) load[current] = full;  // closed
+        current = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    }
+    std::vector<std::size_t> order;
+    order.reserve(dim);
+    for (const auto& dims : assigned) order.insert(order.end(), dims.begin(), dims.end());
+    return order;
+}
+
+// Rows per task of the dense products below; fixed for determinism.
+inline constexpr std::size_t kRowBlock = 512;
+
+// out (n x dim) = vecs (n x dim) * rotation (dim x dim).
+inline void rotate(const float* vecs, std::size_t n, std::size_t dim, const float* rotation, float* out,
+                   int num_threads = 0) {
+    require(n == 0 || (vecs && rotation && out), "rotate needs input and output buffers");
+    const std::size_t n_blocks = (n + kRowBlock - 1) / kRowBlock;
+    parallel_for(n_blocks, resolve_num_threads(num_threads), [&](std::size_t block) {
+        const std::size_t end = std::min(n, (block + 1) * kRowBlock);
+        for (std::size_t i = block * kRowBlock; i < end; ++i) {
+            float* row = out + i * dim;
+            std::fill(row, row + dim, 0.0f);
+            for (std::size_t k = 0; k < dim; ++k) {
+                const float a = vecs[i * dim + k];
+                const float* r = rotation + k * dim;
+                for (std::size_t j = 0; j < dim; ++j) row[j] += a * r[j];
+            }
+        }
+    });
+}
+
+// The covariance of a (n x dim) with itself around its mean (sample covariance,
+// divided by n - 1, as np.cov), in double.
+inline std::vector<double> covariance(const float* vecs, std::size_t n, std::size_t dim) {
+    require(n > 1, "a covariance needs at least two vectors");
+    std::vector<double> mean(dim, 0.0), cov(dim * dim, 0.0), centered(dim);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t d = 0; d < dim; ++d) mean[d] += vecs[i * dim + d];
+    for (auto& m : mean) m /= static_cast<double>(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t d = 0; d < dim; ++d) centered[d] = vecs[i * dim + d] - mean[d];
+        for (std::size_t a = 0; a < dim; ++a)
+            for (std::size_t b = a; b < dim; ++b) cov[a * dim + b] += centered[a] * centered[b];
+    }
+    for (std::size_t a = 0; a < dim; ++a)
+        for (std::size_t b = a; b < dim; ++b) cov[b * dim + a] = cov[a * dim + b] /= static_cast<double>(n - 1);
+    return cov;
+}
+
+// The parametric rotation: eigenvectors of the covariance, columns ordered by
+// eigenvalue_allocation. Row-major dim x dim; x_rotated = x * R.
+inline std::vector<float> parametric_rotation(const float* vecs, std::size_t n, std::size_t dim,
+                                              std::size_t n_subspaces) {
+    const std::vector<double> cov = covariance(vecs, n, dim);
+    std::vector<double> eigenvalues(dim), eigenvectors(dim * dim);
+    linalg::symmetric_eigen(cov.data(), dim, eigenvalues.data(), eigenvectors.data());
+    const std::vector<std::size_t> order = eigenvalue_allocation(eigenvalues.data(), dim, n_subspaces);
+    std::vector<float> rotation(dim * dim);
+    for (std::size_t r = 0; r < dim; ++r)
+        for (std::size_t c = 0; c < dim; ++c) rotation[r * dim + c] = static_cast<float>(eigenvectors[r * dim + order[c]]);
+    return rotation;
+}
+
+struct OPQOptions {
+    std::size_t pq_iterations = 20;       // k-means iterations of the final PQ
+    std::size_t rotation_iterations = 10;
+    bool parametric_init = false;
+    KMeansInit init = KMeansInit::points;
+    std::uint64_t seed = 123;
+    int num_threads = 0;
+};
+
+struct OPQModel {
+    std::vector<float> rotation;   // dim x dim, row-major; encode(x) = pq.encode(x * rotation)
+    std::vector<float> codewords;  // [M][Ks][Ds]
+};
+
+// Non-parametric OPQ: alternate (a) one Lloyd iteration of PQ, warm-started from
+// the previous codewords, and (b) R = argmin ||X R - decode(encode(X R))|| over
+// orthogonal R, the Procrustes solution R = U V^T of X^T Y = U S V^T. The final
+// round trains the PQ for pq_iterations. `initial_codewords`, when given, seeds
+// the first round (options.init must then be KMeansInit::given).
+inline OPQModel train_opq(const float* vecs, std::size_t n, std::size_t dim, std::size_t n_subspaces,
+                          std::size_t n_codewords, const OPQOptions& options,
+                          const float* initial_codewords = nullptr, const Logger& log = {}) {
+    require(vecs != nullptr && n > 1, "OPQ training needs at least two vectors");
+    require(n_subspaces > 0 && dim % n_subspaces == 0, "dim must be a positive multiple of M");
+    require(options.rotation_iterations > 0, "rotation_iterations must be positive");
+    const int threads = resolve_num_threads(options.num_threads);
+    OPQModel model;
+    if (options.parametric_init) {
+        model.rotation = parametric_rotation(vecs, n, dim, n_subspaces);
+    } else {
+        model.rotation.assign(dim * dim, 0.0f);
+        for (std::size_t d = 0; d < dim; ++d) model.rotation[d * dim + d] = 1.0f;
+    }
+    std::vector<float> rotated(checked_product(n, dim, "rotated vectors"));
+    std::vector<float> reconstructed(rotated.size());
+    const std::size_t code_count = checked_product(n, n_subspaces, "codes");
+    std::vector<std::uint32_t> codes(code_count);
+    for (std::size_t it = 0; it < options.rotation_iterations; ++it) {
+        const bool last = it + 1 == options.rotation_iterations;
+        if (log) log("OPQ rotation training: " + std::to_string(it) + " / " + std::to_string(options.rotation_iterations));
+        rotate(vecs, n, dim, model.rotation.data(), rotated.data(), threads);
+        KMeansOptions kmeans_options;
+        kmeans_options.iterations = last ? options.pq_iterations : 1;
+        kmeans_options.num_threads = threads;
+        const float* start = nullptr;
+        if (it > 0) {
+            start = model.codewords.data();
+            kmeans_options.init = KMeansInit::given;
+        } else {
+            kmeans_options.init = options.init;
+            start = initial_codewords;
+        }
+        model.codewords = train_codewords(rotated.data(), n, dim, n_subspaces, n_codewords, kmeans_options,
+                                          options.seed, start, log);
+        const CodebookView codebook{model.codewords.data(), n_subspaces, n_codewords, dim / n_subspaces};
+        encode(rotated.data(), n, codebook, codes.data(), threads);
+        decode(codes.data(), n, codebook, reconstructed.data(), threads);
+        if (log) {
+            double error = 0.0;
+            for (std::size_t i = 0; i < rotated.size(); ++i) {
+                const double diff = static_cast<double>(rotated[i]) - reconstructed[i];
+                error += diff * diff;
+            }
+            log("==== Reconstruction error: " + std::to_string(std::sqrt(error)) + " ====");
+        }
+        if (last) break;
+        // X^T Y, accumulated in double per fixed row block, blocks summed in order.
+        const std::size_t n_blocks = (n + kRowBlock - 1) / kRowBlock;
+        std::vector<std::vector<double>> partial(n_blocks);
+        parallel_for(n_blocks, threads, [&](std::size_t block) {
+            std::vector<double>& cross = partial[block];
+            cross.assign(dim * dim, 0.0);
+            const std::size_t end = std::min(n, (block + 1) * kRowBlock);
+            for (std::size_t i = block * kRowBlock; i < end; ++i)
+                for (std::size_t a = 0; a < dim; ++a) {
+                    const double x = vecs[i * dim + a];
+                    const float* y = reconstructed.data() + i * dim;
+                    double* row = cross.data() + a * dim;
+                    for (std::size_t b = 0; b < dim; ++b) row[b] += x * y[b];
+                }
+        });
+        std::vector<double> cross(dim * dim, 0.0), rotation(dim * dim);
+        for (const auto& block : partial)
+            for (std::size_t i = 0; i < cross.size(); ++i) cross[i] += block[i];
+        linalg::nearest_orthogonal(cross.data(), dim, rotation.data());
+        for (std::size_t i = 0; i < rotation.size(); ++i) model.rotation[i] = static_cast<float>(rotation[i]);
+    }
+    return model;
+}
+
+}  // namespace nanopq_cpp

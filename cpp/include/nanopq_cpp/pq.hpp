@@ -1,0 +1,152 @@
+#pragma once
+// Product quantization over raw arrays: training codewords per subspace,
+// encoding, decoding and distance tables (Jegou et al., TPAMI 2011).
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "codes.hpp"
+#include "common.hpp"
+#include "distance.hpp"
+#include "kmeans.hpp"
+#include "random.hpp"
+#include "threading.hpp"
+
+namespace nanopq_cpp {
+
+// Codewords as nanopq holds them: [M][Ks][Ds], contiguous float32.
+struct CodebookView {
+    const float* codewords = nullptr;
+    std::size_t n_subspaces = 0;   // M
+    std::size_t n_codewords = 0;   // Ks
+    std::size_t subspace_dim = 0;  // Ds
+    std::size_t dim() const { return n_subspaces * subspace_dim; }
+    void validate() const {
+        require(codewords != nullptr, "codewords are not set");
+        require(n_subspaces > 0 && n_codewords > 0 && subspace_dim > 0, "M, Ks and Ds must be positive");
+    }
+};
+
+// Trains M x Ks codewords on n vectors of dim = M * Ds. Subspaces are trained
+// in parallel, each from its own random stream derived from (seed, m), so the
+// result depends on the seed only. `initial`, when given, holds starting
+// codewords ([M][Ks][Ds]) and options.init must be KMeansInit::given.
+inline std::vector<float> train_codewords(const float* vecs, std::size_t n, std::size_t dim, std::size_t n_subspaces,
+                                          std::size_t n_codewords, const KMeansOptions& options, std::uint64_t seed,
+                                          const float* initial = nullptr, const Logger& log = {}) {
+    require(vecs != nullptr, "training vectors are missing");
+    require(n_subspaces > 0 && dim % n_subspaces == 0, "dim must be a positive multiple of M");
+    require(n_codewords > 0 && n > 0, "Ks and the number of training vectors must be positive");
+    require((options.init == KMeansInit::given) == (initial != nullptr),
+            "initial codewords go with KMeansInit::given, and only with it");
+    const std::size_t subspace_dim = dim / n_subspaces;
+    const std::size_t per_subspace = checked_product(n_codewords, subspace_dim, "codewords");
+    std::vector<float> codewords(checked_product(per_subspace, n_subspaces, "codewords"));
+    if (initial) std::copy_n(initial, codewords.size(), codewords.begin());
+
+    // Split the threads between subspaces and, when M is small, within each
+    // k-means; both levels are thread-count independent in their results.
+    const int total_threads = resolve_num_threads(options.num_threads);
+    const int outer = static_cast<int>(std::min<std::size_t>(n_subspaces, static_cast<std::size_t>(total_threads)));
+    KMeansOptions inner_options = options;
+    inner_options.num_threads = std::max(1, total_threads / std::max(1, outer));
+    std::mutex log_mutex;
+    parallel_for(n_subspaces, outer, [&](std::size_t m) {
+        if (log) {
+            std::lock_guard<std::mutex> lock(log_mutex);
+            log("Training the subspace: " + std::to_string(m) + " / " + std::to_string(n_subspaces));
+        }
+        Random random(seed, m);
+        kmeans(vecs + m * subspace_dim, n, subspace_dim, dim, n_codewords, inner_options, random,
+               codewords.data() + m * per_subspace);
+    });
+    return codewords;
+}
+
+// Points per encoding task: small enough to balance threads, large enough that
+// each subspace's codebook is reused from L1 across many points.
+inline constexpr std::size_t kEncodeBlock = 256;
+
+// Nearest codeword per subspace for n vectors, written as code_t to codes
+// ([n][M]). Reports progress in tenths through `log` for large inputs.
+template <class code_t>
+void encode(const float* vecs, std::size_t n, const CodebookView& codebook, code_t* codes, int num_threads = 0,
+            const Logger& log = {}) {
+    codebook.validate();
+    require(n == 0 || (vecs != nullptr && codes != nullptr), "encode needs input and output buffers");
+    require(static_cast<unsigned long long>(std::numeric_limits<code_t>::max()) >= codebook.n_codewords - 1,
+            "the code type is too narrow for Ks");
+    const std::size_t M = codebook.n_subspaces, Ks = codebook.n_codewords, Ds = codebook.subspace_dim;
+    const std::size_t dim = codebook.dim();
+    std::vector<float> transposed(M * Ks * Ds);
+    for (std::size_t m = 0; m < M; ++m) {
+        std::vector<float> t = transpose_codewords(codebook.codewords + m * Ks * Ds, Ks, Ds);
+        std::copy(t.begin(), t.end(), transposed.begin() + m * Ks * Ds);
+    }
+    const std::size_t n_blocks = (n + kEncodeBlock - 1) / kEncodeBlock;
+    std::atomic<std::size_t> blocks_done{0};
+    std::mutex log_mutex;
+    parallel_for(n_blocks, resolve_num_threads(num_threads), [&](std::size_t block) {
+        const std::size_t begin = block * kEncodeBlock, count = std::min(kEncodeBlock, n - begin);
+        std::uint32_t labels[kEncodeBlock];
+        for (std::size_t m = 0; m < M; ++m) {
+            reference::nearest_codeword(vecs + begin * dim + m * Ds, count, dim, transposed.data() + m * Ks * Ds, Ks,
+                                        Ds, labels, nullptr);
+            for (std::size_t i = 0; i < count; ++i) codes[(begin + i) * M + m] = static_cast<code_t>(labels[i]);
+        }
+        if (log && n_blocks >= 10) {
+            const std::size_t done = blocks_done.fetch_add(1) + 1;
+            if (done * 10 / n_blocks != (done - 1) * 10 / n_blocks) {
+                std::lock_guard<std::mutex> lock(log_mutex);
+                log("Encoding: " + std::to_string(std::min(n, done * kEncodeBlock)) + " / " + std::to_string(n) +
+                    " vectors");
+            }
+        }
+    });
+}
+
+// Reconstructs n vectors ([n][M*Ds]) from codes ([n][M]); rejects codes >= Ks.
+template <class code_t>
+void decode(const code_t* codes, std::size_t n, const CodebookView& codebook, float* vecs, int num_threads = 0) {
+    codebook.validate();
+    require(n == 0 || (vecs != nullptr && codes != nullptr), "decode needs input and output buffers");
+    const std::size_t M = codebook.n_subspaces, Ks = codebook.n_codewords, Ds = codebook.subspace_dim;
+    check_codes(codes, n, M, Ks);
+    const std::size_t n_blocks = (n + kEncodeBlock - 1) / kEncodeBlock;
+    parallel_for(n_blocks, resolve_num_threads(num_threads), [&](std::size_t block) {
+        const std::size_t begin = block * kEncodeBlock, end = std::min(n, begin + kEncodeBlock);
+        for (std::size_t i = begin; i < end; ++i)
+            for (std::size_t m = 0; m < M; ++m)
+                std::copy_n(codebook.codewords + (m * Ks + codes[i * M + m]) * Ds, Ds, vecs + i * M * Ds + m * Ds);
+    });
+}
+
+// Distance tables for n_queries queries: out[q][m][k] is the squared l2
+// distance (Metric::l2) or inner product (Metric::dot) between query q's m-th
+// sub-vector and codeword k of subspace m.
+inline void distance_tables(const float* queries, std::size_t n_queries, const CodebookView& codebook, Metric metric,
+                            float* out, int num_threads = 0) {
+    codebook.validate();
+    require(n_queries == 0 || (queries != nullptr && out != nullptr), "distance_tables needs buffers");
+    const std::size_t M = codebook.n_subspaces, Ks = codebook.n_codewords, Ds = codebook.subspace_dim;
+    const std::size_t tasks = n_queries * M;
+    // One task per (query, subspace); run inline for a single small table.
+    const int threads = tasks * Ks * Ds < (1u << 16) ? 1 : resolve_num_threads(num_threads);
+    parallel_for(tasks, threads, [&](std::size_t task) {
+        const std::size_t q = task / M, m = task % M;
+        const float* sub = queries + q * M * Ds + m * Ds;
+        const float* words = codebook.codewords + m * Ks * Ds;
+        float* row = out + (q * M + m) * Ks;
+        if (metric == Metric::l2)
+            reference::l2_to_codewords(sub, words, Ks, Ds, row);
+        else
+            reference::dot_to_codewords(sub, words, Ks, Ds, row);
+    });
+}
+
+}  // namespace nanopq_cpp

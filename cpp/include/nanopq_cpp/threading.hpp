@@ -1,0 +1,90 @@
+#pragma once
+// A small fork-join helper. We spawn std::threads per call instead of using
+// OpenMP so that the headers impose no runtime on native users and wheels carry
+// no libgomp; the calls that use it are long enough (milliseconds and up) that
+// thread start-up does not matter. Work is split into tasks whose boundaries do
+// not depend on the thread count, so results are identical for any count.
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace nanopq_cpp {
+
+namespace detail {
+
+inline int default_num_threads() {
+    // NANOPQ_CPP_NUM_THREADS wins; OMP_NUM_THREADS is honoured because users
+    // already set it to tame numeric libraries.
+    for (const char* name : {"NANOPQ_CPP_NUM_THREADS", "OMP_NUM_THREADS"}) {
+        if (const char* value = std::getenv(name)) {
+            char* end = nullptr;
+            long parsed = std::strtol(value, &end, 10);
+            if (end != value && parsed > 0) return static_cast<int>(std::min<long>(parsed, 4096));
+        }
+    }
+    unsigned hardware = std::thread::hardware_concurrency();
+    return hardware == 0 ? 1 : static_cast<int>(hardware);
+}
+
+inline std::atomic<int>& num_threads_setting() {
+    static std::atomic<int> setting{default_num_threads()};
+    return setting;
+}
+
+}  // namespace detail
+
+// Threads used by long calls when the caller does not say otherwise.
+inline int get_num_threads() { return detail::num_threads_setting().load(); }
+
+// n > 0 sets the count; n == 0 restores the default (environment or all cores).
+inline void set_num_threads(int n) {
+    if (n < 0) throw std::invalid_argument("num_threads must be >= 0 (0 means the default)");
+    detail::num_threads_setting().store(n == 0 ? detail::default_num_threads() : n);
+}
+
+// Resolves a per-call request: 0 or less means the global setting.
+inline int resolve_num_threads(int requested) { return requested > 0 ? requested : get_num_threads(); }
+
+// Runs task(i) for i in [0, n_tasks) on up to `num_threads` threads, the calling
+// thread included. Tasks are handed out dynamically; callers make each task's
+// result independent of which thread runs it. The first exception thrown by a
+// task is rethrown here after all threads have joined.
+template <class Task>
+void parallel_for(std::size_t n_tasks, int num_threads, Task&& task) {
+    if (n_tasks == 0) return;
+    std::size_t workers = std::min<std::size_t>(n_tasks, static_cast<std::size_t>(std::max(1, num_threads)));
+    if (workers == 1) {
+        for (std::size_t i = 0; i < n_tasks; ++i) task(i);
+        return;
+    }
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::exception_ptr first_error;
+    std::mutex error_mutex;
+    auto run = [&]() {
+        for (;;) {
+            std::size_t i = next.fetch_add(1);
+            if (i >= n_tasks || failed.load()) return;
+            try {
+                task(i);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(error_mutex);
+                if (!first_error) first_error = std::current_exception();
+                failed.store(true);
+            }
+        }
+    };
+    std::vector<std::thread> threads;
+    threads.reserve(workers - 1);
+    for (std::size_t t = 0; t + 1 < workers; ++t) threads.emplace_back(run);
+    run();
+    for (auto& thread : threads) thread.join();
+    if (first_error) std::rethrow_exception(first_error);
+}
+
+}  // namespace nanopq_cpp

@@ -1,0 +1,12 @@
+#pragma once
+// The single source of the version: CMake and the Python package metadata both
+// read it from this file, so the wheel, the CMake package and the headers agree.
+
+#define NANOPQ_CPP_VERSION_MAJOR 0
+#define NANOPQ_CPP_VERSION_MINOR 1
+#define NANOPQ_CPP_VERSION_PATCH 0
+#define NANOPQ_CPP_VERSION_STRING "0.1.0"
+
+namespace nanopq_cpp {
+inline constexpr const char* version = NANOPQ_CPP_VERSION_STRING;
+}  // namespace nanopq_cpp

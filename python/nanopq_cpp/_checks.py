@@ -1,0 +1,102 @@
+"""Argument checks shared by PQ, OPQ and DistanceTable.
+
+Each check raises one of the exceptions in ``_errors`` with a message that
+names the argument and says what was expected, and returns the value in the
+form the compiled core takes (C-contiguous, right dtype).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Optional
+
+import numpy as np
+
+from ._errors import CodeError, DTypeError, InputError
+
+METRICS = ("l2", "dot")
+
+
+def as_int(value: Any, name: str, *, minimum: Optional[int] = None, maximum: Optional[int] = None) -> int:
+    """An integer argument (Python or numpy int, not bool) within bounds."""
+    if isinstance(value, (bool, np.bool_)):
+        raise DTypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise DTypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise InputError(f"{name} must be >= {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise InputError(f"{name} must be <= {maximum}, got {number}")
+    return number
+
+
+def check_metric(metric: Any) -> str:
+    if metric not in METRICS:
+        raise InputError(f"metric must be 'l2' or 'dot', got {metric!r}")
+    return str(metric)
+
+
+def as_seed(seed: Any) -> int:
+    """A seed for the core's generator: an int in [0, 2**64), or None for a fresh one."""
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0])
+    return as_int(seed, "seed", minimum=0, maximum=2**64 - 1)
+
+
+def as_float32(array: Any, name: str, ndims: tuple = (2,), *, finite: bool = False) -> np.ndarray:
+    """A float32 numpy array with one of ``ndims`` dimensions, made C-contiguous.
+
+    Like nanopq, other dtypes are refused rather than converted: a silent cast
+    of float64 data would hide a copy the size of the input.
+    """
+    if not isinstance(array, np.ndarray):
+        raise DTypeError(
+            f"{name} must be a numpy.ndarray with dtype float32, got {type(array).__name__}; "
+            f"convert with np.asarray({name}, dtype=np.float32)"
+        )
+    if array.dtype != np.float32:
+        raise DTypeError(
+            f"{name} must have dtype float32, got {array.dtype}; convert with {name}.astype(np.float32)"
+        )
+    if array.ndim not in ndims:
+        shapes = " or ".join({1: "(D,)", 2: "(N, D)", 3: "(M, Ks, Ds)"}[n] for n in ndims)
+        raise InputError(f"{name} must have shape {shapes}, got an array of shape {array.shape}")
+    if finite and array.size and not np.isfinite(np.add.reduce(array, axis=None, dtype=np.float64)):
+        raise InputError(f"{name} contains NaN or infinity; remove or replace those values first")
+    return np.ascontiguousarray(array)
+
+
+_CODE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32))
+
+
+def code_dtype_for(Ks: int) -> type:
+    """nanopq's choice of code dtype: the narrowest of uint8/16/32 that holds Ks values."""
+    return np.uint8 if Ks <= 2**8 else (np.uint16 if Ks <= 2**16 else np.uint32)
+
+
+def as_codes(codes: Any, M: int, Ks: int, name: str = "codes") -> np.ndarray:
+    """PQ codes of shape (N, M) as uint8/16/32, the dtypes the core scans.
+
+    Other integer dtypes are accepted, as nanopq's fancy indexing accepts them,
+    but checked here: nanopq silently wraps negative codes around the table.
+    Values >= Ks in uint8/16/32 arrays are caught by the core's own check.
+    """
+    if not isinstance(codes, np.ndarray):
+        raise DTypeError(f"{name} must be a numpy.ndarray of integer codes, got {type(codes).__name__}")
+    if codes.ndim != 2:
+        raise InputError(f"{name} must have shape (N, M) with M={M}, got an array of shape {codes.shape}")
+    if codes.shape[1] != M:
+        raise InputError(f"{name} must have M={M} columns, got shape {codes.shape}")
+    if codes.dtype in _CODE_DTYPES:
+        return np.ascontiguousarray(codes)
+    if codes.dtype.kind not in "iu":
+        raise DTypeError(f"{name} must have an integer dtype (uint8, uint16 or uint32), got {codes.dtype}")
+    if codes.size:
+        low, high = int(codes.min()), int(codes.max())
+        if low < 0:
+            raise CodeError(f"{name} contains a negative code ({low}); codes must be in [0, Ks={Ks})")
+        if high >= Ks:
+            raise CodeError(f"{name} contains the code {high}, which is not < Ks={Ks}")
+    return np.ascontiguousarray(codes, dtype=code_dtype_for(Ks))

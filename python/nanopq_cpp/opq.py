@@ -1,0 +1,249 @@
+"""Optimized product quantization (OPQ) with nanopq's interface."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from ._checks import as_float32, as_int, as_seed
+from ._errors import InputError, NotFittedError, core_errors
+from .pq import PQ, STATE_VERSION, DistanceTable
+
+
+class OPQ:
+    """Optimized Product Quantization (OPQ) [Ge14]_ on a C++ core.
+
+    OPQ is a simple extension of PQ. The best rotation matrix `R` is prepared
+    using training vectors. Each input vector is rotated via `R`, then quantized
+    into PQ-codes in the same manner as the original PQ.
+
+    .. [Ge14] T. Ge et al., "Optimized Product Quantization", IEEE TPAMI 2014
+
+    Args:
+        M (int): The number of sub-spaces
+        Ks (int): The number of codewords for each subspace (typically 256)
+        metric (str): 'l2' or 'dot' (kept after fit, unlike nanopq 0.2.2)
+        verbose (bool): Verbose flag
+
+    Attributes:
+        R (np.ndarray): Rotation matrix with shape=(D, D) and dtype=np.float32
+        pq (PQ): The PQ that quantizes rotated vectors
+    """
+
+    def __init__(self, M: int, Ks: int = 256, metric: str = "l2", verbose: bool = True) -> None:
+        self.pq = PQ(M, Ks, metric=metric, verbose=verbose)
+        self.R: Optional[np.ndarray] = None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OPQ):
+            return False
+        return self.pq == other.pq and np.array_equal(self.R, other.R)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        state = "fitted" if self.R is not None and self.pq.codewords is not None else "not fitted"
+        return f"OPQ(M={self.M}, Ks={self.Ks}, metric={self.metric!r}, Ds={self.Ds}, {state})"
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {"nanopq_cpp_state": STATE_VERSION, "pq": self.pq, "R": self.R}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        from ._pickle import restore_opq_state
+
+        restore_opq_state(self, state)
+
+    @property
+    def M(self) -> int:
+        """int: The number of sub-spaces"""
+        return self.pq.M
+
+    @property
+    def Ks(self) -> int:
+        """int: The number of codewords for each subspace"""
+        return self.pq.Ks
+
+    @property
+    def metric(self) -> str:
+        """str: 'l2' or 'dot'"""
+        return self.pq.metric
+
+    @property
+    def verbose(self) -> bool:
+        """bool: Verbose flag"""
+        return self.pq.verbose
+
+    @verbose.setter
+    def verbose(self, v: bool) -> None:
+        self.pq.verbose = v
+
+    @property
+    def code_dtype(self) -> type:
+        """type: dtype of PQ-codes: np.uint8, np.uint16 or np.uint32"""
+        return self.pq.code_dtype
+
+    @property
+    def codewords(self) -> Optional[np.ndarray]:
+        """np.ndarray: shape=(M, Ks, Ds) with dtype=np.float32"""
+        return self.pq.codewords
+
+    @property
+    def Ds(self) -> Optional[int]:
+        """int: The dim of each sub-vector, i.e., Ds=D/M"""
+        return self.pq.Ds
+
+    def eigenvalue_allocation(self, vecs: np.ndarray) -> np.ndarray:
+        """A rotation that balances the variance of the subspaces (the
+        parametric solution of Ge et al., assuming Gaussian data).
+
+        The eigen-decomposition of the D x D covariance uses numpy's LAPACK
+        (well-kept and fast for dense matrices); the allocation of eigenvectors
+        to subspaces runs in the C++ core.
+
+        Args:
+            vecs (np.ndarray): Training vectors with shape=(N, D) and dtype=np.float32.
+
+        Returns:
+            np.ndarray: rotation matrix of shape=(D, D) with dtype=np.float32.
+        """
+        vecs = as_float32(vecs, "vecs", (2,), finite=True)
+        N, D = vecs.shape
+        if D % self.M != 0:
+            raise InputError(f"input dimension must be dividable by M: D={D} is not a multiple of M={self.M}")
+        if N < 2:
+            raise InputError(f"eigenvalue allocation needs at least 2 training vectors, got N={N}")
+        cov = np.atleast_2d(np.cov(vecs, rowvar=False))
+        eigenvalues, eigenvectors = np.linalg.eigh(cov)
+        order = np.argsort(np.abs(eigenvalues), kind="stable")[::-1]
+        allocation = _core.eigenvalue_allocation(np.ascontiguousarray(eigenvalues[order]), self.M)
+        return np.ascontiguousarray(eigenvectors[:, order][:, allocation], dtype=np.float32)
+
+    def fit(
+        self,
+        vecs: np.ndarray,
+        parametric_init: bool = False,
+        pq_iter: int = 20,
+        rotation_iter: int = 10,
+        seed: Optional[int] = 123,
+        minit: Union[str, np.ndarray] = "points",
+    ) -> "OPQ":
+        """Alternately train (a) codewords and (b) a rotation matrix.
+
+        Each round runs one k-means iteration warm-started from the previous
+        round's codewords (nanopq restarts from scratch every round), then
+        solves the orthogonal Procrustes problem for R; the last round trains
+        the codewords for `pq_iter` iterations.
+
+        Args:
+            vecs (np.ndarray): Training vectors with shape=(N, D) and dtype=np.float32.
+            parametric_init (bool): Initialize R by eigenvalue allocation
+            pq_iter (int): The number of k-means iterations of the final PQ
+            rotation_iter (int): The number of rounds of rotation learning
+            seed (int): The seed for random processes
+            minit (str or np.ndarray): k-means initialization, as in :func:`PQ.fit`
+
+        Returns:
+            OPQ: self
+        """
+        vecs = as_float32(vecs, "vecs", (2,), finite=True)
+        N, D = vecs.shape
+        pq_iterations = as_int(pq_iter, "pq_iter", minimum=1)
+        rounds = as_int(rotation_iter, "rotation_iter", minimum=1)
+        seed_value = as_seed(seed)
+        if D % self.M != 0:
+            raise InputError(f"input dimension must be dividable by M: D={D} is not a multiple of M={self.M}")
+        rotation = self.eigenvalue_allocation(vecs) if parametric_init else np.eye(D, dtype=np.float32)
+        start: Union[str, np.ndarray] = minit
+        for i in range(rounds):
+            last = i == rounds - 1
+            if self.verbose:
+                print(f"OPQ rotation training: {i} / {rounds}")
+            rotated = vecs @ rotation
+            pq = PQ(M=self.M, Ks=self.Ks, metric=self.metric, verbose=False)
+            pq.verbose = self.verbose
+            pq.fit(rotated, iter=pq_iterations if last else 1, seed=seed_value, minit=start)
+            start = pq.codewords
+            reconstructed = pq.decode(pq.encode(rotated))
+            if self.verbose:
+                print("==== Reconstruction error:", np.linalg.norm(rotated - reconstructed, "fro"), "====")
+            if last:
+                self.pq = pq
+                break
+            # Orthogonal Procrustes: R = U V^T for vecs^T Y = U S V^T. The D x D
+            # SVD goes to LAPACK in float64; the N x D product to numpy's BLAS.
+            cross = (vecs.T @ reconstructed).astype(np.float64)
+            U, _, Vt = np.linalg.svd(cross)
+            rotation = (U @ Vt).astype(np.float32)
+        self.R = rotation
+        return self
+
+    def _rotation(self, action: str) -> np.ndarray:
+        if self.R is None:
+            raise NotFittedError(f"R must be set by fit() before {action}()")
+        R = self.R
+        if not isinstance(R, np.ndarray) or R.dtype.kind != "f" or R.ndim != 2 or R.shape[0] != R.shape[1]:
+            raise InputError(f"R must be a square float32 matrix of shape (D, D), got {getattr(R, 'shape', R)!r}")
+        if self.Ds is not None and R.shape[0] != self.M * self.Ds:
+            raise InputError(f"R must have shape (D, D) with D=M*Ds={self.M * self.Ds}, got {R.shape}")
+        return R.astype(np.float32, copy=False)
+
+    def rotate(self, vecs: np.ndarray) -> np.ndarray:
+        """Rotate input vector(s) by the rotation matrix.
+
+        Args:
+            vecs (np.ndarray): a vector (D, ) or vectors (N, D), dtype=np.float32
+
+        Returns:
+            np.ndarray: rotated vectors with the same shape and dtype
+        """
+        R = self._rotation("rotate")
+        vecs = as_float32(vecs, "vecs", (1, 2))
+        if vecs.shape[-1] != R.shape[0]:
+            raise InputError(f"vecs dimension must be D={R.shape[0]}, got {vecs.shape[-1]}")
+        return vecs @ R
+
+    def encode(self, vecs: np.ndarray) -> np.ndarray:
+        """Rotate input vectors by :func:`OPQ.rotate`, then encode them via :func:`PQ.encode`.
+
+        Args:
+            vecs (np.ndarray): Input vectors with shape=(N, D) and dtype=np.float32.
+
+        Returns:
+            np.ndarray: PQ codes with shape=(N, M) and dtype=self.code_dtype
+        """
+        self._rotation("encode")
+        vecs = as_float32(vecs, "vecs", (2,), finite=True)
+        return self.pq.encode(self.rotate(vecs))
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Reconstruct D-dim vectors via :func:`PQ.decode` and the inverse rotation R^T.
+
+        Args:
+            codes (np.ndarray): PQ-codes with shape=(N, M) and dtype=self.code_dtype.
+
+        Returns:
+            np.ndarray: Reconstructed vectors with shape=(N, D) and dtype=np.float32
+        """
+        R = self._rotation("decode")
+        return self.pq.decode(codes) @ R.T
+
+    def dtable(self, query: np.ndarray) -> DistanceTable:
+        """Rotate the query (or a batch of queries) by :func:`OPQ.rotate`, then
+        compute the distance table(s) by :func:`PQ.dtable`.
+
+        Args:
+            query (np.ndarray): shape=(D, ) or (Nq, D), dtype=np.float32
+
+        Returns:
+            nanopq_cpp.DistanceTable
+        """
+        self._rotation("dtable")
+        return self.pq.dtable(self.rotate(query))
+
+    def search(
+        self, query: np.ndarray, codes: np.ndarray, topk: int = 1, subset: Optional[np.ndarray] = None
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Top-k search over PQ-codes: shorthand for ``self.dtable(query).search(codes, topk, subset)``."""
+        return self.dtable(query).search(codes, topk=topk, subset=subset)

@@ -1,0 +1,317 @@
+"""Product quantization (PQ) with nanopq's interface."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from ._checks import as_codes, as_float32, as_int, as_seed, check_metric, code_dtype_for
+from ._errors import DTypeError, InputError, NotFittedError, core_errors
+
+# Bumped whenever the pickled state changes shape; __setstate__ refuses newer ones.
+STATE_VERSION = 1
+
+_MINIT_NAMES = ("random", "++", "points")
+
+
+def _progress_printer(verbose: bool):
+    return print if verbose else None
+
+
+class PQ:
+    """Product Quantization (PQ) [Jegou11]_ on a C++ core.
+
+    For the indexing phase of database vectors, a `D`-dim input vector is
+    divided into `M` `D`/`M`-dim sub-vectors. Each sub-vector is quantized into
+    a small integer via `Ks` codewords. For the querying phase, given a new
+    `D`-dim query vector, the distance between the query and the database
+    PQ-codes is approximated via Asymmetric Distance.
+
+    All vectors must be np.ndarray with np.float32.
+
+    .. [Jegou11] H. Jegou et al., "Product Quantization for Nearest Neighbor Search", IEEE TPAMI 2011
+
+    Args:
+        M (int): The number of sub-spaces
+        Ks (int): The number of codewords for each subspace (typically 256, so
+            that each sub-vector is quantized into 8 bits = 1 byte = uint8)
+        metric (str): 'l2' or 'dot'. Even for 'dot', k-means and encoding are
+            performed in Euclidean space; the metric changes distance tables.
+        verbose (bool): Print progress
+
+    Attributes:
+        M (int): The number of sub-spaces
+        Ks (int): The number of codewords for each subspace
+        metric (str): 'l2' or 'dot'
+        verbose (bool): Verbose flag
+        code_dtype (type): dtype of PQ-codes: np.uint8, np.uint16 or np.uint32
+        codewords (np.ndarray): shape=(M, Ks, Ds), dtype=np.float32;
+            codewords[m][ks] is the ks-th codeword of the m-th subspace
+        Ds (int): The dim of each sub-vector, i.e., Ds=D/M
+    """
+
+    def __init__(self, M: int, Ks: int = 256, metric: str = "l2", verbose: bool = True) -> None:
+        self.M = as_int(M, "M", minimum=1)
+        self.Ks = as_int(Ks, "Ks", minimum=1, maximum=2**32)
+        self.metric = check_metric(metric)
+        self.verbose = verbose
+        self.code_dtype = code_dtype_for(self.Ks)
+        self.codewords: Optional[np.ndarray] = None
+        self.Ds: Optional[int] = None
+        if verbose:
+            print(f"M: {self.M}, Ks: {self.Ks}, metric: {self.metric}, code_dtype: {np.dtype(self.code_dtype).name}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PQ):
+            return False
+        mine = (self.M, self.Ks, self.metric, self.verbose, self.code_dtype, self.Ds)
+        theirs = (other.M, other.Ks, other.metric, other.verbose, other.code_dtype, other.Ds)
+        return mine == theirs and np.array_equal(self.codewords, other.codewords)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        state = "fitted" if self.codewords is not None else "not fitted"
+        return f"PQ(M={self.M}, Ks={self.Ks}, metric={self.metric!r}, Ds={self.Ds}, {state})"
+
+    # -- pickling: a versioned dict of plain values and arrays ------------------
+    def __getstate__(self) -> Dict[str, Any]:
+        return {
+            "nanopq_cpp_state": STATE_VERSION,
+            "M": self.M,
+            "Ks": self.Ks,
+            "metric": self.metric,
+            "verbose": self.verbose,
+            "code_dtype": np.dtype(self.code_dtype).name,
+            "codewords": self.codewords,
+            "Ds": self.Ds,
+        }
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        from ._pickle import restore_pq_state
+
+        restore_pq_state(self, state)
+
+    # -- training ---------------------------------------------------------------
+    def fit(
+        self,
+        vecs: np.ndarray,
+        iter: int = 20,
+        seed: Optional[int] = 123,
+        minit: Union[str, np.ndarray] = "points",
+    ) -> "PQ":
+        """Given training vectors, run k-means for each sub-space and create
+        codewords for each sub-space.
+
+        Subspaces train in parallel; the result depends only on the data, the
+        arguments and the seed (not on the thread count), and numpy's global
+        random state is left alone.
+
+        Args:
+            vecs (np.ndarray): Training vectors with shape=(N, D) and dtype=np.float32.
+            iter (int): The number of k-means (Lloyd) iterations
+            seed (int): The seed for random processes
+            minit (str or np.ndarray): Initialization of the centroids: 'points'
+                (random distinct training vectors), 'random' (Gaussian samples
+                with the data's mean and covariance), '++' (k-means++), or an
+                array of shape (M, Ks, Ds) holding starting codewords.
+
+        Returns:
+            PQ: self
+        """
+        vecs = as_float32(vecs, "vecs", (2,), finite=True)
+        N, D = vecs.shape
+        if not self.Ks < N:
+            raise InputError(f"the number of training vectors (N={N}) should be more than Ks={self.Ks}")
+        if D % self.M != 0:
+            raise InputError(f"input dimension must be dividable by M: D={D} is not a multiple of M={self.M}")
+        iterations = as_int(iter, "iter", minimum=1)
+        seed_value = as_seed(seed)
+        Ds = D // self.M
+        initial = None
+        if isinstance(minit, np.ndarray):
+            initial = as_float32(minit, "minit", (3,), finite=True)
+            if initial.shape != (self.M, self.Ks, Ds):
+                raise InputError(
+                    f"minit as initial codewords must have shape (M, Ks, Ds)={(self.M, self.Ks, Ds)}, "
+                    f"got {initial.shape}"
+                )
+            init_name = "given"
+        elif isinstance(minit, str) and minit in _MINIT_NAMES:
+            init_name = minit
+        elif isinstance(minit, str) and minit == "matrix":
+            raise InputError(
+                "minit='matrix' needs the starting codewords themselves: pass minit=<np.ndarray of shape "
+                f"(M, Ks, Ds)={(self.M, self.Ks, Ds)}> (in nanopq, minit='matrix' fails inside scipy)"
+            )
+        else:
+            raise InputError(f"minit must be 'points', 'random', '++' or an np.ndarray of codewords, got {minit!r}")
+        if self.verbose:
+            print(f"iter: {iterations}, seed: {seed}")
+        with core_errors():
+            codewords = _core.train_codewords(
+                vecs, self.M, self.Ks, iterations, seed_value, init_name, initial, _progress_printer(self.verbose)
+            )
+        self.Ds = Ds
+        self.codewords = codewords
+        return self
+
+    # -- using a fitted quantizer ----------------------------------------------
+    def _fitted_codewords(self, action: str) -> np.ndarray:
+        """The codewords as the core takes them, after checking they fit M, Ks and Ds."""
+        if self.codewords is None or self.Ds is None:
+            raise NotFittedError(f"codewords and Ds must be set by fit() before {action}()")
+        codewords = self.codewords
+        if not isinstance(codewords, np.ndarray) or codewords.dtype.kind != "f":
+            raise DTypeError(
+                f"codewords must be a float32 np.ndarray of shape (M, Ks, Ds), got "
+                f"{getattr(codewords, 'dtype', type(codewords).__name__)}"
+            )
+        expected = (self.M, self.Ks, self.Ds)
+        if codewords.shape != expected:
+            raise InputError(f"codewords must have shape (M, Ks, Ds)={expected}, got {codewords.shape}")
+        return np.ascontiguousarray(codewords, dtype=np.float32)
+
+    def _check_dim(self, D: int, name: str) -> None:
+        if D != self.Ds * self.M:
+            raise InputError(f"{name} dimension must be Ds * M = {self.Ds * self.M}, got {D}")
+
+    def encode(self, vecs: np.ndarray) -> np.ndarray:
+        """Encode input vectors into PQ-codes.
+
+        Args:
+            vecs (np.ndarray): Input vectors with shape=(N, D) and dtype=np.float32.
+
+        Returns:
+            np.ndarray: PQ codes with shape=(N, M) and dtype=self.code_dtype
+        """
+        codewords = self._fitted_codewords("encode")
+        vecs = as_float32(vecs, "vecs", (2,), finite=True)
+        self._check_dim(vecs.shape[1], "vecs")
+        with core_errors():
+            return _core.encode(vecs, codewords, _progress_printer(self.verbose and len(vecs) >= 100_000))
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Given PQ-codes, reconstruct original D-dimensional vectors
+        approximately by fetching the codewords.
+
+        Args:
+            codes (np.ndarray): PQ-codes with shape=(N, M) and dtype=self.code_dtype.
+                Each row is a PQ-code
+
+        Returns:
+            np.ndarray: Reconstructed vectors with shape=(N, D) and dtype=np.float32
+        """
+        codewords = self._fitted_codewords("decode")
+        if isinstance(codes, np.ndarray) and codes.dtype != self.code_dtype:
+            raise DTypeError(
+                f"codes must have dtype {np.dtype(self.code_dtype).name} (this quantizer's code_dtype), "
+                f"got {codes.dtype}"
+            )
+        codes = as_codes(codes, self.M, self.Ks)
+        with core_errors():
+            return _core.decode(codes, codewords)
+
+    def dtable(self, query: np.ndarray) -> "DistanceTable":
+        """Compute a distance table for a query vector (or a batch of them).
+
+        dtable[m][ks] contains the squared Euclidean distance ('l2') or the
+        inner product ('dot') between the m-th sub-vector of the query and the
+        ks-th codeword of the m-th subspace (self.codewords[m][ks]).
+
+        Args:
+            query (np.ndarray): A vector with shape=(D, ) or a batch with
+                shape=(Nq, D), dtype=np.float32
+
+        Returns:
+            nanopq_cpp.DistanceTable: tables with shape=(M, Ks), or
+            (Nq, M, Ks) for a batch, dtype=np.float32
+        """
+        codewords = self._fitted_codewords("dtable")
+        query = as_float32(query, "query", (1, 2))
+        self._check_dim(query.shape[-1], "query")
+        with core_errors():
+            tables = _core.distance_tables(query.reshape(-1, query.shape[-1]), codewords, self.metric)
+        return DistanceTable(tables[0] if query.ndim == 1 else tables, metric=self.metric)
+
+    def search(
+        self, query: np.ndarray, codes: np.ndarray, topk: int = 1, subset: Optional[np.ndarray] = None
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Top-k search over PQ-codes: shorthand for ``self.dtable(query).search(codes, topk, subset)``."""
+        return self.dtable(query).search(codes, topk=topk, subset=subset)
+
+
+class DistanceTable:
+    """Distance table from a query (or a batch of queries) to codewords.
+
+    Made by :func:`PQ.dtable` or :func:`OPQ.dtable`. The Asymmetric Distance
+    from the query to database codes is computed by :func:`DistanceTable.adist`.
+
+    Args:
+        dtable (np.ndarray): shape=(M, Ks), or (Nq, M, Ks) for a batch, dtype=np.float32
+        metric (str): 'l2' or 'dot'
+
+    Attributes:
+        dtable (np.ndarray): The table(s); dtable[m][ks] relates the m-th
+            sub-vector of the query and the ks-th codeword of the m-th subspace.
+        metric (str): 'l2' or 'dot'
+    """
+
+    def __init__(self, dtable: np.ndarray, metric: str = "l2") -> None:
+        as_float32(dtable, "dtable", (2, 3))
+        self.dtable = dtable
+        self.metric = check_metric(metric)
+
+    def _tables(self) -> np.ndarray:
+        tables = as_float32(self.dtable, "dtable", (2, 3))
+        return tables if tables.ndim == 3 else tables[np.newaxis]
+
+    def adist(self, codes: np.ndarray) -> np.ndarray:
+        """Asymmetric distances between the query and PQ-codes (not sorted).
+
+        Args:
+            codes (np.ndarray): PQ codes with shape=(N, M), of the dtype of the
+                quantizer that made them (any integer dtype is accepted)
+
+        Returns:
+            np.ndarray: distances with shape=(N, ), or (Nq, N) for a batch of
+            tables, dtype=np.float32
+        """
+        tables = self._tables()
+        codes = as_codes(codes, tables.shape[1], tables.shape[2])
+        with core_errors():
+            distances = _core.adist(tables, codes)
+        return distances if self.dtable.ndim == 3 else distances[0]
+
+    def search(
+        self, codes: np.ndarray, topk: int = 1, subset: Optional[np.ndarray] = None
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """The `topk` nearest codes: smallest distances for 'l2', largest inner
+        products for 'dot', best first, without sorting all distances.
+
+        Args:
+            codes (np.ndarray): PQ codes with shape=(N, M)
+            topk (int): how many neighbours to return per query
+            subset (np.ndarray, optional): row ids into `codes` to search among
+
+        Returns:
+            tuple: ids (int64) and distances (float32), each of shape (topk,),
+            or (Nq, topk) for a batch. Slots beyond the number of candidates
+            hold id -1 and distance inf ('l2') or -inf ('dot').
+        """
+        tables = self._tables()
+        codes = as_codes(codes, tables.shape[1], tables.shape[2])
+        k = as_int(topk, "topk", minimum=1)
+        ids = None
+        if subset is not None:
+            subset_array = np.asarray(subset)
+            if subset_array.ndim != 1 or (subset_array.size and subset_array.dtype.kind not in "iu"):
+                raise InputError(f"subset must be a 1-D array of integer row ids, got shape {subset_array.shape}")
+            ids = np.ascontiguousarray(subset_array, dtype=np.int64)
+        with core_errors():
+            found, distances = _core.search(tables, codes, k, self.metric, ids)
+        if self.dtable.ndim == 2:
+            return found[0], distances[0]
+        return found, distances
