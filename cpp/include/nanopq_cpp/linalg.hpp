@@ -125,7 +125,22 @@ inline double dot(const double* x, const double* y, std::size_t length) {
 // column update of J(p, q, theta) in [GVL Alg. 8.5.1] written on rows of a
 // transposed store, so both vectors are contiguous.
 inline void rotate_pair(double* x, double* y, std::size_t length, double cosine, double sine) {
-    for (std::size_t k = 0; k < length; ++k) {
+    // Two elements per iteration, all loads before all stores: the compiler
+    // can then pack each pair into one SIMD register (SLP vectorisation)
+    // without proving that x and y do not overlap. The arithmetic per element
+    // is unchanged, so the results are the same as the plain loop's.
+    std::size_t k = 0;
+    for (; k + 2 <= length; k += 2) {
+        const double x0 = x[k];
+        const double x1 = x[k + 1];
+        const double y0 = y[k];
+        const double y1 = y[k + 1];
+        x[k] = cosine * x0 - sine * y0;
+        x[k + 1] = cosine * x1 - sine * y1;
+        y[k] = sine * x0 + cosine * y0;
+        y[k + 1] = sine * x1 + cosine * y1;
+    }
+    for (; k < length; ++k) {
         const double x_k = x[k];
         const double y_k = y[k];
         x[k] = cosine * x_k - sine * y_k;
@@ -213,6 +228,50 @@ inline void matmul_unaliased(const double* a, const double* b, std::size_t rows,
             const double* b_row = b + k * cols;
             for (std::size_t j = 0; j < cols; ++j) {
                 c_row[j] += a_ik * b_row[j];
+            }
+        }
+    }
+}
+
+// Row stride (in doubles) for an n x n working matrix that is read down its
+// columns. With n a multiple of a large power of two, a stride of exactly n
+// maps every element of a column to the same cache set, so a column of a few
+// hundred elements cannot stay cached. Rounding the stride up to an odd number
+// of 64-byte lines (8 doubles) spreads a column over all sets.
+inline std::size_t padded_stride(std::size_t n, const char* function_name) {
+    constexpr std::size_t kLine = 8;
+    if (n > std::numeric_limits<std::size_t>::max() - 2 * kLine) {
+        fail(function_name, "matrix dimensions overflow size_t");
+    }
+    std::size_t lines = (n + kLine - 1) / kLine;
+    if (lines % 2 == 0) {
+        ++lines;
+    }
+    return lines * kLine;
+}
+
+// In a matrix with row stride `stride`, copies the strictly lower part of
+// every row j >= first_row (a[j][k], k < j) onto the upper triangle
+// (a[k][j]). Works on square tiles staged through a small buffer, so both
+// the reads and the writes walk contiguous rows.
+inline void copy_lower_to_upper_from(double* a, std::size_t n, std::size_t stride, std::size_t first_row) {
+    constexpr std::size_t kTile = 32;
+    double tile[kTile][kTile];
+    for (std::size_t row_start = first_row; row_start < n; row_start += kTile) {
+        const std::size_t row_end = std::min(n, row_start + kTile);
+        for (std::size_t column_start = 0; column_start < row_end; column_start += kTile) {
+            const std::size_t column_end = std::min(row_end, column_start + kTile);
+            for (std::size_t j = row_start; j < row_end; ++j) {
+                const double* row_j = a + j * stride;
+                for (std::size_t k = column_start; k < column_end; ++k) {
+                    tile[k - column_start][j - row_start] = row_j[k];
+                }
+            }
+            for (std::size_t k = column_start; k < column_end; ++k) {
+                double* row_k = a + k * stride;
+                for (std::size_t j = std::max(row_start, k + 1); j < row_end; ++j) {
+                    row_k[j] = tile[k - column_start][j - row_start];
+                }
             }
         }
     }
@@ -453,7 +512,9 @@ inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenva
     constexpr const char* kName = "symmetric_eigen";
     const std::size_t count = detail::validate_square(kName, n, {matrix, eigenvalues, eigenvectors});
 
-    std::vector<double> work(count);
+    // Working copy with a padded row stride (see padded_stride).
+    const std::size_t stride = detail::padded_stride(n, kName);
+    std::vector<double> work(detail::checked_product(n, stride, kName), 0.0);
     double max_abs_value = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
         for (std::size_t j = i; j < n; ++j) {
@@ -462,8 +523,8 @@ inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenva
                 detail::fail(kName, "matrix contains NaN or infinity");
             }
             max_abs_value = std::max(max_abs_value, std::fabs(value));
-            work[i * n + j] = value;
-            work[j * n + i] = value;
+            work[i * stride + j] = value;
+            work[j * stride + i] = value;
         }
     }
     // Exact power-of-two scaling so the Frobenius norms below cannot overflow.
@@ -482,27 +543,57 @@ inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenva
 
     // ||A||_F is invariant under the orthogonal similarities applied, so it
     // is computed once and serves as the scale for the stopping test.
-    const double frobenius = std::sqrt(detail::dot(work.data(), work.data(), count));
+    double frobenius_sq = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double* row = work.data() + i * stride;
+        frobenius_sq += detail::dot(row, row, n);
+    }
+    const double frobenius = std::sqrt(frobenius_sq);
     const double off_diagonal_limit = detail::kEigenRelativeTolerance * frobenius;
     // Entries this small are not rotated away: even if all n(n-1) of them
     // remained, off(A) would still be below off_diagonal_limit.
     const double negligible_entry = off_diagonal_limit / static_cast<double>(n);
 
+    // Memory layout of the rotations. A rotation in the (p, q) plane changes
+    // rows p, q and columns p, q; updating the columns in place would touch n
+    // cache lines per rotation, which dominates the run time for n in the
+    // hundreds. Instead each pass p (the steps (p, q), q = p+1..n-1, of the
+    // cyclic-by-rows order) only rotates rows, and symmetry is restored in
+    // one cache-friendly sweep at the end of the pass. During pass p:
+    //   * row p is always current (it takes part in every step);
+    //   * for p < j < q, step (p, j) wrote the current a_jq into row j and
+    //     nothing has changed it since, so row q is refreshed from column q
+    //     of those rows just before step (p, q).
+    // Every value is produced by the same row rotation the eager two-sided
+    // update would use, so the result is bitwise the same, and the working
+    // matrix is bitwise symmetric between passes.
     for (int sweep = 0; sweep < detail::kMaxSweeps; ++sweep) {
         // off(A) = Frobenius norm of the off-diagonal part [GVL 8.5.2].
+        // Summed directly over the strict upper triangle (the matrix is
+        // symmetric): forming ||row||^2 - a_ii^2 instead would cancel
+        // catastrophically exactly when off(A) is small.
         double off_diagonal_sq = 0.0;
-        for (std::size_t i = 0; i < n; ++i) {
-            const double* row = work.data() + i * n;
-            off_diagonal_sq += detail::dot(row, row, n) - row[i] * row[i];
+        for (std::size_t i = 0; i + 1 < n; ++i) {
+            const double* row_tail = work.data() + i * stride + i + 1;
+            off_diagonal_sq += detail::dot(row_tail, row_tail, n - i - 1);
         }
-        if (!(std::sqrt(std::max(off_diagonal_sq, 0.0)) > off_diagonal_limit)) {
+        if (!(std::sqrt(2.0 * off_diagonal_sq) > off_diagonal_limit)) {
             break;
         }
         std::size_t rotations_this_sweep = 0;
         for (std::size_t p = 0; p + 1 < n; ++p) {
+            double* row_p = work.data() + p * stride;
+            double* vector_p = vector_rows.data() + p * n;
             for (std::size_t q = p + 1; q < n; ++q) {
-                double* row_p = work.data() + p * n;
-                double* row_q = work.data() + q * n;
+                double* row_q = work.data() + q * stride;
+                // Bring row q up to date. Earlier steps (p, j) of this pass
+                // updated column j in row-form only, so the current a_qj
+                // (p < j < q) lives in row j; a_qp is never needed because
+                // the rotation recomputes it. Everything else in row q is
+                // current (see the invariant above).
+                for (std::size_t j = p + 1; j < q; ++j) {
+                    row_q[j] = work[j * stride + q];
+                }
                 const double apq = row_p[q];
                 if (!(std::fabs(apq) > negligible_entry)) {
                     continue;
@@ -510,10 +601,8 @@ inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenva
                 const double app = row_p[p];
                 const double aqq = row_q[q];
                 const detail::JacobiRotation rotation = detail::jacobi_rotation(app, aqq, apq);
-                // A <- J^T A J. Rows p and q are rotated (contiguous); by
-                // symmetry the rotated columns p and q equal those rows, so
-                // they are copied over instead of recomputed. This keeps the
-                // working matrix exactly (bitwise) symmetric.
+                // Row half of A <- J^T A J (contiguous). The column half is
+                // deferred: by symmetry the rotated columns equal these rows.
                 detail::rotate_pair(row_p, row_q, n, rotation.cosine, rotation.sine);
                 // The 2x2 pivot block is set from the closed form of
                 // sym.schur2, which is more accurate than the generic update
@@ -522,14 +611,16 @@ inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenva
                 row_q[q] = aqq + rotation.tangent * apq;
                 row_p[q] = 0.0;
                 row_q[p] = 0.0;
-                for (std::size_t k = 0; k < n; ++k) {
-                    work[k * n + p] = row_p[k];
-                    work[k * n + q] = row_q[k];
-                }
-                detail::rotate_pair(vector_rows.data() + p * n, vector_rows.data() + q * n, n, rotation.cosine,
-                                    rotation.sine);
+                detail::rotate_pair(vector_p, vector_rows.data() + q * n, n, rotation.cosine, rotation.sine);
                 ++rotations_this_sweep;
             }
+            // End of pass: restore full symmetry from the rows that hold the
+            // current values. Row p is current everywhere; for p < j the
+            // current a_kj (k < j) is in row j, i.e. the lower triangle.
+            for (std::size_t k = 0; k < n; ++k) {
+                work[k * stride + p] = row_p[k];
+            }
+            detail::copy_lower_to_upper_from(work.data(), n, stride, p + 1);
         }
         if (rotations_this_sweep == 0) {
             break;
@@ -538,7 +629,7 @@ inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenva
 
     std::vector<double> diagonal(n);
     for (std::size_t j = 0; j < n; ++j) {
-        diagonal[j] = work[j * n + j];
+        diagonal[j] = work[j * stride + j];
     }
     const std::vector<std::size_t> order = detail::descending_order(diagonal);
     // Outputs are written only now, after the last read of `matrix`, so they

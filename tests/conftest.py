@@ -1,0 +1,63 @@
+"""Shared data and reference builders for the tests.
+
+The reference is nanopq 0.2.2 itself: we hand it the same codewords and compare.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nanopq_cpp
+
+
+def correlated_clusters(n: int, dim: int, seed: int, n_clusters: int = 32) -> np.ndarray:
+    """Gaussian clusters with decaying variance, rotated: dimensions are correlated."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(n_clusters, dim)) * 2.0
+    scales = np.linspace(3.0, 0.2, dim)
+    mixing = np.linalg.qr(rng.normal(size=(dim, dim)))[0]
+    labels = rng.integers(n_clusters, size=n)
+    return ((centers[labels] + rng.normal(size=(n, dim)) * scales) @ mixing).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def tutorial_data():
+    """The data of nanopq's tutorial: uniform 12-dim vectors."""
+    rng = np.random.default_rng(0)
+    X = rng.random((10000, 12), dtype=np.float32)
+    Xt = rng.random((2000, 12), dtype=np.float32)
+    query = rng.random((12,), dtype=np.float32)
+    return X, Xt, query
+
+
+@pytest.fixture(scope="session")
+def correlated_data():
+    X = correlated_clusters(6000, 32, seed=1)
+    return X[4000:], X[:4000]
+
+
+def reference_pq(pq: nanopq_cpp.PQ):
+    """A nanopq.PQ holding the same codewords as `pq`."""
+    import nanopq
+
+    reference = nanopq.PQ(M=pq.M, Ks=pq.Ks, metric=pq.metric, verbose=False)
+    reference.Ds = pq.Ds
+    reference.codewords = pq.codewords.copy()
+    return reference
+
+
+def random_pq(M: int, Ks: int, Ds: int, metric: str = "l2", seed: int = 0) -> nanopq_cpp.PQ:
+    """A PQ with random codewords set by hand, the way downstream code builds one."""
+    rng = np.random.default_rng(seed)
+    pq = nanopq_cpp.PQ(M=M, Ks=Ks, metric=metric, verbose=False)
+    pq.Ds = Ds
+    pq.codewords = rng.normal(size=(M, Ks, Ds)).astype(np.float32)
+    return pq
+
+
+@pytest.fixture
+def restore_threads():
+    before = nanopq_cpp.get_num_threads()
+    yield
+    nanopq_cpp.set_num_threads(before)
