@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=5_000)
     parser.add_argument("--n-queries", type=int, default=200)
     parser.add_argument("--dim", type=int, default=64)
-    parser.add_argument("-M", type=int, default=8)
+    parser.add_argument("-M", type=int, default=16)
     parser.add_argument("--Ks", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
