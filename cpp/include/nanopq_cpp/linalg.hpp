@@ -18,20 +18,20 @@
 // compiler may contract a*b+c into a fused multiply-add on some targets.
 //
 // References
-//   [GVL]  G. H. Golub, C. F. Van Loan, "Matrix Computations", 4th ed., 2013:
-//          Sec. 8.5 (Jacobi methods: Alg. 8.5.1 sym.schur2, Alg. 8.5.3
-//          cyclic Jacobi), Sec. 8.6.3 (one-sided Jacobi SVD), Sec. 5.2.8
-//          (Gram-Schmidt), Sec. 6.4.1 (orthogonal Procrustes problem).
+//   [GVL]  G. H. Golub, C. F. Van Loan, "Matrix Computations", 4th ed., 2013.
+//          Section "Jacobi Methods" (8.5): the 2x2 symmetric Schur
+//          decomposition (Algorithm symSchur2), cyclic-by-row Jacobi and its
+//          quadratic convergence; Jacobi SVD procedures (8.6); Gram-Schmidt
+//          (ch. 5); the orthogonal Procrustes problem (6.4).
 //   [HES]  M. R. Hestenes, "Inversion of matrices by biorthogonalization and
-//          related results", J. SIAM 6(1), 1958 (one-sided Jacobi).
-//   [DV]   Z. Drmac, K. Veselic, "New fast and accurate Jacobi SVD algorithm",
-//          SIAM J. Matrix Anal. Appl. 29(4), 2008 (stopping criterion and
-//          norm-update safeguards).
+//          related results", J. SIAM 6(1):51-90, 1958 (one-sided Jacobi).
+//   [DV]   Z. Drmac, K. Veselic, "New fast and accurate Jacobi SVD algorithm
+//          I", SIAM J. Matrix Anal. Appl. 29(4):1322-1342, 2008 (relative
+//          orthogonality test, safeguarded updates of the column norms).
 //   [SCH]  P. H. Schoenemann, "A generalized solution of the orthogonal
-//          Procrustes problem", Psychometrika 31(1), 1966.
-//   [GKLM] L. Giraud, J. Langou, M. Rozloznik, "The loss of orthogonality in
-//          the Gram-Schmidt orthogonalization process", 2005 ("twice is
-//          enough" re-orthogonalisation).
+//          Procrustes problem", Psychometrika 31(1):1-10, 1966.
+//   [PAR]  B. N. Parlett, "The Symmetric Eigenvalue Problem", 1980: Kahan's
+//          "twice is enough" re-orthogonalisation for Gram-Schmidt.
 #pragma once
 
 #include <algorithm>
@@ -53,10 +53,14 @@ namespace detail {
 constexpr double kEpsilon = std::numeric_limits<double>::epsilon();
 
 // Relative off-diagonal Frobenius norm at which cyclic Jacobi stops. Near
-// convergence Jacobi is quadratically convergent [GVL 8.5.4], so this level is
-// reached one sweep after reaching ~1e-7; going further buys nothing in
-// double precision.
+// convergence cyclic Jacobi is quadratically convergent [GVL 8.5], so this
+// level is reached about one sweep after ~1e-7; going further buys nothing
+// in double precision.
 constexpr double kEigenRelativeTolerance = 1e-14;
+
+// Squared column norm below which one-sided Jacobi leaves a column alone
+// (about (1.5e-146)^2; see svd_rows).
+constexpr double kTinyNormSq = std::numeric_limits<double>::min() / kEpsilon;
 
 // Upper bound on Jacobi sweeps. Typical inputs need 6-12 sweeps; the cap only
 // guards against pathological inputs so the call always terminates.
@@ -122,8 +126,8 @@ inline double dot(const double* x, const double* y, std::size_t length) {
 
 // Applies the plane rotation [x y] <- [x y] * [[c, s], [-s, c]] to two
 // contiguous vectors, i.e. x' = c x - s y and y' = s x + c y. This is the
-// column update of J(p, q, theta) in [GVL Alg. 8.5.1] written on rows of a
-// transposed store, so both vectors are contiguous.
+// column update by the Jacobi rotation J(p, q, theta) of [GVL 8.5], written
+// on rows of a transposed store so both vectors are contiguous.
 inline void rotate_pair(double* x, double* y, std::size_t length, double cosine, double sine) {
     // Two elements per iteration, all loads before all stores: the compiler
     // can then pack each pair into one SIMD register (SLP vectorisation)
@@ -149,8 +153,8 @@ inline void rotate_pair(double* x, double* y, std::size_t length, double cosine,
 }
 
 // Jacobi rotation (cosine, sine, tangent) that diagonalises the symmetric 2x2
-// matrix [[app, apq], [apq, aqq]] (apq != 0), following sym.schur2
-// [GVL Alg. 8.5.1]: with tau = (aqq - app) / (2 apq), the smaller root
+// matrix [[app, apq], [apq, aqq]] (apq != 0), following symSchur2
+// [GVL 8.5]: with tau = (aqq - app) / (2 apq), the smaller root
 // t = sign(tau) / (|tau| + sqrt(1 + tau^2)) of t^2 + 2 tau t - 1 = 0 is taken,
 // which keeps the rotation angle <= pi/4 (needed for convergence of the
 // cyclic method) and avoids cancellation.
@@ -174,11 +178,12 @@ inline JacobiRotation jacobi_rotation(double app, double aqq, double apq) {
     return JacobiRotation{cosine, tangent * cosine, tangent};
 }
 
-// Power-of-two exponent e with max|values| = m * 2^e, m in [0.5, 1), or 0 for
-// an all-zero input. Throws on NaN/Inf: Jacobi iterations would never meet
-// their stopping test on such input. Scaling by 2^-e is exact (only the
-// exponent changes), so it protects the sums of squares against overflow and
-// underflow without perturbing the result.
+// Power-of-two exponent e with max_abs_value = m * 2^e, m in [0.5, 1), or 0
+// for zero. The routines divide their working copy by 2^e: that only changes
+// exponents (exact, barring entries more than 2^-1022 below the largest,
+// which are negligible anyway), and bounds all entries by 1 so the sums of
+// squares can neither overflow nor underflow. Results are scaled back by the
+// same power of two.
 inline int max_abs_exponent(double max_abs_value) {
     if (max_abs_value == 0.0) {
         return 0;
@@ -286,7 +291,7 @@ struct SvdRows {
     std::vector<double> right_rows;
 };
 
-// One-sided Jacobi SVD [HES], [GVL Sec. 8.6.3]. `function_name` is only used
+// One-sided Jacobi SVD [HES], [GVL 8.6]. `function_name` is only used
 // in error messages so callers report their own name.
 inline SvdRows svd_rows(const double* a, std::size_t n, std::size_t count, const char* function_name) {
     // Store A transposed: row j of `columns` is column j of A. The method
@@ -333,15 +338,20 @@ inline SvdRows svd_rows(const double* a, std::size_t n, std::size_t count, const
             norm_sq[j] = dot(column, column, n);
         }
         std::size_t rotations_this_sweep = 0;
-        // Cyclic-by-rows pair order (p, q), p < q [GVL Alg. 8.5.3].
+        // Cyclic-by-row pair order (p, q), p < q [GVL 8.5].
         for (std::size_t p = 0; p + 1 < n; ++p) {
             double* column_p = columns.data() + p * n;
             double* right_p = right_rows.data() + p * n;
             for (std::size_t q = p + 1; q < n; ++q) {
                 const double alpha = norm_sq[p];
                 const double beta = norm_sq[q];
-                if (alpha == 0.0 || beta == 0.0) {
-                    continue;  // A zero column is orthogonal to everything.
+                if (alpha < kTinyNormSq || beta < kTinyNormSq) {
+                    // A zero column is orthogonal to everything. Columns this
+                    // small (norm < 1e-146 against a largest entry >= 0.5)
+                    // are null for the purpose of U below, and rotating them
+                    // would work on subnormal numbers that carry too few
+                    // digits for the orthogonality test to ever pass.
+                    continue;
                 }
                 double* column_q = columns.data() + q * n;
                 const double gamma = dot(column_p, column_q, n);
@@ -357,7 +367,7 @@ inline SvdRows svd_rows(const double* a, std::size_t n, std::size_t count, const
                 ++rotations_this_sweep;
 
                 // The rotated Gram diagonal is alpha - t gamma and beta + t gamma
-                // (sym.schur2). The subtraction cancels when a column shrinks a
+                // (symSchur2). The subtraction cancels when a column shrinks a
                 // lot, so in that case recompute the norm from the data
                 // ([DV] use the same kind of safeguard).
                 const double shift = rotation.tangent * gamma;
@@ -389,8 +399,9 @@ inline SvdRows svd_rows(const double* a, std::size_t n, std::size_t count, const
     // Columns at or below this norm are rounding noise left over from the
     // rotations (e.g. the difference of two equal columns of A): their
     // direction says nothing about A, so u for them is replaced below by a
-    // deterministic completion of the basis. Dropping them from U S V^T
-    // changes the product by at most n * eps * sigma_max.
+    // deterministic completion of the basis. The singular value reported is
+    // still the column norm, so each such replacement changes U S V^T by at
+    // most n * eps * sigma_max.
     const double largest_norm = column_norms[order[0]];
     const double null_threshold = largest_norm * static_cast<double>(n) * kEpsilon;
 
@@ -414,11 +425,11 @@ inline SvdRows svd_rows(const double* a, std::size_t n, std::size_t count, const
     }
 
     // Complete U to an orthonormal basis with Gram-Schmidt on unit vectors
-    // [GVL Sec. 5.2.8]. The candidate e_k with the largest component outside
+    // [GVL ch. 5]. The candidate e_k with the largest component outside
     // span(U) is chosen (smallest k on ties): since the residuals sum to the
     // number of missing vectors, that component is >= 1/sqrt(n), so the
     // normalisation is well conditioned. Orthogonalising twice makes the
-    // result orthogonal to working precision [GKLM].
+    // result orthogonal to working precision [PAR].
     std::vector<double> candidate(n);
     for (std::size_t slot = accepted; slot < n; ++slot) {
         std::size_t best_k = 0;
@@ -494,8 +505,8 @@ inline void matmul(const double* a, const double* b, std::size_t rows, std::size
     detail::matmul_unaliased(a, b, rows, inner, cols, c);
 }
 
-// Eigen-decomposition of a symmetric n x n matrix by the cyclic Jacobi
-// method [GVL Alg. 8.5.3].
+// Eigen-decomposition of a symmetric n x n matrix by the cyclic-by-row
+// Jacobi method [GVL 8.5].
 //
 // Only the upper triangle (j >= i) of `matrix` is read; it is mirrored into
 // the lower triangle, so an input whose lower triangle holds rounding noise
@@ -503,7 +514,8 @@ inline void matmul(const double* a, const double* b, std::size_t rows, std::size
 // Output: `eigenvalues` receives n values in descending order; `eigenvectors`
 // (row-major n x n) holds in column j the unit eigenvector of eigenvalues[j],
 // signed so that its largest-magnitude component is positive (first such
-// component on ties). Outputs may alias the input.
+// component on ties). The outputs may alias the input (not each other): they
+// are written only after the input has been read.
 // Jacobi is chosen over QR-based methods for its simplicity and because it
 // computes eigenvectors that are orthogonal to working precision.
 // Throws std::invalid_argument if n == 0, a pointer is null, or the upper
@@ -564,11 +576,12 @@ inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenva
     //   * for p < j < q, step (p, j) wrote the current a_jq into row j and
     //     nothing has changed it since, so row q is refreshed from column q
     //     of those rows just before step (p, q).
-    // Every value is produced by the same row rotation the eager two-sided
-    // update would use, so the result is bitwise the same, and the working
-    // matrix is bitwise symmetric between passes.
+    // Every deferred column entry is copied from the row entry that the same
+    // rotation produced, exactly as an in-place update would compute it, so
+    // deferring changes no bit of the result and the working matrix is
+    // bitwise symmetric between passes.
     for (int sweep = 0; sweep < detail::kMaxSweeps; ++sweep) {
-        // off(A) = Frobenius norm of the off-diagonal part [GVL 8.5.2].
+        // off(A) = Frobenius norm of the off-diagonal part [GVL 8.5].
         // Summed directly over the strict upper triangle (the matrix is
         // symmetric): forming ||row||^2 - a_ii^2 instead would cancel
         // catastrophically exactly when off(A) is small.
@@ -605,7 +618,7 @@ inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenva
                 // deferred: by symmetry the rotated columns equal these rows.
                 detail::rotate_pair(row_p, row_q, n, rotation.cosine, rotation.sine);
                 // The 2x2 pivot block is set from the closed form of
-                // sym.schur2, which is more accurate than the generic update
+                // symSchur2, which is more accurate than the generic update
                 // and makes the annihilated entry exactly zero.
                 row_p[p] = app - rotation.tangent * apq;
                 row_q[q] = aqq + rotation.tangent * apq;
@@ -632,8 +645,7 @@ inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenva
         diagonal[j] = work[j * stride + j];
     }
     const std::vector<std::size_t> order = detail::descending_order(diagonal);
-    // Outputs are written only now, after the last read of `matrix`, so they
-    // may alias it.
+    // Outputs are written only now, after the last read of `matrix`.
     for (std::size_t r = 0; r < n; ++r) {
         const std::size_t source = order[r];
         const double* vector = vector_rows.data() + source * n;
@@ -646,7 +658,7 @@ inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenva
 }
 
 // Singular value decomposition a = u * diag(singular_values) * v^T of a
-// square n x n matrix by one-sided (Hestenes) Jacobi [HES], [GVL 8.6.3]:
+// square n x n matrix by one-sided (Hestenes) Jacobi [HES], [GVL 8.6]:
 // plane rotations applied on the right orthogonalise the columns of a copy
 // of a; their product is v, the final column norms are the singular values,
 // and the normalised columns are u.
@@ -658,7 +670,7 @@ inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenva
 // orthonormal basis; the reported singular value is still the column norm
 // (0 for exact zeros, rounding-noise level otherwise). Each (u_j, v_j) pair
 // is signed so that the largest-magnitude component of v_j is positive.
-// Outputs may alias the input.
+// The outputs may alias the input (not each other).
 // Throws std::invalid_argument if n == 0, a pointer is null, or a contains
 // NaN/Inf.
 inline void svd_square(const double* a, std::size_t n, double* u, double* singular_values, double* v) {
@@ -674,7 +686,7 @@ inline void svd_square(const double* a, std::size_t n, double* u, double* singul
     }
 }
 
-// Orthogonal Procrustes [SCH], [GVL Sec. 6.4.1]: the orthogonal r maximising
+// Orthogonal Procrustes [SCH], [GVL 6.4]: the orthogonal r maximising
 // trace(r^T a) (equivalently minimising ||a - r||_F, or, with a = X^T Y,
 // ||X r - Y||_F), given by r = u v^T for a = u s v^T. In OPQ this is the
 // rotation update with a = X^T Y (data times reconstructed codes).
