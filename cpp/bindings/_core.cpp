@@ -266,6 +266,14 @@ PYBIND11_MODULE(_core, m) {
     m.def("train_opq", &train_opq_py, py::arg("vecs"), py::arg("M"), py::arg("Ks"), py::arg("pq_iterations"),
           py::arg("rotation_iterations"), py::arg("parametric_init"), py::arg("seed"), py::arg("minit"),
           py::arg("log") = py::none());
+    m.def("get_simd_level", [] { return std::string(simd_level_name(get_simd_level())); });
+    m.def("set_simd_level", [](const std::string& name) { set_simd_level(simd_level_from_name(name)); },
+          py::arg("level"));
+    m.def("supported_simd_levels", [] {
+        std::vector<std::string> names;
+        for (SimdLevel level : nanopq_cpp::supported_simd_levels()) names.emplace_back(simd_level_name(level));
+        return names;
+    });
     m.def("get_num_threads", &get_num_threads);
     m.def("set_num_threads", &set_num_threads, py::arg("n"));
 }

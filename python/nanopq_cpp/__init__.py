@@ -4,10 +4,13 @@ A drop-in for nanopq 0.2.2: ``import nanopq_cpp as nanopq``.
 """
 
 from . import _core
-from ._errors import CodeError, DTypeError, InputError, NotFittedError
+from ._config import get_simd_level, set_simd_level, show_config, supported_simd_levels
+from ._errors import CodeError, DTypeError, InputError, ModelFileError, NotFittedError
+from ._paths import get_cmake_dir, get_include
 from ._pickle import load_nanopq_pickle
 from ._threads import get_num_threads, set_num_threads
 from .convert_faiss import faiss_to_nanopq, nanopq_to_faiss
+from .model_file import load, save
 from .opq import OPQ
 from .pq import PQ, DistanceTable
 
@@ -20,11 +23,20 @@ __all__ = [
     "nanopq_to_faiss",
     "faiss_to_nanopq",
     "load_nanopq_pickle",
+    "save",
+    "load",
+    "get_include",
+    "get_cmake_dir",
     "get_num_threads",
     "set_num_threads",
+    "get_simd_level",
+    "set_simd_level",
+    "supported_simd_levels",
+    "show_config",
     "InputError",
     "DTypeError",
     "CodeError",
     "NotFittedError",
+    "ModelFileError",
     "__version__",
 ]

@@ -13,27 +13,11 @@
 
 #include "codes.hpp"
 #include "common.hpp"
+#include "simd/scalar.hpp"
 #include "threading.hpp"
 
 namespace nanopq_cpp {
 
-namespace reference {
-
-// out[i] = sum_m table[m][codes[i][m]]. Summed over m in order, in float, like
-// nanopq's np.sum(dtable[range(M), codes], axis=1) up to rounding. Codes must
-// already be checked against Ks.
-template <class code_t>
-void adist(const float* table, std::size_t n_subspaces, std::size_t n_codewords, const code_t* codes,
-           std::size_t n, float* out) {
-    for (std::size_t i = 0; i < n; ++i) {
-        const code_t* code = codes + i * n_subspaces;
-        float sum = 0.0f;
-        for (std::size_t m = 0; m < n_subspaces; ++m) sum += table[m * n_codewords + code[m]];
-        out[i] = sum;
-    }
-}
-
-}  // namespace reference
 
 // Codes per task of a scan: a multiple of cache lines of codes, and a fixed
 // split, so results do not depend on the thread count.

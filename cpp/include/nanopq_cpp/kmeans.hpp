@@ -44,16 +44,22 @@ struct KMeansOptions {
 inline constexpr std::size_t kAssignBlock = 1024;
 
 // Assigns each point to its nearest centroid; returns the summed squared error.
+// Distances go through ||c||^2 - 2 x.c (half the arithmetic of (c - x)^2);
+// kmeans() centres the data first so the cancellation in that form stays
+// small, and a rare flip between near-equal centroids does not hurt k-means.
 inline double kmeans_assign(const float* data, std::size_t n, std::size_t dim, std::size_t stride,
                             const float* centroids, std::size_t k, std::uint32_t* labels, int num_threads) {
     const std::vector<float> centroids_t = transpose_codewords(centroids, k, dim);
+    std::vector<float> norms(k);
+    for (std::size_t c = 0; c < k; ++c) norms[c] = reference::squared_norm(centroids + c * dim, dim);
+    const auto nearest_codeword = active_kernels().nearest_codeword_by_norms;
     const std::size_t n_blocks = (n + kAssignBlock - 1) / kAssignBlock;
     std::vector<double> block_error(n_blocks, 0.0);
     parallel_for(n_blocks, num_threads, [&](std::size_t block) {
         const std::size_t begin = block * kAssignBlock, count = std::min(kAssignBlock, n - begin);
         float distances[kAssignBlock];
-        reference::nearest_codeword(data + begin * stride, count, stride, centroids_t.data(), k, dim, labels + begin,
-                                    distances);
+        nearest_codeword(data + begin * stride, count, stride, centroids_t.data(), norms.data(), k, dim, labels + begin,
+                         distances);
         double sum = 0.0;
         for (std::size_t i = 0; i < count; ++i) sum += distances[i];
         block_error[block] = sum;
@@ -223,19 +229,38 @@ inline double kmeans(const float* data, std::size_t n, std::size_t dim, std::siz
     require(stride >= dim, "k-means row stride must be at least dim");
     require(k <= 0xFFFFFFFFULL, "k-means supports at most 2**32 centroids");
     const int num_threads = resolve_num_threads(options.num_threads);
+    // Work on a centred, contiguous copy: k-means does not change under
+    // translation, the copy is read 2 x iterations times with unit stride, and
+    // centring keeps the norm-based distances in kmeans_assign accurate.
+    std::vector<double> mean(dim, 0.0);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t d = 0; d < dim; ++d) mean[d] += data[i * stride + d];
+    for (auto& m : mean) m /= static_cast<double>(n);
+    std::vector<float> centred(checked_product(n, dim, "k-means data"));
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t d = 0; d < dim; ++d)
+            centred[i * dim + d] = static_cast<float>(data[i * stride + d] - mean[d]);
+    const float* points = centred.data();
     switch (options.init) {
-        case KMeansInit::points: detail::init_points(data, n, dim, stride, k, random, centroids); break;
-        case KMeansInit::random: detail::init_gaussian(data, n, dim, stride, k, random, centroids); break;
-        case KMeansInit::plusplus: detail::init_plusplus(data, n, dim, stride, k, random, centroids, num_threads); break;
-        case KMeansInit::given: break;
+        case KMeansInit::points: detail::init_points(points, n, dim, dim, k, random, centroids); break;
+        case KMeansInit::random: detail::init_gaussian(points, n, dim, dim, k, random, centroids); break;
+        case KMeansInit::plusplus: detail::init_plusplus(points, n, dim, dim, k, random, centroids, num_threads); break;
+        case KMeansInit::given:
+            for (std::size_t c = 0; c < k; ++c)
+                for (std::size_t d = 0; d < dim; ++d)
+                    centroids[c * dim + d] = static_cast<float>(centroids[c * dim + d] - mean[d]);
+            break;
     }
-    const std::vector<float> spread = per_dimension_spread(data, n, dim, stride);
+    const std::vector<float> spread = per_dimension_spread(points, n, dim, dim);
     std::vector<std::uint32_t> labels(n);
     double error = 0.0;
     for (std::size_t it = 0; it < options.iterations; ++it) {
-        error = kmeans_assign(data, n, dim, stride, centroids, k, labels.data(), num_threads);
-        kmeans_update(data, n, dim, stride, labels.data(), k, spread, centroids);
+        error = kmeans_assign(points, n, dim, dim, centroids, k, labels.data(), num_threads);
+        kmeans_update(points, n, dim, dim, labels.data(), k, spread, centroids);
     }
+    for (std::size_t c = 0; c < k; ++c)
+        for (std::size_t d = 0; d < dim; ++d)
+            centroids[c * dim + d] = static_cast<float>(centroids[c * dim + d] + mean[d]);
     return error;
 }
 

@@ -7,6 +7,11 @@
 #define NANOPQ_CPP_VERSION_PATCH 0
 #define NANOPQ_CPP_VERSION_STRING "0.1.0"
 
+// One number for preprocessor tests, e.g. `#if NANOPQ_CPP_VERSION >= 100` for
+// 0.1.0 and later: major * 10000 + minor * 100 + patch.
+#define NANOPQ_CPP_VERSION \
+    (NANOPQ_CPP_VERSION_MAJOR * 10000 + NANOPQ_CPP_VERSION_MINOR * 100 + NANOPQ_CPP_VERSION_PATCH)
+
 namespace nanopq_cpp {
 inline constexpr const char* version = NANOPQ_CPP_VERSION_STRING;
 }  // namespace nanopq_cpp

@@ -1,0 +1,146 @@
+#pragma once
+// AVX-512 (F + BW) kernels, compiled with per-function target attributes.
+
+#include "level.hpp"
+#include "scalar.hpp"
+
+#if defined(NANOPQ_CPP_X86)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NANOPQ_CPP_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx2,fma")))
+#else
+#define NANOPQ_CPP_TARGET_AVX512
+#endif
+
+namespace nanopq_cpp {
+namespace avx512 {
+
+// Codewords per block: two 16-lane accumulators per point.
+inline constexpr std::size_t kBlock = 32;
+
+// As avx2::nearest_points, with 16 lanes and mask registers for the argmin.
+template <int kPoints, bool kByNorms>
+NANOPQ_CPP_TARGET_AVX512 inline void nearest_points(const float* const* points, const float* codewords_t, const float* norms,
+                                                    std::size_t n_codewords, std::size_t dim, std::uint32_t* labels,
+                                                    float* distances) {
+    __m512 best[kPoints];
+    __m512i best_index[kPoints];
+    for (int p = 0; p < kPoints; ++p) {
+        best[p] = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+        best_index[p] = _mm512_setzero_si512();
+    }
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i sixteen = _mm512_set1_epi32(16);
+    std::size_t k0 = 0;
+    for (; k0 + kBlock <= n_codewords; k0 += kBlock) {
+        __m512 low[kPoints], high[kPoints];
+        // By norms: ||c||^2 - 2 x.c, one FMA per term; else (c - x)^2 summed.
+        const __m512 start_low = kByNorms ? _mm512_loadu_ps(norms + k0) : _mm512_setzero_ps();
+        const __m512 start_high = kByNorms ? _mm512_loadu_ps(norms + k0 + 16) : _mm512_setzero_ps();
+        for (int p = 0; p < kPoints; ++p) {
+            low[p] = start_low;
+            high[p] = start_high;
+        }
+        for (std::size_t d = 0; d < dim; ++d) {
+            const float* row = codewords_t + d * n_codewords + k0;
+            const __m512 row_low = _mm512_loadu_ps(row), row_high = _mm512_loadu_ps(row + 16);
+            for (int p = 0; p < kPoints; ++p) {
+                if (kByNorms) {
+                    const __m512 minus_two_x = _mm512_set1_ps(-2.0f * points[p][d]);
+                    low[p] = _mm512_fmadd_ps(row_low, minus_two_x, low[p]);
+                    high[p] = _mm512_fmadd_ps(row_high, minus_two_x, high[p]);
+                } else {
+                    const __m512 x = _mm512_set1_ps(points[p][d]);
+                    const __m512 diff_low = _mm512_sub_ps(row_low, x), diff_high = _mm512_sub_ps(row_high, x);
+                    low[p] = _mm512_fmadd_ps(diff_low, diff_low, low[p]);
+                    high[p] = _mm512_fmadd_ps(diff_high, diff_high, high[p]);
+                }
+            }
+        }
+        const __m512i index_low = _mm512_add_epi32(lanes, _mm512_set1_epi32(static_cast<int>(k0)));
+        const __m512i index_high = _mm512_add_epi32(index_low, sixteen);
+        for (int p = 0; p < kPoints; ++p) {
+            __mmask16 closer = _mm512_cmp_ps_mask(low[p], best[p], _CMP_LT_OQ);
+            best[p] = _mm512_mask_mov_ps(best[p], closer, low[p]);
+            best_index[p] = _mm512_mask_mov_epi32(best_index[p], closer, index_low);
+            closer = _mm512_cmp_ps_mask(high[p], best[p], _CMP_LT_OQ);
+            best[p] = _mm512_mask_mov_ps(best[p], closer, high[p]);
+            best_index[p] = _mm512_mask_mov_epi32(best_index[p], closer, index_high);
+        }
+    }
+    for (int p = 0; p < kPoints; ++p) {
+        alignas(64) float lane_best[16];
+        alignas(64) std::uint32_t lane_index[16];
+        _mm512_store_ps(lane_best, best[p]);
+        _mm512_store_si512(reinterpret_cast<void*>(lane_index), best_index[p]);
+        float winner = std::numeric_limits<float>::infinity();
+        std::uint32_t winner_index = 0;
+        for (int j = 0; j < 16; ++j) {
+            if (lane_best[j] < winner || (lane_best[j] == winner && lane_index[j] < winner_index)) {
+                winner = lane_best[j];
+                winner_index = lane_index[j];
+            }
+        }
+        for (std::size_t k = k0; k < n_codewords; ++k) {
+            float sum = kByNorms ? norms[k] : 0.0f;
+            for (std::size_t d = 0; d < dim; ++d) {
+                const float c = codewords_t[d * n_codewords + k];
+                if (kByNorms) {
+                    sum = std::fma(c, -2.0f * points[p][d], sum);
+                } else {
+                    const float diff = c - points[p][d];
+                    sum = std::fma(diff, diff, sum);
+                }
+            }
+            if (sum < winner) {
+                winner = sum;
+                winner_index = static_cast<std::uint32_t>(k);
+            }
+        }
+        labels[p] = winner_index;
+        if (distances) distances[p] = kByNorms ? std::max(0.0f, winner + reference::squared_norm(points[p], dim)) : winner;
+    }
+}
+
+template <bool kByNorms>
+NANOPQ_CPP_TARGET_AVX512 inline void nearest_points_all(const float* points, std::size_t n_points, std::size_t stride,
+                                                      const float* codewords_t, const float* norms, std::size_t n_codewords,
+                                                      std::size_t dim, std::uint32_t* labels, float* distances) {
+    std::size_t i = 0;
+    for (; i + 4 <= n_points; i += 4) {
+        const float* group[4] = {points + i * stride, points + (i + 1) * stride, points + (i + 2) * stride,
+                                 points + (i + 3) * stride};
+        nearest_points<4, kByNorms>(group, codewords_t, norms, n_codewords, dim, labels + i, distances ? distances + i : nullptr);
+    }
+    for (; i < n_points; ++i) {
+        const float* single[1] = {points + i * stride};
+        nearest_points<1, kByNorms>(single, codewords_t, norms, n_codewords, dim, labels + i, distances ? distances + i : nullptr);
+    }
+}
+
+// Exact squared l2 (c - x)^2 summed over dimensions: the encoder's kernel.
+NANOPQ_CPP_TARGET_AVX512 inline void nearest_codeword(const float* points, std::size_t n_points, std::size_t stride,
+                                     const float* codewords_t, std::size_t n_codewords, std::size_t dim,
+                                     std::uint32_t* labels, float* distances) {
+    nearest_points_all<false>(points, n_points, stride, codewords_t, nullptr, n_codewords, dim, labels, distances);
+}
+
+// ||c||^2 - 2 x.c with precomputed codeword norms: half the arithmetic, for
+// k-means on centred data where the cancellation error is small.
+NANOPQ_CPP_TARGET_AVX512 inline void nearest_codeword_by_norms(const float* points, std::size_t n_points, std::size_t stride,
+                                              const float* codewords_t, const float* norms, std::size_t n_codewords,
+                                              std::size_t dim, std::uint32_t* labels, float* distances) {
+    nearest_points_all<true>(points, n_points, stride, codewords_t, norms, n_codewords, dim, labels, distances);
+}
+
+}  // namespace avx512
+}  // namespace nanopq_cpp
+
+#endif  // NANOPQ_CPP_X86
