@@ -86,26 +86,43 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
     const std::size_t n_blocks = std::max<std::size_t>(1, (n_candidates + kScanBlock - 1) / kScanBlock);
     const std::size_t table_size = n_subspaces * n_codewords;
     const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
-    // Each (query, block) task keeps its own k best; a merge per query follows.
+    // One task per (group of queries, block of codes): every query of the
+    // group runs over the block while it sits in cache, and a group's tables
+    // (kQueryGroup x M x Ks floats) stay in L2. Each (query, block) keeps its
+    // own k best; a merge per query follows.
+    constexpr std::size_t kQueryGroup = 16;
+    const std::size_t n_groups = (n_queries + kQueryGroup - 1) / kQueryGroup;
     std::vector<std::vector<Neighbor>> partial(n_queries * n_blocks);
-    parallel_for(n_queries * n_blocks, resolve_num_threads(num_threads), [&](std::size_t task) {
-        const std::size_t q = task / n_blocks, block = task % n_blocks;
+    parallel_for(n_groups * n_blocks, resolve_num_threads(num_threads), [&](std::size_t task) {
+        const std::size_t group = task / n_blocks, block = task % n_blocks;
+        const std::size_t first_query = group * kQueryGroup;
+        const std::size_t last_query = std::min(n_queries, first_query + kQueryGroup);
         const std::size_t begin = block * kScanBlock;
         const std::size_t count = begin < n_candidates ? std::min(kScanBlock, n_candidates - begin) : 0;
-        const float* table = tables + q * table_size;
-        float distances[kScanBlock];
+        const code_t* block_codes = codes + begin * n_subspaces;
+        std::vector<code_t> gathered;
         if (subset) {
+            // Copy the subset's rows side by side so the scan reads them in order.
+            gathered.resize(count * n_subspaces);
             for (std::size_t j = 0; j < count; ++j)
-                reference::adist(table, n_subspaces, n_codewords, codes + subset[begin + j] * n_subspaces, 1,
-                                 distances + j);
-        } else {
-            reference::adist(table, n_subspaces, n_codewords, codes + begin * n_subspaces, count, distances);
+                std::copy_n(codes + subset[begin + j] * n_subspaces, n_subspaces, gathered.data() + j * n_subspaces);
+            block_codes = gathered.data();
         }
-        std::vector<Neighbor>& heap = partial[task];
-        heap.reserve(std::min(k, count));
-        for (std::size_t j = 0; j < count; ++j) {
-            const std::int64_t id = subset ? subset[begin + j] : static_cast<std::int64_t>(begin + j);
-            detail::keep_best(heap, k, Neighbor{sign * distances[j], id});
+        std::vector<float> distances(count);
+        for (std::size_t q = first_query; q < last_query; ++q) {
+            reference::adist(tables + q * table_size, n_subspaces, n_codewords, block_codes, count, distances.data());
+            std::vector<Neighbor>& heap = partial[q * n_blocks + block];
+            heap.reserve(std::min(k, count));
+            // Once k are kept, most candidates fail one float comparison with
+            // the worst kept key and never touch the heap.
+            float worst = std::numeric_limits<float>::infinity();
+            for (std::size_t j = 0; j < count; ++j) {
+                const float key = sign * distances[j];
+                if (heap.size() == k && !(key <= worst)) continue;
+                const std::int64_t id = subset ? subset[begin + j] : static_cast<std::int64_t>(begin + j);
+                detail::keep_best(heap, k, Neighbor{key, id});
+                if (heap.size() == k) worst = heap.front().key;
+            }
         }
     });
     const float missing = metric == Metric::l2 ? std::numeric_limits<float>::infinity()
