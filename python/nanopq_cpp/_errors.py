@@ -28,6 +28,10 @@ class NotFittedError(AssertionError, RuntimeError):
     """The quantizer is used before ``fit()`` (or before its codewords were set)."""
 
 
+class ModelFileError(InputError):
+    """A model file cannot be loaded: not a model file, truncated, corrupted, or of a newer format."""
+
+
 @contextlib.contextmanager
 def core_errors() -> Iterator[None]:
     """Re-raises the compiled core's errors as this package's exception types.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
@@ -247,3 +248,15 @@ class OPQ:
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Top-k search over PQ-codes: shorthand for ``self.dtable(query).search(codes, topk, subset)``."""
         return self.dtable(query).search(codes, topk=topk, subset=subset)
+
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Write this fitted OPQ (R and the PQ's codewords) to `path` in
+        nanopq_cpp's model file format, read by :func:`nanopq_cpp.load` and C++'s
+        ``nanopq_cpp::load_model``; see docs/model-format.md.
+
+        Args:
+            path (str or os.PathLike): where to write (replaced if it exists)
+        """
+        from .model_file import save
+
+        save(self, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
@@ -241,6 +242,20 @@ class PQ:
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Top-k search over PQ-codes: shorthand for ``self.dtable(query).search(codes, topk, subset)``."""
         return self.dtable(query).search(codes, topk=topk, subset=subset)
+
+    # -- model files --------------------------------------------------------------
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Write this fitted PQ to `path` in nanopq_cpp's model file format.
+
+        The file is read back by :func:`nanopq_cpp.load` and by C++'s
+        ``nanopq_cpp::load_model``; see docs/model-format.md.
+
+        Args:
+            path (str or os.PathLike): where to write (replaced if it exists)
+        """
+        from .model_file import save
+
+        save(self, path)
 
 
 class DistanceTable:
