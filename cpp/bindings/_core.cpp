@@ -25,11 +25,19 @@ void require_contiguous(const py::array& array, const char* name) {
     if (!(array.flags() & py::array::c_style)) throw std::invalid_argument(std::string(name) + " must be C-contiguous");
 }
 
+// True if the array's dtype is T in native byte order. numpy's own dtype
+// equivalence tells '>f4' from '<f4': kind and itemsize alone do not, and
+// reading big-endian data as native gives wrong numbers silently.
+template <class T>
+bool has_dtype(const py::array& array) {
+    return py::array_t<T>::check_(array);
+}
+
 // Converts a C-contiguous float32 array, refusing anything that would need a copy
 // (the Python layer makes the copy explicitly, once).
 FloatArray as_float32(const py::array& array, const char* name) {
-    if (!array.dtype().is(py::dtype::of<float>()) && !(array.dtype().kind() == 'f' && array.itemsize() == 4))
-        throw std::invalid_argument(std::string(name) + " must have dtype float32");
+    if (!has_dtype<float>(array))
+        throw std::invalid_argument(std::string(name) + " must have dtype float32 (native byte order)");
     require_contiguous(array, name);
     return py::reinterpret_borrow<FloatArray>(array);
 }
@@ -54,14 +62,10 @@ Logger logger_of(const py::object& callback) {
 template <class Body>
 auto dispatch_codes(const py::array& codes, Body&& body) {
     require_contiguous(codes, "codes");
-    if (codes.dtype().kind() != 'u')
-        throw std::invalid_argument("codes must have an unsigned integer dtype (uint8, uint16 or uint32)");
-    switch (codes.itemsize()) {
-        case 1: return body(static_cast<const std::uint8_t*>(codes.data()));
-        case 2: return body(static_cast<const std::uint16_t*>(codes.data()));
-        case 4: return body(static_cast<const std::uint32_t*>(codes.data()));
-        default: throw std::invalid_argument("codes must be uint8, uint16 or uint32");
-    }
+    if (has_dtype<std::uint8_t>(codes)) return body(static_cast<const std::uint8_t*>(codes.data()));
+    if (has_dtype<std::uint16_t>(codes)) return body(static_cast<const std::uint16_t*>(codes.data()));
+    if (has_dtype<std::uint32_t>(codes)) return body(static_cast<const std::uint32_t*>(codes.data()));
+    throw std::invalid_argument("codes must be uint8, uint16 or uint32 (native byte order)");
 }
 
 py::dtype code_dtype_for(std::size_t n_codewords) {
@@ -191,9 +195,12 @@ py::tuple search_py(const py::array& tables_in, const py::array& codes, std::siz
     const std::int64_t* subset_data = nullptr;
     std::size_t n_subset = 0;
     if (!subset_in.is_none()) {
-        subset = py::reinterpret_borrow<py::array>(subset_in);
-        if (!py::array(subset_in).dtype().is(py::dtype::of<std::int64_t>()) || subset.ndim() != 1)
+        // Checked before the cast: an array_t view of a non-array would read
+        // the object's memory as an array header.
+        if (!py::isinstance<py::array>(subset_in) || !has_dtype<std::int64_t>(subset_in.cast<py::array>()))
             throw std::invalid_argument("subset must be a 1-D int64 array");
+        subset = py::reinterpret_borrow<py::array>(subset_in);
+        if (subset.ndim() != 1) throw std::invalid_argument("subset must be a 1-D int64 array");
         require_contiguous(subset, "subset");
         subset_data = subset.data();
         n_subset = subset.shape(0);
@@ -211,9 +218,9 @@ py::tuple search_py(const py::array& tables_in, const py::array& codes, std::siz
 }
 
 py::array eigenvalue_allocation_py(const py::array& eigenvalues_in, std::size_t n_subspaces) {
-    DoubleArray eigenvalues = py::reinterpret_borrow<py::array>(eigenvalues_in);
-    if (!py::array(eigenvalues_in).dtype().is(py::dtype::of<double>()) || eigenvalues.ndim() != 1)
+    if (!has_dtype<double>(eigenvalues_in) || eigenvalues_in.ndim() != 1)
         throw std::invalid_argument("eigenvalues must be a 1-D float64 array");
+    DoubleArray eigenvalues = py::reinterpret_borrow<py::array>(eigenvalues_in);
     require_contiguous(eigenvalues, "eigenvalues");
     const std::vector<std::size_t> order =
         eigenvalue_allocation(eigenvalues.data(), static_cast<std::size_t>(eigenvalues.shape(0)), n_subspaces);

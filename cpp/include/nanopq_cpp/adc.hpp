@@ -42,11 +42,18 @@ void adist(const float* tables, std::size_t n_queries, std::size_t n_subspaces, 
 }
 
 // A candidate of a top-k search. Ordered by distance, then id, so that the
-// selected set is unique and the same for any thread count.
+// selected set is unique and the same for any thread count. A NaN key (a table
+// holding NaN, or +inf and -inf entries summed) ranks after every number: with
+// plain `<` NaN breaks the strict weak order that the heap and std::sort need,
+// and std::sort may then read outside the vector.
 struct Neighbor {
     float key;         // distance for l2, negated inner product for dot: smaller is better
     std::int64_t id;
-    bool operator<(const Neighbor& other) const { return key < other.key || (key == other.key && id < other.id); }
+    bool operator<(const Neighbor& other) const {
+        const bool nan = std::isnan(key), other_nan = std::isnan(other.key);
+        if (nan || other_nan) return nan == other_nan ? id < other.id : other_nan;
+        return key < other.key || (key == other.key && id < other.id);
+    }
 };
 
 namespace detail {
@@ -115,10 +122,12 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
             heap.reserve(std::min(k, count));
             // Once k are kept, most candidates fail one float comparison with
             // the worst kept key and never touch the heap.
+            // A NaN worst key (worst != worst) skips nothing: the heap's own
+            // comparison then orders NaN candidates by id.
             float worst = std::numeric_limits<float>::infinity();
             for (std::size_t j = 0; j < count; ++j) {
                 const float key = sign * distances[j];
-                if (heap.size() == k && !(key <= worst)) continue;
+                if (heap.size() == k && !(key <= worst) && worst == worst) continue;
                 const std::int64_t id = subset ? subset[begin + j] : static_cast<std::int64_t>(begin + j);
                 detail::keep_best(heap, k, Neighbor{key, id});
                 if (heap.size() == k) worst = heap.front().key;

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -81,7 +82,17 @@ void parallel_for(std::size_t n_tasks, int num_threads, Task&& task) {
     };
     std::vector<std::thread> threads;
     threads.reserve(workers - 1);
-    for (std::size_t t = 0; t + 1 < workers; ++t) threads.emplace_back(run);
+    // If the system refuses a thread (many concurrent callers, a thread
+    // limit), go on with those started: tasks are handed out dynamically, so
+    // fewer threads give the same result. Letting std::system_error escape
+    // would destroy joinable std::threads, which calls std::terminate.
+    for (std::size_t t = 0; t + 1 < workers; ++t) {
+        try {
+            threads.emplace_back(run);
+        } catch (const std::system_error&) {
+            break;
+        }
+    }
     run();
     for (auto& thread : threads) thread.join();
     if (first_error) std::rethrow_exception(first_error);
