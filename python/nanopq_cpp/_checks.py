@@ -8,6 +8,8 @@ form the compiled core takes (C-contiguous, right dtype).
 from __future__ import annotations
 
 import operator
+import os
+import sys
 from typing import Any, Optional
 
 import numpy as np
@@ -51,6 +53,16 @@ def as_float32(array: Any, name: str, ndims: tuple = (2,), *, finite: bool = Fal
     Like nanopq, other dtypes are refused rather than converted: a silent cast
     of float64 data would hide a copy the size of the input.
     """
+    array = check_float32(array, name, ndims)
+    if finite and array.size and not np.isfinite(np.add.reduce(array, axis=None, dtype=np.float64)):
+        raise InputError(f"{name} contains NaN or infinity; remove or replace those values first")
+    if not array.flags.c_contiguous:
+        check_allocation(array.size * 4, f"a contiguous copy of {name}")
+    return np.ascontiguousarray(array)
+
+
+def check_float32(array: Any, name: str, ndims: tuple = (2,)) -> np.ndarray:
+    """Checks that ``array`` is a float32 numpy array with one of ``ndims`` dimensions, without copying it."""
     if not isinstance(array, np.ndarray):
         raise DTypeError(
             f"{name} must be a numpy.ndarray with dtype float32, got {type(array).__name__}; "
@@ -63,9 +75,7 @@ def as_float32(array: Any, name: str, ndims: tuple = (2,), *, finite: bool = Fal
     if array.ndim not in ndims:
         shapes = " or ".join({1: "(D,)", 2: "(N, D)", 3: "(M, Ks, Ds)"}[n] for n in ndims)
         raise InputError(f"{name} must have shape {shapes}, got an array of shape {array.shape}")
-    if finite and array.size and not np.isfinite(np.add.reduce(array, axis=None, dtype=np.float64)):
-        raise InputError(f"{name} contains NaN or infinity; remove or replace those values first")
-    return np.ascontiguousarray(array)
+    return array
 
 
 _CODE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32))
@@ -100,3 +110,55 @@ def as_codes(codes: Any, M: int, Ks: int, name: str = "codes") -> np.ndarray:
         if high >= Ks:
             raise CodeError(f"{name} contains the code {high}, which is not < Ks={Ks}")
     return np.ascontiguousarray(codes, dtype=code_dtype_for(Ks))
+
+
+# Allocations below this size are not checked: reading /proc/meminfo on every
+# call would cost more than the smaller allocations themselves.
+_CHECKED_ALLOCATION_BYTES = 256 * 2**20
+
+
+def available_memory() -> Optional[int]:
+    """Bytes a new allocation can use without the kernel killing the process, or None if unknown.
+
+    Linux overcommits: an allocation larger than free memory succeeds and the
+    process is killed later, when the pages are touched. MemAvailable (plus
+    free swap) is what can really be had.
+    """
+    try:
+        with open("/proc/meminfo") as meminfo:
+            fields = dict(line.split(":", 1) for line in meminfo if ":" in line)
+        kib = int(fields["MemAvailable"].split()[0]) + int(fields.get("SwapFree", "0 kB").split()[0])
+        return kib * 1024
+    except (OSError, KeyError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _format_bytes(n_bytes: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n_bytes < 1024 or unit == "PiB":
+            return f"{n_bytes:.1f} {unit}" if unit != "bytes" else f"{n_bytes} bytes"
+        n_bytes /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_allocation(n_bytes: int, what: str) -> None:
+    """Raises MemoryError, naming `what` and the sizes, if `n_bytes` cannot be allocated.
+
+    Called before the core allocates an output whose size comes from the
+    arguments (Nq x M x Ks distance tables, Nq x N distances, ...): a clear
+    error instead of an out-of-memory kill.
+    """
+    if n_bytes < _CHECKED_ALLOCATION_BYTES:
+        return
+    if n_bytes > sys.maxsize:
+        raise MemoryError(f"{what} need {_format_bytes(n_bytes)}, more than this platform can address")
+    available = available_memory()
+    if available is not None and n_bytes > available:
+        raise MemoryError(
+            f"{what} need {_format_bytes(n_bytes)}, "
+            f"more than the {_format_bytes(available)} of memory available"
+        )

@@ -24,11 +24,23 @@ def _check_version(state: Dict[str, Any], kind: str) -> None:
     from .pq import STATE_VERSION
 
     version = state.get("nanopq_cpp_state")
-    if version is not None and (not isinstance(version, int) or version > STATE_VERSION):
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
+        raise InputError(
+            f"this {kind}'s pickled state is corrupted: state version {version!r} is not a positive int"
+        )
+    if version is not None and version > STATE_VERSION:
         raise InputError(
             f"this {kind} was pickled by a newer nanopq_cpp (state version {version!r}); "
             f"this version reads up to {STATE_VERSION}: upgrade nanopq_cpp to load it"
         )
+
+
+def _as_array(value: Any, name: str) -> np.ndarray:
+    """A pickled array, or InputError if the value cannot be one (e.g. ragged lists)."""
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise InputError(f"the pickled {name} is not an array: {error}") from None
 
 
 def restore_pq_state(pq: Any, state: Dict[str, Any]) -> None:
@@ -44,12 +56,16 @@ def restore_pq_state(pq: Any, state: Dict[str, Any]) -> None:
     pq.metric = check_metric(state["metric"])
     pq.verbose = bool(state["verbose"])
     pq.code_dtype = code_dtype_for(pq.Ks)
-    if np.dtype(state["code_dtype"]) != np.dtype(pq.code_dtype):
+    try:
+        pickled_code_dtype = np.dtype(state["code_dtype"])
+    except (TypeError, ValueError, KeyError):  # not a dtype at all, e.g. a tampered string
+        pickled_code_dtype = None
+    if pickled_code_dtype != np.dtype(pq.code_dtype):
         raise InputError(f"the pickled code_dtype {state['code_dtype']!r} does not match Ks={pq.Ks}")
     pq.Ds = None if state["Ds"] is None else as_int(state["Ds"], "Ds", minimum=1)
     codewords = state["codewords"]
     if codewords is not None:
-        codewords = np.asarray(codewords)
+        codewords = _as_array(codewords, "codewords")
         if codewords.dtype.kind != "f" or codewords.shape != (pq.M, pq.Ks, pq.Ds):
             raise InputError(
                 f"the pickled codewords must be floats of shape (M, Ks, Ds)={(pq.M, pq.Ks, pq.Ds)}, "
@@ -70,7 +86,7 @@ def restore_opq_state(opq: Any, state: Dict[str, Any]) -> None:
         raise InputError("the pickled OPQ has no PQ inside")
     rotation = state.get("R")
     if rotation is not None:
-        rotation = np.asarray(rotation)
+        rotation = _as_array(rotation, "R")
         D = state["pq"].M * state["pq"].Ds if state["pq"].Ds is not None else None
         if rotation.dtype.kind != "f" or rotation.ndim != 2 or rotation.shape[0] != rotation.shape[1]:
             raise InputError(f"the pickled R must be a square float matrix, got {rotation.dtype} {rotation.shape}")

@@ -188,7 +188,10 @@ class OPQ:
             raise InputError(f"R must be a square float32 matrix of shape (D, D), got {getattr(R, 'shape', R)!r}")
         if self.Ds is not None and R.shape[0] != self.M * self.Ds:
             raise InputError(f"R must have shape (D, D) with D=M*Ds={self.M * self.Ds}, got {R.shape}")
-        return R.astype(np.float32, copy=False)
+        R = R.astype(np.float32, copy=False)
+        if not np.isfinite(np.add.reduce(R, axis=None, dtype=np.float64)):
+            raise InputError("R contains NaN or infinity; refit or fix it before use")
+        return R
 
     def rotate(self, vecs: np.ndarray) -> np.ndarray:
         """Rotate input vector(s) by the rotation matrix.
@@ -241,6 +244,9 @@ class OPQ:
             nanopq_cpp.DistanceTable
         """
         self._rotation("dtable")
+        # Checked before rotating, so messages name `query` and a NaN or
+        # infinity is refused before the product spreads it.
+        query = as_float32(query, "query", (1, 2), finite=True)
         return self.pq.dtable(self.rotate(query))
 
     def search(

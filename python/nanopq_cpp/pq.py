@@ -8,8 +8,17 @@ from typing import Any, Dict, Optional, Tuple, Union
 import numpy as np
 
 from . import _core
-from ._checks import as_codes, as_float32, as_int, as_seed, check_metric, code_dtype_for
-from ._errors import DTypeError, InputError, NotFittedError, core_errors
+from ._checks import (
+    as_codes,
+    as_float32,
+    as_int,
+    as_seed,
+    check_allocation,
+    check_float32,
+    check_metric,
+    code_dtype_for,
+)
+from ._errors import CodeError, DTypeError, InputError, NotFittedError, core_errors
 
 # Bumped whenever the pickled state changes shape; __setstate__ refuses newer ones.
 STATE_VERSION = 1
@@ -173,7 +182,14 @@ class PQ:
         expected = (self.M, self.Ks, self.Ds)
         if codewords.shape != expected:
             raise InputError(f"codewords must have shape (M, Ks, Ds)={expected}, got {codewords.shape}")
-        return np.ascontiguousarray(codewords, dtype=np.float32)
+        if codewords.dtype != np.float32 or not codewords.flags.c_contiguous:
+            check_allocation(codewords.size * 4, "a contiguous float32 copy of the codewords")
+        codewords = np.ascontiguousarray(codewords, dtype=np.float32)
+        # One pass over M*Ks*Ds values: a NaN codeword would otherwise never be
+        # chosen by encode and poison every distance table silently.
+        if not np.isfinite(np.add.reduce(codewords, axis=None, dtype=np.float64)):
+            raise InputError("codewords contain NaN or infinity; refit or fix them before use")
+        return codewords
 
     def _check_dim(self, D: int, name: str) -> None:
         if D != self.Ds * self.M:
@@ -191,6 +207,9 @@ class PQ:
         codewords = self._fitted_codewords("encode")
         vecs = as_float32(vecs, "vecs", (2,), finite=True)
         self._check_dim(vecs.shape[1], "vecs")
+        code_bytes = np.dtype(code_dtype_for(self.Ks)).itemsize
+        # The core holds a transposed copy of the codebook next to the codes.
+        check_allocation(len(vecs) * self.M * code_bytes + codewords.nbytes, f"encoding {len(vecs)} vectors")
         with core_errors():
             return _core.encode(vecs, codewords, _progress_printer(self.verbose and len(vecs) >= 100_000))
 
@@ -212,6 +231,7 @@ class PQ:
                 f"got {codes.dtype}"
             )
         codes = as_codes(codes, self.M, self.Ks)
+        check_allocation(len(codes) * self.M * self.Ds * 4, f"the {len(codes)} decoded vectors")
         with core_errors():
             return _core.decode(codes, codewords)
 
@@ -231,8 +251,13 @@ class PQ:
             (Nq, M, Ks) for a batch, dtype=np.float32
         """
         codewords = self._fitted_codewords("dtable")
-        query = as_float32(query, "query", (1, 2))
+        # A NaN or infinite query gives NaN table entries ('dot': inf * 0),
+        # and then distances and rankings that mean nothing.
+        query = as_float32(query, "query", (1, 2), finite=True)
         self._check_dim(query.shape[-1], "query")
+        n_queries = 1 if query.ndim == 1 else len(query)
+        table_shape = f"{n_queries} x M={self.M} x Ks={self.Ks}"
+        check_allocation(n_queries * self.M * self.Ks * 4, f"the distance tables ({table_shape} float32)")
         with core_errors():
             tables = _core.distance_tables(query.reshape(-1, query.shape[-1]), codewords, self.metric)
         return DistanceTable(tables[0] if query.ndim == 1 else tables, metric=self.metric)
@@ -275,12 +300,16 @@ class DistanceTable:
     """
 
     def __init__(self, dtable: np.ndarray, metric: str = "l2") -> None:
-        as_float32(dtable, "dtable", (2, 3))
+        check_float32(dtable, "dtable", (2, 3))
         self.dtable = dtable
         self.metric = check_metric(metric)
 
     def _tables(self) -> np.ndarray:
         tables = as_float32(self.dtable, "dtable", (2, 3))
+        # max() propagates NaN in one pass without a temporary; infinities are
+        # allowed (a table may mask codewords with +inf).
+        if tables.size and np.isnan(tables.max()):
+            raise InputError("dtable contains NaN; build it from a finite query with PQ.dtable()")
         return tables if tables.ndim == 3 else tables[np.newaxis]
 
     def adist(self, codes: np.ndarray) -> np.ndarray:
@@ -296,6 +325,8 @@ class DistanceTable:
         """
         tables = self._tables()
         codes = as_codes(codes, tables.shape[1], tables.shape[2])
+        n_distances = len(tables) * len(codes)
+        check_allocation(n_distances * 4, f"the distances ({len(tables)} x {len(codes)} float32)")
         with core_errors():
             distances = _core.adist(tables, codes)
         return distances if self.dtable.ndim == 3 else distances[0]
@@ -319,11 +350,22 @@ class DistanceTable:
         tables = self._tables()
         codes = as_codes(codes, tables.shape[1], tables.shape[2])
         k = as_int(topk, "topk", minimum=1)
+        # ids (int64) and distances (float32) for every query and slot.
+        check_allocation(len(tables) * k * 12, f"the top-k results ({len(tables)} queries x topk={k})")
         ids = None
         if subset is not None:
             subset_array = np.asarray(subset)
             if subset_array.ndim != 1 or (subset_array.size and subset_array.dtype.kind not in "iu"):
-                raise InputError(f"subset must be a 1-D array of integer row ids, got shape {subset_array.shape}")
+                raise InputError(
+                    f"subset must be a 1-D array of integer row ids, got {subset_array.dtype} of shape "
+                    f"{subset_array.shape}"
+                )
+            # uint64 ids past the int64 range would wrap to negative ones in the cast below.
+            if subset_array.size and subset_array.dtype == np.uint64 and subset_array.max() >= len(codes):
+                raise CodeError(
+                    f"subset contains the row id {subset_array.max()}, which is not a row of codes "
+                    f"(0 <= id < {len(codes)})"
+                )
             ids = np.ascontiguousarray(subset_array, dtype=np.int64)
         with core_errors():
             found, distances = _core.search(tables, codes, k, self.metric, ids)
