@@ -13,6 +13,10 @@ from ._errors import InputError, NotFittedError, core_errors
 from .pq import PQ, STATE_VERSION, DistanceTable
 
 
+# Rows rotated at a time by OPQ.encode: 16 MiB of float32 at D=64.
+_ROTATION_BLOCK = 65536
+
+
 class OPQ:
     """Optimized Product Quantization (OPQ) [Ge14]_ on a C++ core.
 
@@ -219,7 +223,19 @@ class OPQ:
         """
         self._rotation("encode")
         vecs = as_float32(vecs, "vecs", (2,), finite=True)
-        return self.pq.encode(self.rotate(vecs))
+        if len(vecs) <= _ROTATION_BLOCK:
+            return self.pq.encode(self.rotate(vecs))
+        # Rotated in blocks, so the temporary is one block, not a copy of the
+        # input. No block has a single row: numpy turns a one-row product
+        # into a matrix-vector product, which rounds differently.
+        codes = np.empty((len(vecs), self.M), dtype=self.code_dtype)
+        begin = 0
+        while begin < len(vecs):
+            end = begin + _ROTATION_BLOCK
+            end = len(vecs) if len(vecs) - end < 2 else end
+            codes[begin:end] = self.pq.encode(self.rotate(vecs[begin:end]))
+            begin = end
+        return codes
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Reconstruct D-dim vectors via :func:`PQ.decode` and the inverse rotation R^T.
