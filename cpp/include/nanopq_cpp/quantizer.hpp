@@ -380,11 +380,11 @@ struct OPQTrainingOptions {
 // a PQ of the rotated vectors loses less; then quantized by that PQ. The C++
 // twin of nanopq_cpp.OPQ.
 //
-// fit() runs the same algorithm as Python's OPQ.fit, but its products and SVD
-// run in this library instead of numpy's BLAS/LAPACK, so the trained R and
-// codewords agree with Python's to rounding, not bit for bit. Given the same R
-// and codewords (a model file), codes agree except where a rotated sub-vector
-// is equidistant from two codewords to within float rounding.
+// fit() runs the same algorithm as Python's OPQ.fit, but Python computes some
+// of its matrix products with numpy (BLAS), which rounds differently, so the
+// trained R and codewords agree with Python's to rounding, not bit for bit.
+// Given the same R and codewords (a model file), codes agree except where a
+// rotated sub-vector is equidistant from two codewords to within float rounding.
 class OptimizedProductQuantizer {
 public:
     OptimizedProductQuantizer() = default;
