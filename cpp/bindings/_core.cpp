@@ -256,6 +256,54 @@ py::tuple train_opq_py(const py::array& vecs_in, std::size_t n_subspaces, std::s
     return py::make_tuple(rotation, codewords);
 }
 
+py::array cross_correlation_py(const py::array& x_in, const py::array& y_in) {
+    FloatArray x = as_float32(x_in, "x"), y = as_float32(y_in, "y");
+    if (x.ndim() != 2 || y.ndim() != 2 || x.shape(0) != y.shape(0) || x.shape(1) != y.shape(1))
+        throw std::invalid_argument("x and y must be float32 arrays of the same shape (N, D)");
+    const std::size_t n = x.shape(0), dim = x.shape(1);
+    std::vector<double> cross;
+    {
+        py::gil_scoped_release release;
+        cross = cross_correlation(x.data(), y.data(), n, dim);
+    }
+    DoubleArray out({dim, dim});
+    std::copy(cross.begin(), cross.end(), out.mutable_data());
+    return std::move(out);
+}
+
+DoubleArray square_float64(const py::array& matrix_in, const char* name) {
+    if (!matrix_in.dtype().is(py::dtype::of<double>()) || matrix_in.ndim() != 2 ||
+        matrix_in.shape(0) != matrix_in.shape(1) || matrix_in.shape(0) == 0)
+        throw std::invalid_argument(std::string(name) + " must be a non-empty square float64 matrix");
+    require_contiguous(matrix_in, name);
+    return py::reinterpret_borrow<DoubleArray>(matrix_in);
+}
+
+py::tuple symmetric_eigen_py(const py::array& matrix_in) {
+    DoubleArray matrix = square_float64(matrix_in, "matrix");
+    const std::size_t n = matrix.shape(0);
+    DoubleArray eigenvalues(n), eigenvectors({n, n});
+    double* values = eigenvalues.mutable_data();
+    double* vectors = eigenvectors.mutable_data();
+    {
+        py::gil_scoped_release release;
+        linalg::symmetric_eigen(matrix.data(), n, values, vectors);
+    }
+    return py::make_tuple(eigenvalues, eigenvectors);
+}
+
+py::array nearest_orthogonal_py(const py::array& matrix_in) {
+    DoubleArray matrix = square_float64(matrix_in, "matrix");
+    const std::size_t n = matrix.shape(0);
+    DoubleArray rotation({n, n});
+    double* out = rotation.mutable_data();
+    {
+        py::gil_scoped_release release;
+        linalg::nearest_orthogonal(matrix.data(), n, out);
+    }
+    return std::move(rotation);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -269,6 +317,9 @@ PYBIND11_MODULE(_core, m) {
     m.def("adist", &adist_py, py::arg("dtables"), py::arg("codes"));
     m.def("search", &search_py, py::arg("dtables"), py::arg("codes"), py::arg("topk"), py::arg("metric"),
           py::arg("subset") = py::none());
+    m.def("cross_correlation", &cross_correlation_py, py::arg("x"), py::arg("y"));
+    m.def("symmetric_eigen", &symmetric_eigen_py, py::arg("matrix"));
+    m.def("nearest_orthogonal", &nearest_orthogonal_py, py::arg("matrix"));
     m.def("eigenvalue_allocation", &eigenvalue_allocation_py, py::arg("eigenvalues"), py::arg("M"));
     m.def("train_opq", &train_opq_py, py::arg("vecs"), py::arg("M"), py::arg("Ks"), py::arg("pq_iterations"),
           py::arg("rotation_iterations"), py::arg("parametric_init"), py::arg("seed"), py::arg("minit"),

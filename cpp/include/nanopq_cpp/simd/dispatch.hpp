@@ -25,20 +25,24 @@ struct KernelTable {
     void (*nearest_codeword_by_norms)(const float* points, std::size_t n_points, std::size_t stride,
                                       const float* codewords_t, const float* norms, std::size_t n_codewords,
                                       std::size_t dim, std::uint32_t* labels, float* distances);
+    // out (dim x dim) += x^T y over `rows` rows (OPQ's cross-correlation).
+    void (*cross_accumulate)(const float* x, const float* y, std::size_t rows, std::size_t dim, float* out);
 };
 
 inline const KernelTable& kernels_for(SimdLevel level) {
     static const KernelTable scalar_table{SimdLevel::scalar, &reference::nearest_codeword,
-                                             &reference::nearest_codeword_by_norms};
+                                             &reference::nearest_codeword_by_norms, &reference::cross_accumulate};
 #if defined(NANOPQ_CPP_X86)
-    static const KernelTable avx2_table{SimdLevel::avx2, &avx2::nearest_codeword, &avx2::nearest_codeword_by_norms};
+    static const KernelTable avx2_table{SimdLevel::avx2, &avx2::nearest_codeword, &avx2::nearest_codeword_by_norms,
+                                        &avx2::cross_accumulate};
     static const KernelTable avx512_table{SimdLevel::avx512, &avx512::nearest_codeword,
-                                             &avx512::nearest_codeword_by_norms};
+                                             &avx512::nearest_codeword_by_norms, &avx2::cross_accumulate};
     if (level == SimdLevel::avx512 && simd_level_supported(level)) return avx512_table;
     if (level == SimdLevel::avx2 && simd_level_supported(level)) return avx2_table;
 #endif
 #if defined(NANOPQ_CPP_ARM64)
-    static const KernelTable neon_table{SimdLevel::neon, &neon::nearest_codeword, &reference::nearest_codeword_by_norms};
+    static const KernelTable neon_table{SimdLevel::neon, &neon::nearest_codeword, &reference::nearest_codeword_by_norms,
+                                        &reference::cross_accumulate};
     if (level == SimdLevel::neon) return neon_table;
 #endif
     return scalar_table;

@@ -181,5 +181,28 @@ void adist(const float* table, std::size_t n_subspaces, std::size_t n_codewords,
     }
 }
 
+// out (dim x dim) += x^T y over `rows` rows of x and y (row-major, dim wide):
+// OPQ's cross-correlation for the Procrustes step. Four rows per pass, so each
+// out row is loaded and stored once per four rank-1 updates; each entry is
+// summed in row order, the same at any thread count.
+inline void cross_accumulate(const float* x, const float* y, std::size_t rows, std::size_t dim, float* out) {
+    std::size_t i = 0;
+    for (; i + 4 <= rows; i += 4) {
+        const float *x0 = x + i * dim, *x1 = x0 + dim, *x2 = x1 + dim, *x3 = x2 + dim;
+        const float *y0 = y + i * dim, *y1 = y0 + dim, *y2 = y1 + dim, *y3 = y2 + dim;
+        for (std::size_t a = 0; a < dim; ++a) {
+            const float w0 = x0[a], w1 = x1[a], w2 = x2[a], w3 = x3[a];
+            float* row = out + a * dim;
+            for (std::size_t b = 0; b < dim; ++b) row[b] += w0 * y0[b] + w1 * y1[b] + w2 * y2[b] + w3 * y3[b];
+        }
+    }
+    for (; i < rows; ++i)
+        for (std::size_t a = 0; a < dim; ++a) {
+            const float w = x[i * dim + a];
+            float* row = out + a * dim;
+            for (std::size_t b = 0; b < dim; ++b) row[b] += w * y[i * dim + b];
+        }
+}
+
 }  // namespace reference
 }  // namespace nanopq_cpp
