@@ -32,7 +32,9 @@ void adist(const float* tables, std::size_t n_queries, std::size_t n_subspaces, 
     check_codes(codes, n, n_subspaces, n_codewords);
     const std::size_t n_blocks = (n + kScanBlock - 1) / kScanBlock;
     const std::size_t table_size = n_subspaces * n_codewords;
-    const int threads = n * n_queries * n_subspaces < (1u << 16) ? 1 : resolve_num_threads(num_threads);
+    // Table look-ups per thread: about a quarter of a millisecond of work, so
+    // small scans stay on one thread.
+    const int threads = threads_for(n * n_queries * n_subspaces, std::size_t{1} << 20, num_threads);
     parallel_for(n_blocks, threads, [&](std::size_t block) {
         const std::size_t begin = block * kScanBlock, count = std::min(kScanBlock, n - begin);
         for (std::size_t q = 0; q < n_queries; ++q)
@@ -100,7 +102,8 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
     constexpr std::size_t kQueryGroup = 16;
     const std::size_t n_groups = (n_queries + kQueryGroup - 1) / kQueryGroup;
     std::vector<std::vector<Neighbor>> partial(n_queries * n_blocks);
-    parallel_for(n_groups * n_blocks, resolve_num_threads(num_threads), [&](std::size_t task) {
+    const int threads = threads_for(n_candidates * n_queries * n_subspaces, std::size_t{1} << 20, num_threads);
+    parallel_for(n_groups * n_blocks, threads, [&](std::size_t task) {
         const std::size_t group = task / n_blocks, block = task % n_blocks;
         const std::size_t first_query = group * kQueryGroup;
         const std::size_t last_query = std::min(n_queries, first_query + kQueryGroup);

@@ -151,7 +151,9 @@ void decode(const code_t* codes, std::size_t n, const CodebookView& codebook, fl
     const std::size_t M = codebook.n_subspaces, Ks = codebook.n_codewords, Ds = codebook.subspace_dim;
     check_codes(codes, n, M, Ks);
     const std::size_t n_blocks = (n + kEncodeBlock - 1) / kEncodeBlock;
-    parallel_for(n_blocks, resolve_num_threads(num_threads), [&](std::size_t block) {
+    // Floats written per thread: copying is cheap, so only large decodes split.
+    const int threads = threads_for(n * M * Ds, std::size_t{1} << 21, num_threads);
+    parallel_for(n_blocks, threads, [&](std::size_t block) {
         const std::size_t begin = block * kEncodeBlock, count = std::min(kEncodeBlock, n - begin);
         detail::gather_codewords(codes + begin * M, count, codebook, vecs + begin * M * Ds);
     });
@@ -167,7 +169,7 @@ inline void distance_tables(const float* queries, std::size_t n_queries, const C
     const std::size_t M = codebook.n_subspaces, Ks = codebook.n_codewords, Ds = codebook.subspace_dim;
     const std::size_t tasks = n_queries * M;
     // One task per (query, subspace); run inline for a single small table.
-    const int threads = tasks * Ks * Ds < (1u << 16) ? 1 : resolve_num_threads(num_threads);
+    const int threads = threads_for(tasks * Ks * Ds, std::size_t{1} << 20, num_threads);
     parallel_for(tasks, threads, [&](std::size_t task) {
         const std::size_t q = task / M, m = task % M;
         const float* sub = queries + q * M * Ds + m * Ds;

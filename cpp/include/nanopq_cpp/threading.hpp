@@ -51,6 +51,16 @@ inline void set_num_threads(int n) {
 // Resolves a per-call request: 0 or less means the global setting.
 inline int resolve_num_threads(int requested) { return requested > 0 ? requested : get_num_threads(); }
 
+// Threads worth starting for `work` units when each thread should get at least
+// `min_work_per_thread`: starting a thread costs tens of microseconds, and far
+// more on a busy machine, so small calls run on fewer threads (results do not
+// depend on the count either way).
+inline int threads_for(std::size_t work, std::size_t min_work_per_thread, int requested) {
+    const std::size_t useful = min_work_per_thread == 0 ? work : work / min_work_per_thread;
+    const std::size_t limit = static_cast<std::size_t>(resolve_num_threads(requested));
+    return static_cast<int>(std::max<std::size_t>(1, std::min(useful, limit)));
+}
+
 // Runs task(i) for i in [0, n_tasks) on up to `num_threads` threads, the calling
 // thread included. Tasks are handed out dynamically; callers make each task's
 // result independent of which thread runs it. The first exception thrown by a
