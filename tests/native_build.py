@@ -35,7 +35,7 @@ _prefixes: Dict[str, Path] = {}
 
 
 def _run(command: Sequence[str], what: str, cwd: Path) -> None:
-    result = subprocess.run(list(command), cwd=cwd, capture_output=True, text=True)
+    result = subprocess.run(list(command), cwd=cwd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         pytest.fail(f"{what} failed ({' '.join(map(str, command))}):\n{result.stdout}\n{result.stderr}")
 
@@ -92,7 +92,11 @@ def installed_prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "configuring nanopq_cpp",
             work_dir,
         )
-        _run([cmake, "--install", str(library_build), "--prefix", str(prefix)], "installing nanopq_cpp", work_dir)
+        _run(
+            [cmake, "--install", str(library_build), "--prefix", str(prefix)],
+            "installing nanopq_cpp",
+            work_dir,
+        )
         _prefixes["prefix"] = prefix
     return _prefixes["prefix"]
 
@@ -128,7 +132,11 @@ def build_example(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Path:
         f"configuring the example ({mode})",
         work_dir,
     )
-    _run([cmake, "--build", str(build_dir), "--config", "Release", "-j", "2"], f"building the example ({mode})", work_dir)
+    _run(
+        [cmake, "--build", str(build_dir), "--config", "Release", "-j", "2"],
+        f"building the example ({mode})",
+        work_dir,
+    )
     name = "nanopq_cpp_example.exe" if sys.platform == "win32" else "nanopq_cpp_example"
     found = sorted(build_dir.rglob(name))
     if not found:
@@ -139,11 +147,15 @@ def build_example(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Path:
 
 def run_example(executable: Path, *arguments: object, expect_failure: bool = False) -> str:
     """Runs the example; returns stdout (or stderr when a failure is expected)."""
-    result = subprocess.run([str(executable), *map(str, arguments)], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(executable), *map(str, arguments)], capture_output=True, text=True, check=False
+    )
     if expect_failure:
         assert result.returncode != 0, f"expected a failure, got:\n{result.stdout}"
         return result.stderr
-    assert result.returncode == 0, f"{executable.name} {' '.join(map(str, arguments))} failed:\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"{executable.name} {' '.join(map(str, arguments))} failed:\n{result.stderr}"
+    )
     return result.stdout
 
 

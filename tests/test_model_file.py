@@ -230,7 +230,9 @@ def assert_codes_equal_up_to_ties(opq: nanopq_cpp.OPQ, X: np.ndarray, cpp_codes:
     numpy's BLAS, C++ with its own loop, and the two round differently."""
     py_codes = opq.encode(X).astype(np.int64)
     mismatched = np.argwhere(py_codes != cpp_codes)
-    assert len(mismatched) <= max(1, py_codes.size // 1000), f"{len(mismatched)} of {py_codes.size} codes differ"
+    assert len(mismatched) <= max(1, py_codes.size // 1000), (
+        f"{len(mismatched)} of {py_codes.size} codes differ"
+    )
     rotated = X.astype(np.float64) @ opq.R.astype(np.float64)
     codewords = opq.codewords.astype(np.float64)
     Ds = opq.Ds
@@ -248,7 +250,9 @@ def test_a_pq_saved_in_python_encodes_identically_in_cpp(tmp_path, example, Ks):
     X = rng.normal(size=(500 if Ks < 65536 else 50, 12)).astype(np.float32)
     pq.save(tmp_path / "model.npq")
     X.tofile(tmp_path / "x.f32")
-    cpp_codes = native_build.parse_codes(native_build.run_example(example, "encode", tmp_path / "model.npq", tmp_path / "x.f32"))
+    cpp_codes = native_build.parse_codes(
+        native_build.run_example(example, "encode", tmp_path / "model.npq", tmp_path / "x.f32")
+    )
     np.testing.assert_array_equal(cpp_codes, pq.encode(X))
 
 
@@ -260,7 +264,9 @@ def test_a_pq_trained_in_python_searches_identically_in_cpp(tmp_path, example, t
     pq.save(tmp_path / "model.npq")
     X.tofile(tmp_path / "x.f32")
     queries.tofile(tmp_path / "q.f32")
-    output = native_build.run_example(example, "search", tmp_path / "model.npq", tmp_path / "x.f32", tmp_path / "q.f32", 10)
+    output = native_build.run_example(
+        example, "search", tmp_path / "model.npq", tmp_path / "x.f32", tmp_path / "q.f32", 10
+    )
     cpp_ids, cpp_distances = native_build.parse_search(output)
     ids, distances = pq.search(queries, pq.encode(X), topk=10)
     np.testing.assert_array_equal(cpp_ids, ids)
@@ -274,7 +280,9 @@ def test_an_opq_trained_in_python_encodes_the_same_in_cpp(tmp_path, example, cor
     X.tofile(tmp_path / "x.f32")
     info = native_build.run_example(example, "info", tmp_path / "model.npq")
     assert info.startswith("kind=OPQ M=8 Ks=256 Ds=4 metric=l2 code_bytes=1")
-    cpp_codes = native_build.parse_codes(native_build.run_example(example, "encode", tmp_path / "model.npq", tmp_path / "x.f32"))
+    cpp_codes = native_build.parse_codes(
+        native_build.run_example(example, "encode", tmp_path / "model.npq", tmp_path / "x.f32")
+    )
     assert_codes_equal_up_to_ties(opq, X, cpp_codes)
 
 
@@ -282,11 +290,15 @@ def test_a_pq_trained_in_cpp_is_the_one_python_trains(tmp_path, example, tutoria
     X, Xt, _ = tutorial_data
     Xt.tofile(tmp_path / "train.f32")
     X.tofile(tmp_path / "x.f32")
-    native_build.run_example(example, "train", "pq", tmp_path / "train.f32", 12, 4, 256, tmp_path / "model.npq")
+    native_build.run_example(
+        example, "train", "pq", tmp_path / "train.f32", 12, 4, 256, tmp_path / "model.npq"
+    )
     from_cpp = nanopq_cpp.load(tmp_path / "model.npq")
     # Both call the core's trainer with nanopq's defaults (20 iterations, seed 123).
     assert from_cpp == nanopq_cpp.PQ(M=4, verbose=False).fit(Xt)
-    cpp_codes = native_build.parse_codes(native_build.run_example(example, "encode", tmp_path / "model.npq", tmp_path / "x.f32"))
+    cpp_codes = native_build.parse_codes(
+        native_build.run_example(example, "encode", tmp_path / "model.npq", tmp_path / "x.f32")
+    )
     np.testing.assert_array_equal(cpp_codes, from_cpp.encode(X))
 
 
@@ -294,11 +306,15 @@ def test_an_opq_trained_in_cpp_loads_and_encodes_in_python(tmp_path, example, co
     X, Xt = correlated_data
     Xt.tofile(tmp_path / "train.f32")
     X.tofile(tmp_path / "x.f32")
-    native_build.run_example(example, "train", "opq", tmp_path / "train.f32", 32, 8, 64, tmp_path / "model.npq")
+    native_build.run_example(
+        example, "train", "opq", tmp_path / "train.f32", 32, 8, 64, tmp_path / "model.npq"
+    )
     opq = nanopq_cpp.load(tmp_path / "model.npq")
     assert isinstance(opq, nanopq_cpp.OPQ) and (opq.M, opq.Ks, opq.Ds) == (8, 64, 4)
     np.testing.assert_allclose(opq.R.T @ opq.R, np.eye(32), atol=1e-4)
-    cpp_codes = native_build.parse_codes(native_build.run_example(example, "encode", tmp_path / "model.npq", tmp_path / "x.f32"))
+    cpp_codes = native_build.parse_codes(
+        native_build.run_example(example, "encode", tmp_path / "model.npq", tmp_path / "x.f32")
+    )
     assert_codes_equal_up_to_ties(opq, X, cpp_codes)
     # And it quantizes as well as one trained in Python (same algorithm, other rounding).
     python_opq = nanopq_cpp.OPQ(M=8, Ks=64, verbose=False).fit(Xt)
@@ -316,4 +332,6 @@ def test_cpp_reports_bad_files_clearly(tmp_path, example):
     path.write_bytes(edited(GOLDEN_PQ, 8, "<I", 7, reseal=False))
     assert "version 7 is newer" in native_build.run_example(example, "info", path, expect_failure=True)
     path.write_bytes(pickle.dumps(golden_pq()))
-    assert "not a nanopq_cpp model file" in native_build.run_example(example, "info", path, expect_failure=True)
+    assert "not a nanopq_cpp model file" in native_build.run_example(
+        example, "info", path, expect_failure=True
+    )

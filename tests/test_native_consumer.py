@@ -54,9 +54,20 @@ def gcc_like_compiler() -> str:
 
 def compile_and_run(compiler: str, source: Path, flags: list) -> str:
     executable = source.with_suffix("")
-    command = [compiler, "-std=c++17", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror", str(source), "-o",
-               str(executable), *flags]
-    result = subprocess.run(command, capture_output=True, text=True)
+    command = [
+        compiler,
+        "-std=c++17",
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-Wpedantic",
+        "-Werror",
+        str(source),
+        "-o",
+        str(executable),
+        *flags,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stderr}"
     return subprocess.run([str(executable)], capture_output=True, text=True, check=True).stdout
 
@@ -79,9 +90,17 @@ def test_the_example_builds_and_encodes_as_python(tmp_path_factory, saved_model,
     example = native_build.build_example(tmp_path_factory, mode)
     info = native_build.run_example(example, "info", directory / "model.npq")
     assert info.split() == [
-        "kind=PQ", "M=4", "Ks=64", "Ds=4", "metric=l2", "code_bytes=1", f"nanopq_cpp={nanopq_cpp.__version__}",
+        "kind=PQ",
+        "M=4",
+        "Ks=64",
+        "Ds=4",
+        "metric=l2",
+        "code_bytes=1",
+        f"nanopq_cpp={nanopq_cpp.__version__}",
     ]
-    codes = native_build.parse_codes(native_build.run_example(example, "encode", directory / "model.npq", directory / "x.f32"))
+    codes = native_build.parse_codes(
+        native_build.run_example(example, "encode", directory / "model.npq", directory / "x.f32")
+    )
     np.testing.assert_array_equal(codes, pq.encode(X))
 
 
@@ -98,7 +117,10 @@ def test_get_cmake_dir_holds_the_cmake_package_of_this_version():
     cmake_dir = Path(nanopq_cpp.get_cmake_dir())
     assert cmake_dir.is_absolute()
     assert CMAKE_PACKAGE_FILES <= {path.name for path in cmake_dir.iterdir()}
-    assert f'set(PACKAGE_VERSION "{nanopq_cpp.__version__}")' in (cmake_dir / "nanopq_cppConfigVersion.cmake").read_text()
+    assert (
+        f'set(PACKAGE_VERSION "{nanopq_cpp.__version__}")'
+        in (cmake_dir / "nanopq_cppConfigVersion.cmake").read_text()
+    )
 
 
 def test_headers_compile_warning_free_from_get_include(tmp_path):
@@ -115,9 +137,13 @@ def test_headers_compile_warning_free_from_get_include(tmp_path):
 def test_a_native_install_holds_headers_cmake_package_and_pkg_config(tmp_path_factory):
     prefix = native_build.installed_prefix(tmp_path_factory)
     source_headers = native_build.REPO / "cpp" / "include" / "nanopq_cpp"
-    installed = {path.relative_to(prefix / "include" / "nanopq_cpp") for path in (prefix / "include").rglob("*.hpp")}
+    installed = {
+        path.relative_to(prefix / "include" / "nanopq_cpp") for path in (prefix / "include").rglob("*.hpp")
+    }
     assert installed == {path.relative_to(source_headers) for path in source_headers.rglob("*.hpp")}
-    assert CMAKE_PACKAGE_FILES == {path.name for path in (prefix / "share" / "cmake" / "nanopq_cpp").iterdir()}
+    assert CMAKE_PACKAGE_FILES == {
+        path.name for path in (prefix / "share" / "cmake" / "nanopq_cpp").iterdir()
+    }
     assert (prefix / "share" / "pkgconfig" / "nanopq_cpp.pc").is_file()
 
 
@@ -132,8 +158,13 @@ def test_pkg_config_finds_the_native_install(tmp_path_factory, tmp_path):
     environment = {**os.environ, "PKG_CONFIG_PATH": str(prefix / "share" / "pkgconfig")}
 
     def query(*arguments: str) -> str:
-        return subprocess.run([pkg_config, *arguments, "nanopq_cpp"], capture_output=True, text=True, env=environment,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            [pkg_config, *arguments, "nanopq_cpp"],
+            capture_output=True,
+            text=True,
+            env=environment,
+            check=True,
+        ).stdout.strip()
 
     assert query("--modversion") == nanopq_cpp.__version__
     flags = query("--cflags", "--libs").split()

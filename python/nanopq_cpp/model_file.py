@@ -82,7 +82,9 @@ def _arrays_of(quantizer: Quantizer) -> Tuple[str, PQ, np.ndarray, Optional[np.n
     elif isinstance(quantizer, PQ):
         rotation, pq, kind = None, quantizer, "PQ"
     else:
-        raise InputError(f"only nanopq_cpp.PQ and nanopq_cpp.OPQ can be saved, got {type(quantizer).__name__}")
+        raise InputError(
+            f"only nanopq_cpp.PQ and nanopq_cpp.OPQ can be saved, got {type(quantizer).__name__}"
+        )
     codewords = pq._fitted_codewords("save")
     if not np.isfinite(codewords).all():
         raise InputError("cannot save: the codewords contain NaN or infinity")
@@ -132,9 +134,13 @@ def _parse_header(head: bytes, total_size: int, source: str) -> ModelHeader:
     def fail(problem: str) -> ModelFileError:
         return ModelFileError(f"{source}: {problem}")
 
-    truncated_header = f"truncated: {total_size} bytes, but a model file starts with a {HEADER_BYTES}-byte header"
+    truncated_header = (
+        f"truncated: {total_size} bytes, but a model file starts with a {HEADER_BYTES}-byte header"
+    )
     if head[: len(MAGIC)] != MAGIC[: len(head)]:
-        raise fail("not a nanopq_cpp model file (it does not start with the magic bytes \\x89NPQ\\r\\n\\x1a\\n)")
+        raise fail(
+            "not a nanopq_cpp model file (it does not start with the magic bytes \\x89NPQ\\r\\n\\x1a\\n)"
+        )
     if len(head) < 12:
         raise fail(truncated_header)
     (version,) = struct.unpack_from("<I", head, 8)
@@ -149,7 +155,9 @@ def _parse_header(head: bytes, total_size: int, source: str) -> ModelHeader:
         )
     if len(head) < HEADER_BYTES:
         raise fail(truncated_header)
-    _, _, kind_code, metric_code, reserved, M, Ks, Ds, payload_bytes, payload_crc, header_crc = _HEADER.unpack(head)
+    _, _, kind_code, metric_code, reserved, M, Ks, Ds, payload_bytes, payload_crc, header_crc = (
+        _HEADER.unpack(head)
+    )
     if zlib.crc32(head[:60]) != header_crc:
         raise fail("corrupted header (checksum mismatch)")
     if kind_code not in _KINDS:
@@ -175,7 +183,9 @@ def _parse_header(head: bytes, total_size: int, source: str) -> ModelHeader:
     if total_size < expected_size:
         raise fail(f"truncated: {total_size} bytes, but {kind} {shape} takes {expected_size}")
     if total_size > expected_size:
-        raise fail(f"{total_size - expected_size} unexpected bytes after the model ({expected_size} bytes expected)")
+        raise fail(
+            f"{total_size - expected_size} unexpected bytes after the model ({expected_size} bytes expected)"
+        )
     return ModelHeader(version, kind, _METRICS[metric_code], M, Ks, Ds, payload_bytes, payload_crc)
 
 
@@ -196,7 +206,9 @@ def _build(header: ModelHeader, payload: bytes, source: str, verbose: bool) -> Q
         pq.Ds, pq.codewords = Ds, codewords
         return pq
     D = M * Ds
-    rotation = np.frombuffer(payload, dtype="<f4", count=D * D, offset=4 * n_codeword_floats).astype(np.float32)
+    rotation = np.frombuffer(payload, dtype="<f4", count=D * D, offset=4 * n_codeword_floats).astype(
+        np.float32
+    )
     if not np.isfinite(rotation).all():
         raise ModelFileError(f"{source}: the rotation contains NaN or infinity")
     opq = OPQ(M, Ks, metric=header.metric, verbose=verbose)
@@ -219,7 +231,9 @@ def from_bytes(data: Union[bytes, bytearray, memoryview], verbose: bool = False)
 def read_header(path: PathLike) -> ModelHeader:
     """The validated header of the model file at `path`; the arrays are not read."""
     with open(path, "rb") as stream:
-        return _parse_header(stream.read(HEADER_BYTES), os.fstat(stream.fileno()).st_size, f"model file {str(path)!r}")
+        return _parse_header(
+            stream.read(HEADER_BYTES), os.fstat(stream.fileno()).st_size, f"model file {str(path)!r}"
+        )
 
 
 def load(path: PathLike, verbose: bool = False) -> Quantizer:
