@@ -1,5 +1,5 @@
 """The wheel holds exactly the files it should: the Python modules, the
-extension, py.typed, the C++ headers and the CMake package, and its dist-info.
+extension and its stub, py.typed, the C++ headers and the CMake package, and its dist-info.
 
 Checked two ways: on the installed distribution's RECORD (a regular
 ``pip install .`` installs exactly the wheel it built, so CI checks its own
@@ -36,7 +36,7 @@ def expected_package_files() -> Set[str]:
     if not PACKAGE_SOURCE.is_dir() or not HEADER_SOURCE.is_dir():
         pytest.skip(f"the nanopq_cpp source tree is not at {REPO}")
     files = {f"nanopq_cpp/{path.name}" for path in PACKAGE_SOURCE.glob("*.py")}
-    files.add("nanopq_cpp/py.typed")
+    files |= {"nanopq_cpp/py.typed", "nanopq_cpp/_core.pyi"}  # PEP 561 marker; the stub of the extension
     files |= {
         f"nanopq_cpp/include/nanopq_cpp/{path.relative_to(HEADER_SOURCE).as_posix()}"
         for path in HEADER_SOURCE.rglob("*.hpp")

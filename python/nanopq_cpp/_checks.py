@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 import os
 import sys
-from typing import Any, Optional
+from typing import Any, Optional, Type
 
 import numpy as np
 
@@ -81,7 +81,7 @@ def check_float32(array: Any, name: str, ndims: tuple = (2,)) -> np.ndarray:
 _CODE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32))
 
 
-def code_dtype_for(Ks: int) -> type:
+def code_dtype_for(Ks: int) -> Type[np.unsignedinteger[Any]]:
     """nanopq's choice of code dtype: the narrowest of uint8/16/32 that holds Ks values."""
     return np.uint8 if Ks <= 2**8 else (np.uint16 if Ks <= 2**16 else np.uint32)
 

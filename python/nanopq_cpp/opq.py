@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Type, Union
 
 import numpy as np
 
@@ -85,7 +85,7 @@ class OPQ:
         self.pq.verbose = v
 
     @property
-    def code_dtype(self) -> type:
+    def code_dtype(self) -> Type[np.unsignedinteger[Any]]:
         """type: dtype of PQ-codes: np.uint8, np.uint16 or np.uint32"""
         return self.pq.code_dtype
 

@@ -1,0 +1,106 @@
+"""Type stub for nanopq_cpp's compiled core (cpp/bindings/_core.cpp).
+
+Written by hand and kept in step with the bindings by tests/test_typing.py,
+which compares every name and parameter list here with the runtime module.
+
+The core re-checks only what could corrupt memory: arrays must already be
+C-contiguous and of the dtype named below (in native byte order), or it raises
+ValueError. Argument checking with nanopq's messages is the Python layer's job;
+use the nanopq_cpp package, not this module.
+"""
+
+from typing import Any, Callable, SupportsIndex
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+# The core writes codes as uint8, uint16 or uint32, the narrowest that holds Ks
+# values; it reads any of the three.
+_Codes = npt.NDArray[np.unsignedinteger[Any]]
+_Float32 = npt.NDArray[np.float32]
+_Float64 = npt.NDArray[np.float64]
+_Int64 = npt.NDArray[np.int64]
+# Called with the GIL held, once per progress line (nanopq prints them).
+_Log = Callable[[str], object] | None
+
+def train_codewords(
+    vecs: _Float32,
+    M: SupportsIndex,
+    Ks: SupportsIndex,
+    iterations: SupportsIndex,
+    seed: SupportsIndex,
+    minit: str,
+    initial: _Float32 | None = None,
+    log: _Log = None,
+) -> _Float32:
+    """k-means codewords of shape (M, Ks, D / M) for (N, D) training vectors.
+
+    `minit` is 'points', 'random', '++' or 'given' (then `initial` holds the
+    starting codewords, of shape (M, Ks, D / M)).
+    """
+
+def encode(vecs: _Float32, codewords: _Float32, log: _Log = None) -> _Codes:
+    """Codes of shape (N, M) for (N, D) vectors and (M, Ks, Ds) codewords."""
+
+def decode(codes: _Codes, codewords: _Float32) -> _Float32:
+    """Reconstructed vectors of shape (N, D) for (N, M) codes."""
+
+def distance_tables(queries: _Float32, codewords: _Float32, metric: str) -> _Float32:
+    """Tables of shape (Nq, M, Ks) for (Nq, D) queries; `metric` is 'l2' or 'dot'."""
+
+def adist(dtables: _Float32, codes: _Codes) -> _Float32:
+    """Distances of shape (Nq, N) from (Nq, M, Ks) tables to (N, M) codes."""
+
+def search(
+    dtables: _Float32,
+    codes: _Codes,
+    topk: SupportsIndex,
+    metric: str,
+    subset: _Int64 | None = None,
+) -> tuple[_Int64, _Float32]:
+    """Ids and distances of shape (Nq, topk), best first; -1 and +-inf fill missing slots."""
+
+def cross_correlation(x: _Float32, y: _Float32) -> _Float64:
+    """x^T y of shape (D, D) for two (N, D) arrays, summed in float64."""
+
+def symmetric_eigen(matrix: _Float64) -> tuple[_Float64, _Float64]:
+    """Eigenvalues (descending) and eigenvectors (columns) of a symmetric (D, D) matrix."""
+
+def nearest_orthogonal(matrix: _Float64) -> _Float64:
+    """The orthogonal matrix nearest to a square one (U V^T of its SVD)."""
+
+def eigenvalue_allocation(eigenvalues: _Float64, M: SupportsIndex) -> _Int64:
+    """The order of the eigenvectors that balances the variance of M subspaces."""
+
+def train_opq(
+    vecs: _Float32,
+    M: SupportsIndex,
+    Ks: SupportsIndex,
+    pq_iterations: SupportsIndex,
+    rotation_iterations: SupportsIndex,
+    parametric_init: bool,
+    seed: SupportsIndex,
+    minit: str,
+    log: _Log = None,
+) -> tuple[_Float32, _Float32]:
+    """The rotation R of shape (D, D) and the codewords of shape (M, Ks, D / M)."""
+
+def get_simd_level() -> str:
+    """'scalar', 'avx2', 'avx512' or 'neon': the kernels in use now."""
+
+def set_simd_level(level: str) -> None:
+    """Forces a level by name; ValueError if this CPU or build cannot run it."""
+
+def best_simd_level() -> str:
+    """The fastest level this CPU and build can run (the default)."""
+
+def supported_simd_levels() -> list[str]:
+    """The levels this CPU and build can run, from slowest to fastest."""
+
+def get_num_threads() -> int:
+    """The number of threads long calls use."""
+
+def set_num_threads(n: SupportsIndex) -> None:
+    """Sets the thread count; 0 restores the default."""
