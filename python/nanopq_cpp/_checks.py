@@ -104,7 +104,9 @@ def as_codes(codes: Any, M: int, Ks: int, name: str = "codes") -> np.ndarray:
     if codes.dtype.kind not in "iu":
         raise DTypeError(f"{name} must have an integer dtype (uint8, uint16 or uint32), got {codes.dtype}")
     if codes.size:
-        low, high = int(codes.min()), int(codes.max())
+        # Unsigned codes cannot be negative: one pass (the max), not two.
+        low = int(codes.min()) if codes.dtype.kind == "i" else 0
+        high = int(codes.max())
         if low < 0:
             raise CodeError(f"{name} contains a negative code ({low}); codes must be in [0, Ks={Ks})")
         if high >= Ks:
