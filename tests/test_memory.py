@@ -1,8 +1,10 @@
 """Memory: encoding and scanning allocate their outputs and a small bounded
 temporary, never N x Ks or N x M x Ks buffers.
 
-Each measurement runs in a fresh interpreter, where the peak resident set
-(ru_maxrss) is not inflated by earlier tests. The bound is checked against
+Each measurement runs in a fresh interpreter and reads its own peak resident
+set (VmHWM): ru_maxrss would not do, as Linux carries it over from the parent
+through fork and exec, so a test process grown by earlier tests (to more than
+the measured process uses) would inflate it. The bound is checked against
 the resident set just before the call, so an earlier peak can only make the
 test stricter, never let it pass.
 """
@@ -41,6 +43,10 @@ MEASURE = textwrap.dedent(
             return int(statm.read().split()[1]) * resource.getpagesize()
 
     def peak_rss():
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
     M, Ks, Ds = 8, 256, 8
