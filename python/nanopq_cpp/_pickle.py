@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import warnings
 from typing import Any, Dict, Union
 
 import numpy as np
@@ -38,9 +39,16 @@ def _check_version(state: Dict[str, Any], kind: str) -> None:
 def _as_array(value: Any, name: str) -> np.ndarray:
     """A pickled array, or InputError if the value cannot be one (e.g. ragged lists)."""
     try:
-        return np.asarray(value)
+        # numpy >= 1.24 refuses ragged lists; older versions make an object
+        # array of them, with a VisibleDeprecationWarning. Refused either way.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Creating an ndarray from ragged nested sequences")
+            array = np.asarray(value)
     except (TypeError, ValueError) as error:
         raise InputError(f"the pickled {name} is not an array: {error}") from None
+    if array.dtype == object:
+        raise InputError(f"the pickled {name} is not an array: it holds ragged or non-numeric elements")
+    return array
 
 
 def restore_pq_state(pq: Any, state: Dict[str, Any]) -> None:
