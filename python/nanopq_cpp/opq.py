@@ -213,6 +213,12 @@ class OPQ:
         vecs = as_float32(vecs, "vecs", (1, 2))
         if vecs.shape[-1] != R.shape[0]:
             raise InputError(f"vecs dimension must be D={R.shape[0]}, got {vecs.shape[-1]}")
+        if vecs.ndim == 2 and len(vecs) == 1:
+            # numpy computes a one-row product as a matrix-vector product, which
+            # rounds differently from the matrix-matrix product of a batch. Two
+            # copies of the row keep it on the batch's path, so a row rotates,
+            # and encodes, the same in any block (a one-row dask chunk, say).
+            return (np.repeat(vecs, 2, axis=0) @ R)[:1]
         return vecs @ R
 
     def encode(self, vecs: np.ndarray) -> np.ndarray:

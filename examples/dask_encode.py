@@ -1,0 +1,127 @@
+"""Encode more vectors than one process should, with dask: a dask array chunked
+by rows, encoded on a cluster of worker processes, gives exactly the codes of
+a single-process ``pq.encode``.
+
+The quantizer reaches the workers by pickle, which holds little more than its
+codewords (and R for an OPQ), so it is shipped with every task at no real
+cost; ``client.scatter`` sends it to each worker once instead (shown second).
+Here the cluster is two local processes; with a real cluster, connect the
+Client to its scheduler and read the vectors where they live (``da.from_zarr``,
+``da.from_npy_stack``, ...) instead of generating them.
+
+Run with:  pip install "dask[array]" distributed && python examples/dask_encode.py
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from typing import Any, List, Union
+
+import dask.array as da
+import numpy as np
+import numpy.typing as npt
+from dask.distributed import Client, LocalCluster
+
+import nanopq_cpp as nanopq
+
+N_VECTORS = 200_003  # not a multiple of the chunk size: the last chunk is short
+DIM = 64
+M = 8
+CHUNK_ROWS = 20_000
+N_WORKERS = 2
+Quantizer = Union[nanopq.PQ, nanopq.OPQ]
+
+
+def encode_block(
+    block: npt.NDArray[np.float32], quantizer: Quantizer
+) -> npt.NDArray[np.unsignedinteger[Any]]:
+    """Encodes one chunk of rows, on a worker.
+
+    Args:
+        block (np.ndarray): a chunk of X, shape=(n, D), dtype=np.float32
+        quantizer (PQ or OPQ): the worker's copy of the scattered quantizer
+
+    Returns:
+        np.ndarray: the chunk's codes, shape=(n, M), dtype=quantizer.code_dtype
+    """
+    return quantizer.encode(block)
+
+
+def array_bytes(quantizer: Quantizer) -> int:
+    """The bytes of the arrays a pickle of `quantizer` must carry: its codewords, and R for an OPQ.
+
+    Args:
+        quantizer (PQ or OPQ): a fitted quantizer
+
+    Returns:
+        int: the arrays' size in bytes
+    """
+    arrays = [quantizer.codewords, quantizer.R if isinstance(quantizer, nanopq.OPQ) else None]
+    return sum(array.nbytes for array in arrays if array is not None)
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    train = rng.random((5_000, DIM), dtype=np.float32)
+    quantizers: List[Quantizer] = [
+        nanopq.PQ(M=M, verbose=False).fit(train, seed=123),
+        nanopq.OPQ(M=M, verbose=False).fit(train, rotation_iter=5, seed=123),
+    ]
+
+    # Worker processes (not threads), one task thread each: the parallelism
+    # comes from the processes, as it would from separate machines.
+    cluster = LocalCluster(n_workers=N_WORKERS, threads_per_worker=1, processes=True, dashboard_address=None)
+    with cluster, Client(cluster) as client:
+        # dask's nanny sets OMP_NUM_THREADS=1 in each worker, which nanopq_cpp
+        # honours: one core thread per task thread, no oversubscription.
+        print("core threads in each worker:", sorted(client.run(nanopq.get_num_threads).values()))
+
+        # The vectors are generated on the workers, chunk by chunk. A chunk
+        # must hold whole rows (all D columns): encode needs them.
+        X = da.random.default_rng(42).random((N_VECTORS, DIM), dtype=np.float32, chunks=(CHUNK_ROWS, DIM))
+        for quantizer in quantizers:
+            print(
+                f"\n{type(quantizer).__name__}: pickles to {len(pickle.dumps(quantizer)):,} bytes, "
+                f"{array_bytes(quantizer):,} of them its arrays"
+            )
+            # One chunk of codes per chunk of rows; `meta` tells dask the result's type.
+            code_chunks = (X.chunks[0], (quantizer.M,))
+            no_codes = np.empty((0, quantizer.M), dtype=quantizer.code_dtype)
+
+            # 1. The bound method goes into the task graph, quantizer and all.
+            start = time.perf_counter()
+            codes = X.map_blocks(
+                quantizer.encode, dtype=quantizer.code_dtype, chunks=code_chunks, meta=no_codes
+            )
+            cluster_codes = codes.compute()
+            print(
+                f"  {X.numblocks[0]} chunks on {N_WORKERS} worker processes: {time.perf_counter() - start:.2f} s"
+            )
+
+            # 2. The quantizer sent to every worker once; the tasks refer to it.
+            on_workers = client.scatter(quantizer, broadcast=True)
+            codes = X.map_blocks(
+                encode_block,
+                quantizer=on_workers,
+                dtype=quantizer.code_dtype,
+                chunks=code_chunks,
+                meta=no_codes,
+            )
+            scattered_codes = codes.compute()
+
+            # The same vectors, encoded in one call in this process.
+            vectors = X.compute()
+            start = time.perf_counter()
+            single_process_codes = quantizer.encode(vectors)
+            print(f"  one call in this process: {time.perf_counter() - start:.2f} s")
+
+            assert np.array_equal(cluster_codes, single_process_codes)
+            assert np.array_equal(scattered_codes, single_process_codes)
+            print(
+                f"  codes {cluster_codes.shape} {cluster_codes.dtype}, identical to the single-process encode"
+            )
+
+
+if __name__ == "__main__":
+    main()
