@@ -110,7 +110,9 @@ def main() -> None:
             )
             scattered_codes = codes.compute()
 
-            # The same vectors, encoded in one call in this process.
+            # The same vectors, encoded in one call in this process, on all
+            # cores: nanopq_cpp chose its thread count when fit() ran, before
+            # the cluster put OMP_NUM_THREADS=1 into this process's environment.
             vectors = X.compute()
             start = time.perf_counter()
             single_process_codes = quantizer.encode(vectors)
