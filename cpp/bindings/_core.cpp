@@ -325,8 +325,9 @@ PYBIND11_MODULE(_core, m) {
           py::arg("rotation_iterations"), py::arg("parametric_init"), py::arg("seed"), py::arg("minit"),
           py::arg("log") = py::none());
     m.def("get_simd_level", [] { return std::string(simd_level_name(get_simd_level())); });
-    m.def("set_simd_level", [](const std::string& name) { set_simd_level(simd_level_from_name(name)); },
-          py::arg("level"));
+    m.def(
+        "set_simd_level", [](const std::string& name) { set_simd_level(simd_level_from_name(name)); },
+        py::arg("level"));
     m.def("best_simd_level", [] { return std::string(simd_level_name(best_simd_level())); });
     m.def("supported_simd_levels", [] {
         std::vector<std::string> names;

@@ -47,7 +47,8 @@ std::vector<float> read_vectors(const std::string& path, std::size_t dim) {
 std::size_t parse_size(const std::string& text, const char* name) {
     std::size_t used = 0;
     const unsigned long long value = std::stoull(text, &used);
-    if (used != text.size() || value == 0) throw std::invalid_argument(std::string(name) + " must be a positive integer");
+    if (used != text.size() || value == 0)
+        throw std::invalid_argument(std::string(name) + " must be a positive integer");
     return static_cast<std::size_t>(value);
 }
 

@@ -53,8 +53,7 @@ void check_adist(std::size_t M, std::size_t Ks, std::size_t n) {
     std::vector<float> distances(n_queries * n);
     np::adist(tables.data(), n_queries, M, Ks, codes.data(), n, distances.data());
     const std::vector<double> expected = table_sums(tables, n_queries, M, Ks, codes);
-    for (std::size_t i = 0; i < expected.size(); ++i)
-        CHECK(distances[i] == doctest::Approx(expected[i]).epsilon(1e-5));
+    for (std::size_t i = 0; i < expected.size(); ++i) CHECK(distances[i] == doctest::Approx(expected[i]).epsilon(1e-5));
 }
 
 // Ids of the k best distances by a full stable sort (ties to the lower id).
@@ -139,8 +138,8 @@ TEST_CASE("search within a subset, and with fewer candidates than k") {
         for (std::int64_t id : subset) subset_distances.push_back(distances[id]);
         const std::vector<std::int64_t> order = sorted_ids(subset_distances, k, metric == np::Metric::dot);
         for (std::size_t j = 0; j < subset.size(); ++j) CHECK(ids[j] == subset[order[j]]);
-        const float missing = metric == np::Metric::l2 ? std::numeric_limits<float>::infinity()
-                                                       : -std::numeric_limits<float>::infinity();
+        const float missing =
+            metric == np::Metric::l2 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
         for (std::size_t j = subset.size(); j < k; ++j) {
             CHECK(ids[j] == -1);
             CHECK(best[j] == missing);
@@ -160,12 +159,12 @@ TEST_CASE("search rejects bad subsets, codes and k") {
     CHECK_THROWS_AS(np::search(tables.data(), 1, 2, 4, codes.data(), 2, 2, np::Metric::l2, negative.data(), 1,
                                ids.data(), best.data()),
                     std::out_of_range);
-    CHECK_THROWS_AS(np::search(tables.data(), 1, 2, 3, codes.data(), 2, 2, np::Metric::l2, nullptr, 0, ids.data(),
-                               best.data()),
-                    std::out_of_range);  // code 3 with Ks = 3
-    CHECK_THROWS_AS(np::search(tables.data(), 1, 2, 4, codes.data(), 2, 0, np::Metric::l2, nullptr, 0, ids.data(),
-                               best.data()),
-                    std::invalid_argument);
+    CHECK_THROWS_AS(
+        np::search(tables.data(), 1, 2, 3, codes.data(), 2, 2, np::Metric::l2, nullptr, 0, ids.data(), best.data()),
+        std::out_of_range);  // code 3 with Ks = 3
+    CHECK_THROWS_AS(
+        np::search(tables.data(), 1, 2, 4, codes.data(), 2, 0, np::Metric::l2, nullptr, 0, ids.data(), best.data()),
+        std::invalid_argument);
 }
 
 TEST_CASE("adist and search do not depend on the thread count") {

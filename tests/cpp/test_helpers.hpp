@@ -23,8 +23,8 @@ inline std::vector<float> uniform_vectors(std::size_t n, std::size_t dim, std::u
 
 // n points around n_clusters well-separated centres (spacing 10, noise 0.1),
 // with the true cluster of each point in `labels`.
-inline std::vector<float> clustered_vectors(std::size_t n, std::size_t dim, std::size_t n_clusters,
-                                            std::uint64_t seed, std::vector<std::size_t>* labels = nullptr) {
+inline std::vector<float> clustered_vectors(std::size_t n, std::size_t dim, std::size_t n_clusters, std::uint64_t seed,
+                                            std::vector<std::size_t>* labels = nullptr) {
     nanopq_cpp::Random random(seed, 778);
     std::vector<float> vectors(n * dim);
     if (labels) labels->resize(n);

@@ -33,7 +33,7 @@ TEST_CASE("kmeans_assign picks the nearest centroid and sums the errors") {
 TEST_CASE("kmeans_assign breaks ties towards the lowest index, as scipy's vq") {
     const std::size_t dim = 3;
     const std::vector<float> centroids = {1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0};  // 0 == 2, 1 == 3
-    const std::vector<float> data = {1, 1, 1, 0, 0, 0, 0.5f, 0.5f, 0.5f};     // the last is equidistant
+    const std::vector<float> data = {1, 1, 1, 0, 0, 0, 0.5f, 0.5f, 0.5f};       // the last is equidistant
     std::vector<std::uint32_t> labels(3);
     np::kmeans_assign(data.data(), 3, dim, dim, centroids.data(), 4, labels.data(), 1);
     CHECK(labels == std::vector<std::uint32_t>{0, 1, 0});

@@ -376,8 +376,7 @@ TEST_CASE("svd_square singular values match the eigenvalues of a^T a") {
     const Svd svd = svd_of(a, n);
     const Eigen gram = eigen_of(naive_product(transpose(a, n), a, n, n, n), n);
     for (std::size_t j = 0; j < n; ++j) {
-        CHECK(svd.singular_values[j] * svd.singular_values[j] ==
-              doctest::Approx(gram.values[j]).epsilon(1e-10));
+        CHECK(svd.singular_values[j] * svd.singular_values[j] == doctest::Approx(gram.values[j]).epsilon(1e-10));
     }
 }
 

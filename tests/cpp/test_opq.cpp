@@ -46,7 +46,8 @@ double reconstruction_error(const std::vector<float>& vecs, std::size_t n, std::
     np::decode(codes.data(), n, codebook, decoded.data());
     // R is orthogonal, so the error in the rotated space is the error.
     double error = 0.0;
-    for (std::size_t i = 0; i < n * dim; ++i) error += (rotated[i] - decoded[i]) * static_cast<double>(rotated[i] - decoded[i]);
+    for (std::size_t i = 0; i < n * dim; ++i)
+        error += (rotated[i] - decoded[i]) * static_cast<double>(rotated[i] - decoded[i]);
     return error;
 }
 
@@ -108,7 +109,8 @@ TEST_CASE("rotate is the matrix product, for any thread count") {
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = 0; j < dim; ++j) {
             double expected = 0.0;
-            for (std::size_t k = 0; k < dim; ++k) expected += static_cast<double>(vecs[i * dim + k]) * matrix[k * dim + j];
+            for (std::size_t k = 0; k < dim; ++k)
+                expected += static_cast<double>(vecs[i * dim + k]) * matrix[k * dim + j];
             CHECK(single[i * dim + j] == doctest::Approx(expected).epsilon(1e-5));
         }
 }

@@ -122,9 +122,9 @@ TEST_CASE("distance tables equal plain loops, for l2 and dot") {
                     const float* word = &codewords[(m * Ks + k) * Ds];
                     double expected = 0.0;
                     for (std::size_t d = 0; d < Ds; ++d)
-                        expected += metric == np::Metric::l2
-                                        ? (static_cast<double>(sub[d]) - word[d]) * (static_cast<double>(sub[d]) - word[d])
-                                        : static_cast<double>(sub[d]) * word[d];
+                        expected += metric == np::Metric::l2 ? (static_cast<double>(sub[d]) - word[d]) *
+                                                                   (static_cast<double>(sub[d]) - word[d])
+                                                             : static_cast<double>(sub[d]) * word[d];
                     CHECK(tables[(q * M + m) * Ks + k] == doctest::Approx(expected).epsilon(1e-5));
                 }
     }
@@ -160,7 +160,8 @@ TEST_CASE("each subspace's codewords are k-means of that subspace alone") {
             for (std::size_t d = 0; d < Ds; ++d) column[i * Ds + d] = vecs[i * dim + m * Ds + d];
         const std::vector<float> alone =
             np::train_codewords(column.data(), n, Ds, 1, Ks, options, 1, &start[m * Ks * Ds]);
-        for (std::size_t j = 0; j < Ks * Ds; ++j) CHECK(together[m * Ks * Ds + j] == doctest::Approx(alone[j]).epsilon(1e-6));
+        for (std::size_t j = 0; j < Ks * Ds; ++j)
+            CHECK(together[m * Ks * Ds + j] == doctest::Approx(alone[j]).epsilon(1e-6));
     }
 }
 

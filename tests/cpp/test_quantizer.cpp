@@ -92,7 +92,8 @@ TEST_CASE("dtable, adist and search agree with the free functions and with each 
         const std::vector<float> distances = tables.adist(codes);
         for (std::size_t q = 0; q < n_queries; ++q) {
             const std::vector<float> one = pq.adist(&queries[q * M * Ds], codes);
-            CHECK(test::bitwise_equal(one, std::vector<float>(distances.begin() + q * n, distances.begin() + (q + 1) * n)));
+            CHECK(test::bitwise_equal(one,
+                                      std::vector<float>(distances.begin() + q * n, distances.begin() + (q + 1) * n)));
         }
 
         const np::SearchResult top = pq.search(queries.data(), n_queries, codes, k);
@@ -105,7 +106,8 @@ TEST_CASE("dtable, adist and search agree with the free functions and with each 
         CHECK(top.ids == ids);
         CHECK(test::bitwise_equal(top.distances, best));
         for (std::size_t q = 0; q < n_queries; ++q)
-            for (std::size_t j = 0; j < k; ++j) CHECK(top.distances[q * k + j] == distances[q * n + top.ids[q * k + j]]);
+            for (std::size_t j = 0; j < k; ++j)
+                CHECK(top.distances[q * k + j] == distances[q * n + top.ids[q * k + j]]);
 
         const std::vector<std::int64_t> subset = {4, 40, 400};
         const np::SearchResult within = pq.search(queries.data(), 1, codes, 2, subset.data(), subset.size());
@@ -177,7 +179,8 @@ TEST_CASE("OptimizedProductQuantizer is rotate-then-PQ") {
     const std::vector<float> decoded = opq.decode(codes);
     const std::vector<float> pq_decoded = opq.pq().decode(codes);
     const std::vector<float> rerotated = opq.rotate(decoded.data(), n);
-    for (std::size_t i = 0; i < rerotated.size(); ++i) CHECK(rerotated[i] == doctest::Approx(pq_decoded[i]).epsilon(1e-4));
+    for (std::size_t i = 0; i < rerotated.size(); ++i)
+        CHECK(rerotated[i] == doctest::Approx(pq_decoded[i]).epsilon(1e-4));
     std::vector<float> decoded_raw(n * dim);
     opq.decode(codes.data<std::uint8_t>(), n, decoded_raw.data());
     CHECK(test::bitwise_equal(decoded_raw, decoded));

@@ -18,7 +18,6 @@
 
 namespace nanopq_cpp {
 
-
 // Codes per task of a scan: a multiple of cache lines of codes, and a fixed
 // split, so results do not depend on the thread count.
 inline constexpr std::size_t kScanBlock = 4096;
@@ -49,7 +48,7 @@ void adist(const float* tables, std::size_t n_queries, std::size_t n_subspaces, 
 // plain `<` NaN breaks the strict weak order that the heap and std::sort need,
 // and std::sort may then read outside the vector.
 struct Neighbor {
-    float key;         // distance for l2, negated inner product for dot: smaller is better
+    float key;  // distance for l2, negated inner product for dot: smaller is better
     std::int64_t id;
     bool operator<(const Neighbor& other) const {
         const bool nan = std::isnan(key), other_nan = std::isnan(other.key);
@@ -137,8 +136,8 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
             }
         }
     });
-    const float missing = metric == Metric::l2 ? std::numeric_limits<float>::infinity()
-                                               : -std::numeric_limits<float>::infinity();
+    const float missing =
+        metric == Metric::l2 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
     for (std::size_t q = 0; q < n_queries; ++q) {
         std::vector<Neighbor> merged;
         for (std::size_t block = 0; block < n_blocks; ++block)

@@ -19,10 +19,10 @@
 namespace nanopq_cpp {
 
 enum class KMeansInit {
-    points,     // k distinct training points chosen at random (nanopq's default)
-    random,     // Gaussian with the data's mean and covariance, as kmeans2(minit="random")
-    plusplus,   // k-means++ (Arthur & Vassilvitskii 2007)
-    given,      // start from the centroids passed in
+    points,    // k distinct training points chosen at random (nanopq's default)
+    random,    // Gaussian with the data's mean and covariance, as kmeans2(minit="random")
+    plusplus,  // k-means++ (Arthur & Vassilvitskii 2007)
+    given,     // start from the centroids passed in
 };
 
 inline KMeansInit kmeans_init_from_name(const std::string& name) {
@@ -238,8 +238,7 @@ inline double kmeans(const float* data, std::size_t n, std::size_t dim, std::siz
     for (auto& m : mean) m /= static_cast<double>(n);
     std::vector<float> centred(checked_product(n, dim, "k-means data"));
     for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t d = 0; d < dim; ++d)
-            centred[i * dim + d] = static_cast<float>(data[i * stride + d] - mean[d]);
+        for (std::size_t d = 0; d < dim; ++d) centred[i * dim + d] = static_cast<float>(data[i * stride + d] - mean[d]);
     const float* points = centred.data();
     switch (options.init) {
         case KMeansInit::points: detail::init_points(points, n, dim, dim, k, random, centroids); break;

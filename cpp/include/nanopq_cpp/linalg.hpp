@@ -222,8 +222,8 @@ inline std::size_t index_of_max_abs(const double* values, std::size_t length) {
 // c = a * b without any aliasing between c and the inputs. The i-k-j loop
 // order streams rows of b and c contiguously; each c[i][j] is accumulated
 // over k in ascending order, which fixes the rounding.
-inline void matmul_unaliased(const double* a, const double* b, std::size_t rows, std::size_t inner,
-                             std::size_t cols, double* c) {
+inline void matmul_unaliased(const double* a, const double* b, std::size_t rows, std::size_t inner, std::size_t cols,
+                             double* c) {
     for (std::size_t i = 0; i < rows; ++i) {
         double* c_row = c + i * cols;
         std::fill(c_row, c_row + cols, 0.0);
@@ -484,8 +484,7 @@ inline SvdRows svd_rows(const double* a, std::size_t n, std::size_t count, const
 // order, so results are deterministic.
 // Throws std::invalid_argument if any dimension is zero, any pointer is null,
 // or an element count overflows size_t.
-inline void matmul(const double* a, const double* b, std::size_t rows, std::size_t inner, std::size_t cols,
-                   double* c) {
+inline void matmul(const double* a, const double* b, std::size_t rows, std::size_t inner, std::size_t cols, double* c) {
     constexpr const char* kName = "matmul";
     if (rows == 0 || inner == 0 || cols == 0) {
         detail::fail(kName, "dimensions must be positive");

@@ -188,7 +188,8 @@ inline ModelHeader parse_model_header(const unsigned char* bytes, std::size_t av
                                       const std::string& source) {
     const std::size_t magic_seen = available < sizeof(kModelMagic) ? available : sizeof(kModelMagic);
     if (std::memcmp(bytes, kModelMagic, magic_seen) != 0)
-        model_error(source, "not a nanopq_cpp model file (it does not start with the magic bytes \\x89NPQ\\r\\n\\x1a\\n)");
+        model_error(source,
+                    "not a nanopq_cpp model file (it does not start with the magic bytes \\x89NPQ\\r\\n\\x1a\\n)");
     if (available < 12)
         model_error(source, "truncated: " + std::to_string(total_size) + " bytes, but a model file starts with a " +
                                 std::to_string(kModelHeaderBytes) + "-byte header");
@@ -205,7 +206,8 @@ inline ModelHeader parse_model_header(const unsigned char* bytes, std::size_t av
     if (crc32(bytes, 60) != get_u32(bytes + 60)) model_error(source, "corrupted header (checksum mismatch)");
 
     const std::uint32_t kind = get_u32(bytes + 12), metric = get_u32(bytes + 16), reserved = get_u32(bytes + 20);
-    if (kind != 1 && kind != 2) model_error(source, "unknown model kind " + std::to_string(kind) + " (1 = PQ, 2 = OPQ)");
+    if (kind != 1 && kind != 2)
+        model_error(source, "unknown model kind " + std::to_string(kind) + " (1 = PQ, 2 = OPQ)");
     if (metric > 1) model_error(source, "unknown metric " + std::to_string(metric) + " (0 = l2, 1 = dot)");
     if (reserved != 0) model_error(source, "reserved header field is " + std::to_string(reserved) + ", expected 0");
     header.kind = static_cast<ModelKind>(kind);
@@ -229,9 +231,8 @@ inline ModelHeader parse_model_header(const unsigned char* bytes, std::size_t av
                                 " needs " + std::to_string(expected_payload));
     const std::uint64_t expected_size = kModelHeaderBytes + expected_payload;
     if (total_size < expected_size)
-        model_error(source, "truncated: " + std::to_string(total_size) + " bytes, but " +
-                                model_kind_name(header.kind) + " " + shape_text(M, Ks, Ds) + " takes " +
-                                std::to_string(expected_size));
+        model_error(source, "truncated: " + std::to_string(total_size) + " bytes, but " + model_kind_name(header.kind) +
+                                " " + shape_text(M, Ks, Ds) + " takes " + std::to_string(expected_size));
     if (total_size > expected_size)
         model_error(source, std::to_string(total_size - expected_size) + " unexpected bytes after the model (" +
                                 std::to_string(expected_size) + " bytes expected)");
@@ -308,8 +309,8 @@ inline ModelHeader open_model_file(const std::string& path, std::ifstream& file,
     if (end < 0 || !file) model_error(source, "cannot determine the file size");
     const std::uint64_t total_size = static_cast<std::uint64_t>(end);
     unsigned char header_bytes[kModelHeaderBytes] = {};
-    const std::size_t available = total_size < kModelHeaderBytes ? static_cast<std::size_t>(total_size)
-                                                                  : kModelHeaderBytes;
+    const std::size_t available =
+        total_size < kModelHeaderBytes ? static_cast<std::size_t>(total_size) : kModelHeaderBytes;
     file.read(reinterpret_cast<char*>(header_bytes), static_cast<std::streamsize>(available));
     if (static_cast<std::size_t>(file.gcount()) != available) model_error(source, "read error in the header");
     return parse_model_header(header_bytes, available, total_size, source);

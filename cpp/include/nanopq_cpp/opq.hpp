@@ -130,12 +130,13 @@ inline std::vector<float> parametric_rotation(const float* vecs, std::size_t n, 
     const std::vector<std::size_t> order = eigenvalue_allocation(eigenvalues.data(), dim, n_subspaces);
     std::vector<float> rotation(dim * dim);
     for (std::size_t r = 0; r < dim; ++r)
-        for (std::size_t c = 0; c < dim; ++c) rotation[r * dim + c] = static_cast<float>(eigenvectors[r * dim + order[c]]);
+        for (std::size_t c = 0; c < dim; ++c)
+            rotation[r * dim + c] = static_cast<float>(eigenvectors[r * dim + order[c]]);
     return rotation;
 }
 
 struct OPQOptions {
-    std::size_t pq_iterations = 20;       // k-means iterations of the final PQ
+    std::size_t pq_iterations = 20;  // k-means iterations of the final PQ
     std::size_t rotation_iterations = 10;
     bool parametric_init = false;
     KMeansInit init = KMeansInit::points;
@@ -154,8 +155,8 @@ struct OPQModel {
 // round trains the PQ for pq_iterations. `initial_codewords`, when given, seeds
 // every round (options.init must then be KMeansInit::given).
 inline OPQModel train_opq(const float* vecs, std::size_t n, std::size_t dim, std::size_t n_subspaces,
-                          std::size_t n_codewords, const OPQOptions& options,
-                          const float* initial_codewords = nullptr, const Logger& log = {}) {
+                          std::size_t n_codewords, const OPQOptions& options, const float* initial_codewords = nullptr,
+                          const Logger& log = {}) {
     require(vecs != nullptr && n > 1, "OPQ training needs at least two vectors");
     require(n_subspaces > 0 && dim % n_subspaces == 0, "dim must be a positive multiple of M");
     require(options.rotation_iterations > 0, "rotation_iterations must be positive");
@@ -173,7 +174,8 @@ inline OPQModel train_opq(const float* vecs, std::size_t n, std::size_t dim, std
     std::vector<std::uint32_t> codes(code_count);
     for (std::size_t it = 0; it < options.rotation_iterations; ++it) {
         const bool last = it + 1 == options.rotation_iterations;
-        if (log) log("OPQ rotation training: " + std::to_string(it) + " / " + std::to_string(options.rotation_iterations));
+        if (log)
+            log("OPQ rotation training: " + std::to_string(it) + " / " + std::to_string(options.rotation_iterations));
         rotate(vecs, n, dim, model.rotation.data(), rotated.data(), threads);
         KMeansOptions kmeans_options;
         kmeans_options.iterations = last ? options.pq_iterations : 1;

@@ -151,10 +151,14 @@ struct SearchResult {
 // distance of a code is the sum of its M table entries (nanopq's DistanceTable).
 class DistanceTables {
 public:
-    DistanceTables(std::vector<float> values, std::size_t n_queries, std::size_t n_subspaces,
-                   std::size_t n_codewords, Metric metric, int num_threads = 0)
-        : values_(std::move(values)), n_queries_(n_queries), n_subspaces_(n_subspaces), n_codewords_(n_codewords),
-          metric_(metric), num_threads_(num_threads) {
+    DistanceTables(std::vector<float> values, std::size_t n_queries, std::size_t n_subspaces, std::size_t n_codewords,
+                   Metric metric, int num_threads = 0)
+        : values_(std::move(values)),
+          n_queries_(n_queries),
+          n_subspaces_(n_subspaces),
+          n_codewords_(n_codewords),
+          metric_(metric),
+          num_threads_(num_threads) {
         require(n_subspaces > 0 && n_codewords > 0, "distance tables need M > 0 and Ks > 0");
         const std::size_t expected =
             checked_product(checked_product(n_queries, n_subspaces, "tables"), n_codewords, "tables");
@@ -220,11 +224,11 @@ private:
 
 // How ProductQuantizer::fit trains; the defaults are nanopq's PQ.fit defaults.
 struct PQTrainingOptions {
-    std::size_t iterations = 20;                // k-means (Lloyd) iterations: nanopq's `iter`
-    KMeansInit init = KMeansInit::points;        // nanopq's `minit`
-    const float* initial_codewords = nullptr;    // [M][Ks][Ds] starting codewords, with KMeansInit::given
+    std::size_t iterations = 20;               // k-means (Lloyd) iterations: nanopq's `iter`
+    KMeansInit init = KMeansInit::points;      // nanopq's `minit`
+    const float* initial_codewords = nullptr;  // [M][Ks][Ds] starting codewords, with KMeansInit::given
     std::uint64_t seed = 123;
-    Logger log;                                  // progress lines (nanopq's verbose); empty: silent
+    Logger log;  // progress lines (nanopq's verbose); empty: silent
 };
 
 // Product quantization (Jegou et al., TPAMI 2011): a D-dim vector is split into
@@ -264,9 +268,8 @@ public:
     ProductQuantizer& fit(const float* vecs, std::size_t n, std::size_t dim, const PQTrainingOptions& options = {}) {
         require(n_subspaces_ > 0, "construct the quantizer with M and Ks before fit()");
         require(vecs != nullptr, "training vectors are missing");
-        require(dim > 0 && dim % n_subspaces_ == 0,
-                "dim must be a positive multiple of M = " + std::to_string(n_subspaces_) + ", got " +
-                    std::to_string(dim));
+        require(dim > 0 && dim % n_subspaces_ == 0, "dim must be a positive multiple of M = " +
+                                                        std::to_string(n_subspaces_) + ", got " + std::to_string(dim));
         require(n > n_codewords_, "the number of training vectors (n = " + std::to_string(n) +
                                       ") should be more than Ks = " + std::to_string(n_codewords_));
         require(options.iterations > 0, "iterations must be positive");
@@ -282,9 +285,9 @@ public:
     }
 
     bool is_fitted() const { return !codewords_.empty(); }
-    std::size_t n_subspaces() const { return n_subspaces_; }      // M
-    std::size_t n_codewords() const { return n_codewords_; }      // Ks
-    std::size_t subspace_dim() const { return subspace_dim_; }    // Ds (0 before fit)
+    std::size_t n_subspaces() const { return n_subspaces_; }    // M
+    std::size_t n_codewords() const { return n_codewords_; }    // Ks
+    std::size_t subspace_dim() const { return subspace_dim_; }  // Ds (0 before fit)
     std::size_t dim() const { return n_subspaces_ * subspace_dim_; }
     Metric metric() const { return metric_; }
     std::size_t code_bytes() const { return code_bytes_for(n_codewords_); }
@@ -400,8 +403,8 @@ public:
         require(pq_.is_fitted(), "the PQ of an OPQ must be trained");
         const std::size_t dim = pq_.dim();
         require(rotation_.size() == checked_product(dim, dim, "rotation"),
-                "the rotation must be D x D = " + std::to_string(dim) + " x " + std::to_string(dim) +
-                    " floats, got " + std::to_string(rotation_.size()));
+                "the rotation must be D x D = " + std::to_string(dim) + " x " + std::to_string(dim) + " floats, got " +
+                    std::to_string(rotation_.size()));
     }
 
     // Learns R and the codewords on n vectors of `dim` floats (n > Ks).
@@ -412,8 +415,8 @@ public:
         require(vecs != nullptr, "training vectors are missing");
         require(dim > 0 && dim % M == 0,
                 "dim must be a positive multiple of M = " + std::to_string(M) + ", got " + std::to_string(dim));
-        require(n > Ks, "the number of training vectors (n = " + std::to_string(n) + ") should be more than Ks = " +
-                            std::to_string(Ks));
+        require(n > Ks, "the number of training vectors (n = " + std::to_string(n) +
+                            ") should be more than Ks = " + std::to_string(Ks));
         require(options.pq_iterations > 0 && options.rotation_iterations > 0,
                 "pq_iterations and rotation_iterations must be positive");
         detail::require_finite(vecs, checked_product(n, dim, "training vectors"), "training vectors");

@@ -31,9 +31,9 @@ inline constexpr std::size_t kBlock = 16;
 // row is ever stored. Lanes keep their first minimum (strict <) and the final
 // reduction breaks ties by the lower index: the scalar reference's answer.
 template <int kPoints, bool kByNorms, std::size_t kDim>
-NANOPQ_CPP_TARGET_AVX2 inline void nearest_points(const float* const* points, const float* codewords_t, const float* norms,
-                                                  std::size_t n_codewords, std::size_t dim, std::uint32_t* labels,
-                                                  float* distances) {
+NANOPQ_CPP_TARGET_AVX2 inline void nearest_points(const float* const* points, const float* codewords_t,
+                                                  const float* norms, std::size_t n_codewords, std::size_t dim,
+                                                  std::uint32_t* labels, float* distances) {
     __m256 best[kPoints];
     __m256i best_index[kPoints];
     for (int p = 0; p < kPoints; ++p) {
@@ -110,23 +110,27 @@ NANOPQ_CPP_TARGET_AVX2 inline void nearest_points(const float* const* points, co
             }
         }
         labels[p] = winner_index;
-        if (distances) distances[p] = kByNorms ? std::max(0.0f, winner + reference::squared_norm(points[p], dim)) : winner;
+        if (distances)
+            distances[p] = kByNorms ? std::max(0.0f, winner + reference::squared_norm(points[p], dim)) : winner;
     }
 }
 
 template <bool kByNorms, std::size_t kDim>
 NANOPQ_CPP_TARGET_AVX2 inline void nearest_points_all(const float* points, std::size_t n_points, std::size_t stride,
-                                                    const float* codewords_t, const float* norms, std::size_t n_codewords, std::size_t dim,
-                                                    std::uint32_t* labels, float* distances) {
+                                                      const float* codewords_t, const float* norms,
+                                                      std::size_t n_codewords, std::size_t dim, std::uint32_t* labels,
+                                                      float* distances) {
     std::size_t i = 0;
     for (; i + 4 <= n_points; i += 4) {
         const float* group[4] = {points + i * stride, points + (i + 1) * stride, points + (i + 2) * stride,
                                  points + (i + 3) * stride};
-        nearest_points<4, kByNorms, kDim>(group, codewords_t, norms, n_codewords, dim, labels + i, distances ? distances + i : nullptr);
+        nearest_points<4, kByNorms, kDim>(group, codewords_t, norms, n_codewords, dim, labels + i,
+                                          distances ? distances + i : nullptr);
     }
     for (; i < n_points; ++i) {
         const float* single[1] = {points + i * stride};
-        nearest_points<1, kByNorms, kDim>(single, codewords_t, norms, n_codewords, dim, labels + i, distances ? distances + i : nullptr);
+        nearest_points<1, kByNorms, kDim>(single, codewords_t, norms, n_codewords, dim, labels + i,
+                                          distances ? distances + i : nullptr);
     }
 }
 
@@ -134,36 +138,47 @@ NANOPQ_CPP_TARGET_AVX2 inline void nearest_points_all(const float* points, std::
 // loop over dimensions (measured ~15% faster for Ds=8 than a run-time bound).
 template <bool kByNorms>
 NANOPQ_CPP_TARGET_AVX2 inline void dispatch_dim(const float* points, std::size_t n_points, std::size_t stride,
-                                   const float* codewords_t, const float* norms, std::size_t n_codewords,
-                                   std::size_t dim, std::uint32_t* labels, float* distances) {
+                                                const float* codewords_t, const float* norms, std::size_t n_codewords,
+                                                std::size_t dim, std::uint32_t* labels, float* distances) {
     switch (dim) {
-        case 2: return nearest_points_all<kByNorms, 2>(points, n_points, stride, codewords_t, norms, n_codewords, dim, labels, distances);
-        case 4: return nearest_points_all<kByNorms, 4>(points, n_points, stride, codewords_t, norms, n_codewords, dim, labels, distances);
-        case 8: return nearest_points_all<kByNorms, 8>(points, n_points, stride, codewords_t, norms, n_codewords, dim, labels, distances);
-        case 16: return nearest_points_all<kByNorms, 16>(points, n_points, stride, codewords_t, norms, n_codewords, dim, labels, distances);
-        default: return nearest_points_all<kByNorms, 0>(points, n_points, stride, codewords_t, norms, n_codewords, dim, labels, distances);
+        case 2:
+            return nearest_points_all<kByNorms, 2>(points, n_points, stride, codewords_t, norms, n_codewords, dim,
+                                                   labels, distances);
+        case 4:
+            return nearest_points_all<kByNorms, 4>(points, n_points, stride, codewords_t, norms, n_codewords, dim,
+                                                   labels, distances);
+        case 8:
+            return nearest_points_all<kByNorms, 8>(points, n_points, stride, codewords_t, norms, n_codewords, dim,
+                                                   labels, distances);
+        case 16:
+            return nearest_points_all<kByNorms, 16>(points, n_points, stride, codewords_t, norms, n_codewords, dim,
+                                                    labels, distances);
+        default:
+            return nearest_points_all<kByNorms, 0>(points, n_points, stride, codewords_t, norms, n_codewords, dim,
+                                                   labels, distances);
     }
 }
 
 // Exact squared l2 (c - x)^2 summed over dimensions: the encoder's kernel.
 NANOPQ_CPP_TARGET_AVX2 inline void nearest_codeword(const float* points, std::size_t n_points, std::size_t stride,
-                                     const float* codewords_t, std::size_t n_codewords, std::size_t dim,
-                                     std::uint32_t* labels, float* distances) {
+                                                    const float* codewords_t, std::size_t n_codewords, std::size_t dim,
+                                                    std::uint32_t* labels, float* distances) {
     dispatch_dim<false>(points, n_points, stride, codewords_t, nullptr, n_codewords, dim, labels, distances);
 }
 
 // ||c||^2 - 2 x.c with precomputed codeword norms: half the arithmetic, for
 // k-means on centred data where the cancellation error is small.
-NANOPQ_CPP_TARGET_AVX2 inline void nearest_codeword_by_norms(const float* points, std::size_t n_points, std::size_t stride,
-                                              const float* codewords_t, const float* norms, std::size_t n_codewords,
-                                              std::size_t dim, std::uint32_t* labels, float* distances) {
+NANOPQ_CPP_TARGET_AVX2 inline void nearest_codeword_by_norms(const float* points, std::size_t n_points,
+                                                             std::size_t stride, const float* codewords_t,
+                                                             const float* norms, std::size_t n_codewords,
+                                                             std::size_t dim, std::uint32_t* labels, float* distances) {
     dispatch_dim<true>(points, n_points, stride, codewords_t, norms, n_codewords, dim, labels, distances);
 }
 
 // reference::cross_accumulate compiled for AVX2 + FMA: the same loops, which
 // the compiler vectorises over b with 8-lane FMAs.
-NANOPQ_CPP_TARGET_AVX2 inline void cross_accumulate(const float* x, const float* y, std::size_t rows,
-                                                    std::size_t dim, float* out) {
+NANOPQ_CPP_TARGET_AVX2 inline void cross_accumulate(const float* x, const float* y, std::size_t rows, std::size_t dim,
+                                                    float* out) {
     std::size_t i = 0;
     for (; i + 4 <= rows; i += 4) {
         const float *x0 = x + i * dim, *x1 = x0 + dim, *x2 = x1 + dim, *x3 = x2 + dim;

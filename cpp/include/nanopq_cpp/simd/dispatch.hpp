@@ -31,12 +31,12 @@ struct KernelTable {
 
 inline const KernelTable& kernels_for(SimdLevel level) {
     static const KernelTable scalar_table{SimdLevel::scalar, &reference::nearest_codeword,
-                                             &reference::nearest_codeword_by_norms, &reference::cross_accumulate};
+                                          &reference::nearest_codeword_by_norms, &reference::cross_accumulate};
 #if defined(NANOPQ_CPP_X86)
     static const KernelTable avx2_table{SimdLevel::avx2, &avx2::nearest_codeword, &avx2::nearest_codeword_by_norms,
                                         &avx2::cross_accumulate};
     static const KernelTable avx512_table{SimdLevel::avx512, &avx512::nearest_codeword,
-                                             &avx512::nearest_codeword_by_norms, &avx2::cross_accumulate};
+                                          &avx512::nearest_codeword_by_norms, &avx2::cross_accumulate};
     if (level == SimdLevel::avx512 && simd_level_supported(level)) return avx512_table;
     if (level == SimdLevel::avx2 && simd_level_supported(level)) return avx2_table;
 #endif

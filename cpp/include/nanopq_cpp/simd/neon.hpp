@@ -72,7 +72,8 @@ inline void nearest_point(const float* point, const float* codewords_t, std::siz
 inline void nearest_codeword(const float* points, std::size_t n_points, std::size_t stride, const float* codewords_t,
                              std::size_t n_codewords, std::size_t dim, std::uint32_t* labels, float* distances) {
     for (std::size_t i = 0; i < n_points; ++i)
-        nearest_point(points + i * stride, codewords_t, n_codewords, dim, labels + i, distances ? distances + i : nullptr);
+        nearest_point(points + i * stride, codewords_t, n_codewords, dim, labels + i,
+                      distances ? distances + i : nullptr);
 }
 
 }  // namespace neon

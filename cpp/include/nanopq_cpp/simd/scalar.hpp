@@ -60,9 +60,8 @@ inline constexpr std::size_t kCodewordBlock = 64;
 // nearest codeword in squared l2 and that distance. Ties go to the lowest index,
 // as scipy.cluster.vq.vq (nanopq's encoder) does; distances are summed over
 // dimensions in order, also as vq does, so codes match nanopq's.
-inline void nearest_codeword(const float* points, std::size_t n_points, std::size_t stride,
-                             const float* codewords_t, std::size_t n_codewords, std::size_t dim,
-                             std::uint32_t* labels, float* distances) {
+inline void nearest_codeword(const float* points, std::size_t n_points, std::size_t stride, const float* codewords_t,
+                             std::size_t n_codewords, std::size_t dim, std::uint32_t* labels, float* distances) {
     float acc[kCodewordBlock];
     for (std::size_t i = 0; i < n_points; ++i) {
         const float* x = points + i * stride;
