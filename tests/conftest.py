@@ -61,3 +61,13 @@ def restore_threads():
     before = nanopq_cpp.get_num_threads()
     yield
     nanopq_cpp.set_num_threads(before)
+
+
+def misaligned(array: np.ndarray) -> np.ndarray:
+    """A copy of `array` at an odd address: C-contiguous but not aligned, as
+    np.frombuffer at an offset or a buffer unpickled from a network frame gives."""
+    buffer = bytearray(array.nbytes + 1)
+    copy = np.frombuffer(buffer, dtype=array.dtype, offset=1, count=array.size).reshape(array.shape)
+    copy[...] = array
+    assert array.itemsize == 1 or not copy.flags.aligned
+    return copy

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_pq
+from conftest import misaligned, random_pq
 
 import nanopq_cpp
 from nanopq_cpp import CodeError, DTypeError, InputError, _core
@@ -147,7 +147,7 @@ def test_strided_fortran_and_read_only_codes_give_the_right_answers(pq, valid_co
     wide[:, ::2] = valid_codes
     read_only = valid_codes.copy()
     read_only.flags.writeable = False
-    for codes in (wide[:, ::2], np.asfortranarray(valid_codes), read_only):
+    for codes in (wide[:, ::2], np.asfortranarray(valid_codes), read_only, misaligned(valid_codes)):
         np.testing.assert_array_equal(pq.dtable(QUERY).adist(codes), expected)
         np.testing.assert_array_equal(pq.decode(codes), pq.decode(valid_codes))
     np.testing.assert_array_equal(pq.dtable(QUERY).adist(valid_codes[::-2]), expected[::-2])
@@ -229,6 +229,26 @@ class TestCoreChecks:
         tables = pq.dtable(QUERY).dtable[np.newaxis]
         with pytest.raises(ValueError, match="subset must be a 1-D int64 array"):
             _core.search(tables, valid_codes, 2, "l2", subset)
+
+    def test_misaligned_arrays_are_refused_not_read(self, pq, valid_codes):
+        # Loading a float or uint16 from a misaligned address is undefined behaviour.
+        tables = pq.dtable(QUERY).dtable[np.newaxis]
+        with pytest.raises(ValueError, match="codes must be aligned"):
+            _core.adist(tables, misaligned(valid_codes.astype(np.uint16)))
+        with pytest.raises(ValueError, match="dtable must be aligned"):
+            _core.adist(misaligned(tables), valid_codes)
+        with pytest.raises(ValueError, match="codewords must be aligned"):
+            _core.encode(np.zeros((2, M * DS), np.float32), misaligned(pq.codewords))
+        with pytest.raises(ValueError, match="subset must be aligned"):
+            _core.search(tables, valid_codes, 2, "l2", misaligned(np.arange(5)))
+
+    def test_misaligned_wide_codes_and_ids_give_the_right_answers(self, pq, valid_codes):
+        wide_codes = valid_codes.astype(np.uint16)
+        subset = np.array([3, 1, 4, 1, 5])
+        expected = pq.dtable(QUERY).search(wide_codes, topk=3, subset=subset)
+        found = pq.dtable(QUERY).search(misaligned(wide_codes), topk=3, subset=misaligned(subset))
+        np.testing.assert_array_equal(found[0], expected[0])
+        np.testing.assert_array_equal(found[1], expected[1])
 
     def test_codes_not_below_ks_are_refused(self, pq, valid_codes):
         codes = valid_codes.copy()

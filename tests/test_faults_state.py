@@ -11,7 +11,7 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import random_pq
+from conftest import misaligned, random_pq
 
 import nanopq_cpp
 from nanopq_cpp import DTypeError, InputError, NotFittedError, _core
@@ -125,13 +125,24 @@ class TestCodewordsSetByHand:
         np.testing.assert_array_equal(pq.dtable(X[0]).dtable, expected[1])
         np.testing.assert_array_equal(pq.decode(CODES), expected[2])
 
-    def test_strided_codewords_are_used_by_value(self):
+    def test_strided_or_misaligned_codewords_are_used_by_value(self):
         pq = random_pq(M, KS, DS)
-        expected = pq.encode(X)
+        expected = (pq.encode(X), pq.dtable(X[0]).dtable, pq.decode(CODES))
         wide = np.zeros((M, KS, 2 * DS), np.float32)
         wide[:, :, ::2] = pq.codewords
-        pq.codewords = wide[:, :, ::2]
-        np.testing.assert_array_equal(pq.encode(X), expected)
+        for codewords in (wide[:, :, ::2], misaligned(pq.codewords)):
+            pq.codewords = codewords
+            np.testing.assert_array_equal(pq.encode(X), expected[0])
+            np.testing.assert_array_equal(pq.dtable(X[0]).dtable, expected[1])
+            np.testing.assert_array_equal(pq.decode(CODES), expected[2])
+
+    def test_misaligned_tables_give_the_right_answers(self):
+        pq = random_pq(M, KS, DS)
+        tables = pq.dtable(X[:3])
+        expected = (tables.adist(CODES), tables.search(CODES, topk=4))
+        tables.dtable = misaligned(tables.dtable)
+        np.testing.assert_array_equal(tables.adist(CODES), expected[0])
+        np.testing.assert_array_equal(tables.search(CODES, topk=4)[0], expected[1][0])
 
     def test_a_bad_metric_set_by_hand(self):
         pq = random_pq(M, KS, DS)
@@ -334,6 +345,19 @@ class TestPickles:
         state.update(change)
         with pytest.raises(InputError, match=message):
             self.restored(nanopq_cpp.OPQ, state)
+
+    @pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+    def test_out_of_band_buffers_at_odd_offsets_load_aligned(self, protocol):
+        # Pickle 5 hands arrays over as buffers; dask unpickles them from
+        # network frames at any offset. The restored arrays must be aligned.
+        opq = fitted_opq()
+        buffers = []
+        data = pickle.dumps(opq, protocol=protocol, buffer_callback=buffers.append if protocol >= 5 else None)
+        shifted = [misaligned(np.frombuffer(buffer.raw(), np.uint8)) for buffer in buffers]
+        restored = pickle.loads(data, buffers=shifted)
+        assert restored.codewords.flags.aligned and restored.R.flags.aligned
+        np.testing.assert_array_equal(restored.encode(X), opq.encode(X))
+        np.testing.assert_array_equal(restored.decode(CODES), opq.decode(CODES))
 
     def test_nan_in_a_pickle_is_refused_at_first_use(self):
         state = random_pq(M, KS, DS).__getstate__()

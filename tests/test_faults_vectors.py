@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_pq
+from conftest import misaligned, random_pq
 
 import nanopq_cpp
 from nanopq_cpp import DTypeError, InputError
@@ -167,13 +167,14 @@ def layouts_of(vecs):
         "fortran": np.asfortranarray(vecs),
         "read-only": read_only,
         "reversed-twice": vecs[::-1][::-1],
+        "misaligned": misaligned(vecs),
     }
 
 
-@pytest.mark.parametrize("layout", ["strided", "fortran", "read-only", "reversed-twice"])
+@pytest.mark.parametrize("layout", ["strided", "fortran", "read-only", "reversed-twice", "misaligned"])
 def test_layouts_give_the_contiguous_answers(pq, opq, layout):
     vecs = layouts_of(X)[layout]
-    assert vecs.flags.c_contiguous == (layout in ("read-only", "reversed-twice"))
+    assert vecs.flags.c_contiguous == (layout in ("read-only", "reversed-twice", "misaligned"))
     np.testing.assert_array_equal(pq.encode(vecs), pq.encode(X))
     np.testing.assert_array_equal(opq.encode(vecs), opq.encode(X))
     np.testing.assert_array_equal(pq.dtable(vecs[:5]).dtable, pq.dtable(X[:5]).dtable)

@@ -21,8 +21,14 @@ namespace {
 using FloatArray = py::array_t<float, py::array::c_style>;
 using DoubleArray = py::array_t<double, py::array::c_style>;
 
+// C-contiguous and aligned: numpy allows misaligned arrays (np.frombuffer at
+// an odd offset, buffers unpickled from a network frame), and loading a float
+// from a misaligned address is undefined behaviour.
 void require_contiguous(const py::array& array, const char* name) {
     if (!(array.flags() & py::array::c_style)) throw std::invalid_argument(std::string(name) + " must be C-contiguous");
+    if (!(array.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+        throw std::invalid_argument(std::string(name) +
+                                    " must be aligned (copy it with np.require(..., requirements='A'))");
 }
 
 // True if the array's dtype is T in native byte order. numpy's own dtype

@@ -56,9 +56,19 @@ def as_float32(array: Any, name: str, ndims: tuple = (2,), *, finite: bool = Fal
     array = check_float32(array, name, ndims)
     if finite and array.size and not np.isfinite(np.add.reduce(array, axis=None, dtype=np.float64)):
         raise InputError(f"{name} contains NaN or infinity; remove or replace those values first")
-    if not array.flags.c_contiguous:
+    if not (array.flags.c_contiguous and array.flags.aligned):
         check_allocation(array.size * 4, f"a contiguous copy of {name}")
-    return np.ascontiguousarray(array)
+    return as_core_array(array)
+
+
+def as_core_array(array: np.ndarray, dtype: Any = None) -> np.ndarray:
+    """``array`` as the core reads it: C-contiguous, aligned, native dtype; copied only if needed.
+
+    np.ascontiguousarray keeps a misaligned array as it is (np.frombuffer at
+    an odd offset, arrays unpickled from a network frame by dask), and the
+    core's loads of misaligned floats are undefined behaviour.
+    """
+    return np.require(array, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 def check_float32(array: Any, name: str, ndims: tuple = (2,)) -> np.ndarray:
@@ -100,7 +110,7 @@ def as_codes(codes: Any, M: int, Ks: int, name: str = "codes") -> np.ndarray:
     if codes.shape[1] != M:
         raise InputError(f"{name} must have M={M} columns, got shape {codes.shape}")
     if codes.dtype in _CODE_DTYPES:
-        return np.ascontiguousarray(codes)
+        return as_core_array(codes)
     if codes.dtype.kind not in "iu":
         raise DTypeError(f"{name} must have an integer dtype (uint8, uint16 or uint32), got {codes.dtype}")
     if codes.size:
@@ -111,7 +121,7 @@ def as_codes(codes: Any, M: int, Ks: int, name: str = "codes") -> np.ndarray:
             raise CodeError(f"{name} contains a negative code ({low}); codes must be in [0, Ks={Ks})")
         if high >= Ks:
             raise CodeError(f"{name} contains the code {high}, which is not < Ks={Ks}")
-    return np.ascontiguousarray(codes, dtype=code_dtype_for(Ks))
+    return as_core_array(codes, code_dtype_for(Ks))
 
 
 # Allocations below this size are not checked: reading /proc/meminfo on every

@@ -15,7 +15,7 @@ from typing import Any, Dict, Union
 
 import numpy as np
 
-from ._checks import as_int, check_metric, code_dtype_for
+from ._checks import as_core_array, as_int, check_metric, code_dtype_for
 from ._errors import InputError
 
 _PQ_FIELDS = ("M", "Ks", "metric", "verbose", "code_dtype", "codewords", "Ds")
@@ -79,7 +79,7 @@ def restore_pq_state(pq: Any, state: Dict[str, Any]) -> None:
                 f"the pickled codewords must be floats of shape (M, Ks, Ds)={(pq.M, pq.Ks, pq.Ds)}, "
                 f"got {codewords.dtype} {codewords.shape}"
             )
-        codewords = np.ascontiguousarray(codewords, dtype=np.float32)
+        codewords = as_core_array(codewords, np.float32)
     pq.codewords = codewords
 
 
@@ -100,7 +100,7 @@ def restore_opq_state(opq: Any, state: Dict[str, Any]) -> None:
             raise InputError(f"the pickled R must be a square float matrix, got {rotation.dtype} {rotation.shape}")
         if D is not None and rotation.shape != (D, D):
             raise InputError(f"the pickled R must have shape (D, D)={(D, D)}, got {rotation.shape}")
-        rotation = np.ascontiguousarray(rotation, dtype=np.float32)
+        rotation = as_core_array(rotation, np.float32)
     opq.pq = state["pq"]
     opq.R = rotation
 

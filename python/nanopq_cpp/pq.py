@@ -10,6 +10,7 @@ import numpy as np
 from . import _core
 from ._checks import (
     as_codes,
+    as_core_array,
     as_float32,
     as_int,
     as_seed,
@@ -182,9 +183,9 @@ class PQ:
         expected = (self.M, self.Ks, self.Ds)
         if codewords.shape != expected:
             raise InputError(f"codewords must have shape (M, Ks, Ds)={expected}, got {codewords.shape}")
-        if codewords.dtype != np.float32 or not codewords.flags.c_contiguous:
+        if codewords.dtype != np.float32 or not (codewords.flags.c_contiguous and codewords.flags.aligned):
             check_allocation(codewords.size * 4, "a contiguous float32 copy of the codewords")
-        codewords = np.ascontiguousarray(codewords, dtype=np.float32)
+        codewords = as_core_array(codewords, np.float32)
         # One pass over M*Ks*Ds values: a NaN codeword would otherwise never be
         # chosen by encode and poison every distance table silently.
         if not np.isfinite(np.add.reduce(codewords, axis=None, dtype=np.float64)):
@@ -366,7 +367,7 @@ class DistanceTable:
                     f"subset contains the row id {subset_array.max()}, which is not a row of codes "
                     f"(0 <= id < {len(codes)})"
                 )
-            ids = np.ascontiguousarray(subset_array, dtype=np.int64)
+            ids = as_core_array(subset_array, np.int64)
         with core_errors():
             found, distances = _core.search(tables, codes, k, self.metric, ids)
         if self.dtable.ndim == 2:
