@@ -80,33 +80,8 @@ NANOPQ_CPP_TARGET_AVX512 inline void nearest_points(const float* const* points, 
         alignas(64) std::uint32_t lane_index[16];
         _mm512_store_ps(lane_best, best[p]);
         _mm512_store_si512(reinterpret_cast<void*>(lane_index), best_index[p]);
-        float winner = std::numeric_limits<float>::infinity();
-        std::uint32_t winner_index = 0;
-        for (int j = 0; j < 16; ++j) {
-            if (lane_best[j] < winner || (lane_best[j] == winner && lane_index[j] < winner_index)) {
-                winner = lane_best[j];
-                winner_index = lane_index[j];
-            }
-        }
-        for (std::size_t k = k0; k < n_codewords; ++k) {
-            float sum = kByNorms ? norms[k] : 0.0f;
-            for (std::size_t d = 0; d < dim; ++d) {
-                const float c = codewords_t[d * n_codewords + k];
-                if (kByNorms) {
-                    sum = std::fma(c, -2.0f * points[p][d], sum);
-                } else {
-                    const float diff = c - points[p][d];
-                    sum = std::fma(diff, diff, sum);
-                }
-            }
-            if (sum < winner) {
-                winner = sum;
-                winner_index = static_cast<std::uint32_t>(k);
-            }
-        }
-        labels[p] = winner_index;
-        if (distances)
-            distances[p] = kByNorms ? std::max(0.0f, winner + reference::squared_norm(points[p], dim)) : winner;
+        reference::finish_nearest<kByNorms>(lane_best, lane_index, 16, points[p], codewords_t, norms, k0, n_codewords,
+                                            dim, labels + p, distances ? distances + p : nullptr);
     }
 }
 

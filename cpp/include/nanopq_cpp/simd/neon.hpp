@@ -2,6 +2,7 @@
 // NEON kernels for 64-bit ARM, where NEON is part of the baseline ISA.
 
 #include "level.hpp"
+#include "scalar.hpp"
 
 #if defined(NANOPQ_CPP_ARM64)
 #include <arm_neon.h>
@@ -46,27 +47,8 @@ inline void nearest_point(const float* point, const float* codewords_t, std::siz
     std::uint32_t lane_index[4];
     vst1q_f32(lane_best, best);
     vst1q_u32(lane_index, best_index);
-    float winner = std::numeric_limits<float>::infinity();
-    std::uint32_t winner_index = 0;
-    for (int j = 0; j < 4; ++j) {
-        if (lane_best[j] < winner || (lane_best[j] == winner && lane_index[j] < winner_index)) {
-            winner = lane_best[j];
-            winner_index = lane_index[j];
-        }
-    }
-    for (std::size_t k = k0; k < n_codewords; ++k) {
-        float sum = 0.0f;
-        for (std::size_t d = 0; d < dim; ++d) {
-            const float diff = codewords_t[d * n_codewords + k] - point[d];
-            sum = std::fma(diff, diff, sum);
-        }
-        if (sum < winner) {
-            winner = sum;
-            winner_index = static_cast<std::uint32_t>(k);
-        }
-    }
-    *label = winner_index;
-    if (distance) *distance = winner;
+    reference::finish_nearest<false>(lane_best, lane_index, 4, point, codewords_t, nullptr, k0, n_codewords, dim, label,
+                                     distance);
 }
 
 inline void nearest_codeword(const float* points, std::size_t n_points, std::size_t stride, const float* codewords_t,

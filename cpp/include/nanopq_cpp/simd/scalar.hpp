@@ -3,6 +3,8 @@
 // agree with (codes exactly, distances to rounding), and the kernels used when
 // no SIMD level is available.
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -178,6 +180,43 @@ void adist(const float* table, std::size_t n_subspaces, std::size_t n_codewords,
         case 64: return adist_unrolled<64>(table, n_subspaces, n_codewords, codes, n, out);
         default: return adist_unrolled<0>(table, n_subspaces, n_codewords, codes, n, out);
     }
+}
+
+// The end of a SIMD nearest-codeword search, the same for every ISA: pick the
+// best of the per-lane winners (lowest index among equal distances, the scalar
+// reference's answer), then search the codewords past the last full block with
+// the kernels' fused arithmetic. kByNorms: distances are ||c||^2 - 2 x.c, and
+// ||x||^2 is added back to the reported distance.
+template <bool kByNorms>
+inline void finish_nearest(const float* lane_best, const std::uint32_t* lane_index, int n_lanes, const float* point,
+                           const float* codewords_t, const float* norms, std::size_t first_unblocked,
+                           std::size_t n_codewords, std::size_t dim, std::uint32_t* label, float* distance) {
+    float winner = std::numeric_limits<float>::infinity();
+    std::uint32_t winner_index = 0;
+    for (int j = 0; j < n_lanes; ++j) {
+        if (lane_best[j] < winner || (lane_best[j] == winner && lane_index[j] < winner_index)) {
+            winner = lane_best[j];
+            winner_index = lane_index[j];
+        }
+    }
+    for (std::size_t k = first_unblocked; k < n_codewords; ++k) {
+        float sum = kByNorms ? norms[k] : 0.0f;
+        for (std::size_t d = 0; d < dim; ++d) {
+            const float c = codewords_t[d * n_codewords + k];
+            if (kByNorms) {
+                sum = std::fma(c, -2.0f * point[d], sum);
+            } else {
+                const float diff = c - point[d];
+                sum = std::fma(diff, diff, sum);
+            }
+        }
+        if (sum < winner) {
+            winner = sum;
+            winner_index = static_cast<std::uint32_t>(k);
+        }
+    }
+    *label = winner_index;
+    if (distance) *distance = kByNorms ? std::max(0.0f, winner + squared_norm(point, dim)) : winner;
 }
 
 // out (dim x dim) += x^T y over `rows` rows of x and y (row-major, dim wide):
