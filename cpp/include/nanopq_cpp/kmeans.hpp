@@ -228,6 +228,7 @@ inline double kmeans(const float* data, std::size_t n, std::size_t dim, std::siz
     require(n > 0 && dim > 0 && k > 0, "k-means needs n > 0, dim > 0 and k > 0");
     require(stride >= dim, "k-means row stride must be at least dim");
     require(k <= 0xFFFFFFFFULL, "k-means supports at most 2**32 centroids");
+    require(n <= 0xFFFFFFFFULL, "k-means trains on at most 2**32 - 1 vectors; subsample the training set");
     const int num_threads = resolve_num_threads(options.num_threads);
     // Work on a centred, contiguous copy: k-means does not change under
     // translation, the copy is read 2 x iterations times with unit stride, and
