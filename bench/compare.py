@@ -812,7 +812,8 @@ def print_machine(info: dict[str, Any]) -> None:
     """The header: where and with what the numbers were taken."""
     print("Machine")
     print(
-        f"  CPU            {info['cpu']} ({info['usable_cores']} usable / {info['logical_cores']} logical cores)"
+        f"  CPU            {info['cpu']} "
+        f"({info['usable_cores']} usable / {info['logical_cores']} logical cores)"
     )
     print(f"  CPU SIMD       {info['cpu_simd']}")
     print(f"  platform       {info['platform']}, Python {info['python']}")
@@ -841,7 +842,8 @@ def blas_thread_note() -> str:
     setting = ", ".join(f"{k}={v}" for k, v in env.items()) or f"its default, all {usable_cores()} cores"
     return (
         f"numpy's BLAS threads NOT limited (threadpoolctl is not installed): {setting}. This matters "
-        "only where BLAS runs: OPQ fit (matmul + SVD) of nanopq, the x @ R product of nanopq_cpp's; nanopq's k-means, "
+        "only where BLAS runs: OPQ fit (matmul + SVD) of nanopq, the x @ R product of nanopq_cpp's; "
+        "nanopq's k-means, "
         "vq and adist are single-threaded C/numpy code. pip install threadpoolctl to limit it."
     )
 

@@ -19,11 +19,10 @@ import time
 from typing import Any, List, Union
 
 import dask.array as da
+import nanopq_cpp as nanopq
 import numpy as np
 import numpy.typing as npt
 from dask.distributed import Client, LocalCluster
-
-import nanopq_cpp as nanopq
 
 N_VECTORS = 200_003  # not a multiple of the chunk size: the last chunk is short
 DIM = 64
@@ -96,7 +95,8 @@ def main() -> None:
             )
             cluster_codes = codes.compute()
             print(
-                f"  {X.numblocks[0]} chunks on {N_WORKERS} worker processes: {time.perf_counter() - start:.2f} s"
+                f"  {X.numblocks[0]} chunks on {N_WORKERS} worker processes: "
+                f"{time.perf_counter() - start:.2f} s"
             )
 
             # 2. The quantizer sent to every worker once; the tasks refer to it.

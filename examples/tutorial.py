@@ -2,9 +2,8 @@
 
 import pickle
 
-import numpy as np
-
 import nanopq_cpp as nanopq
+import numpy as np
 
 X = np.random.random((10000, 12)).astype(np.float32)
 Xt = np.random.random((2000, 12)).astype(np.float32)

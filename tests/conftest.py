@@ -5,10 +5,9 @@ The reference is nanopq 0.2.2 itself: we hand it the same codewords and compare.
 
 from __future__ import annotations
 
+import nanopq_cpp
 import numpy as np
 import pytest
-
-import nanopq_cpp
 
 
 def correlated_clusters(n: int, dim: int, seed: int, n_clusters: int = 32) -> np.ndarray:

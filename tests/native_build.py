@@ -22,9 +22,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-import pytest
-
 import nanopq_cpp
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_DIR = REPO / "examples" / "cpp"

@@ -14,11 +14,10 @@ import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import nanopq_cpp
 import numpy as np
 import pytest
 from conftest import correlated_clusters
-
-import nanopq_cpp
 
 N_PYTHON_THREADS = 8
 

@@ -13,11 +13,9 @@ import pickle
 import time
 from typing import Iterator, Tuple, Union
 
+import nanopq_cpp
 import numpy as np
 import pytest
-
-import nanopq_cpp
-
 from conftest import correlated_clusters
 
 Quantizer = Union[nanopq_cpp.PQ, nanopq_cpp.OPQ]

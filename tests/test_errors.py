@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import nanopq_cpp
 import numpy as np
 import pytest
 from conftest import random_pq
-
-import nanopq_cpp
 from nanopq_cpp import CodeError, DTypeError, InputError, NotFittedError
 
 X12 = np.random.default_rng(0).random((300, 12), dtype=np.float32)
@@ -61,7 +60,11 @@ def test_fit_arguments():
 
 def test_use_before_fit():
     pq = nanopq_cpp.PQ(M=4, Ks=16, verbose=False)
-    for call in (lambda: pq.encode(X12), lambda: pq.decode(np.zeros((2, 4), np.uint8)), lambda: pq.dtable(X12[0])):
+    for call in (
+        lambda: pq.encode(X12),
+        lambda: pq.decode(np.zeros((2, 4), np.uint8)),
+        lambda: pq.dtable(X12[0]),
+    ):
         with pytest.raises(NotFittedError, match=r"must be set by fit\(\) before"):
             call()
     opq = nanopq_cpp.OPQ(M=4, Ks=16, verbose=False)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import nanopq_cpp
 import numpy as np
 import pytest
 from conftest import correlated_clusters
-
-import nanopq_cpp
 
 faiss = pytest.importorskip("faiss")
 
@@ -35,7 +34,9 @@ def test_faiss_to_pq_round_trip():
     assert codes.shape == (len(Xb), 4) and codes.dtype == np.uint8
     np.testing.assert_array_equal(codes, pq.encode(Xb))
     back = nanopq_cpp.nanopq_to_faiss(pq)
-    np.testing.assert_array_equal(faiss.vector_to_array(back.pq.centroids), faiss.vector_to_array(index.pq.centroids))
+    np.testing.assert_array_equal(
+        faiss.vector_to_array(back.pq.centroids), faiss.vector_to_array(index.pq.centroids)
+    )
     again, _ = nanopq_cpp.faiss_to_nanopq(back)
     assert again == pq
 

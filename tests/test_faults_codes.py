@@ -7,11 +7,10 @@ it (nanopq silently wraps negative codes through numpy's negative indexing).
 
 from __future__ import annotations
 
+import nanopq_cpp
 import numpy as np
 import pytest
 from conftest import misaligned, random_pq
-
-import nanopq_cpp
 from nanopq_cpp import CodeError, DTypeError, InputError, _core
 
 M, KS, DS = 4, 16, 3

@@ -7,10 +7,9 @@ allocated, instead of a crash or an out-of-memory kill.
 
 from __future__ import annotations
 
+import nanopq_cpp
 import numpy as np
 import pytest
-
-import nanopq_cpp
 from nanopq_cpp import CodeError, InputError, _checks
 
 KS_17 = 2**17

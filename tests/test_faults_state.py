@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import pickle
 
+import nanopq_cpp
 import numpy as np
 import pytest
 from conftest import misaligned, random_pq
-
-import nanopq_cpp
 from nanopq_cpp import DTypeError, InputError, NotFittedError, _core
 
 M, KS, DS = 4, 16, 3

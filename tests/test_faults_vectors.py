@@ -7,11 +7,10 @@ memory-mapped) give the same answers as a plain C-contiguous copy.
 
 from __future__ import annotations
 
+import nanopq_cpp
 import numpy as np
 import pytest
 from conftest import misaligned, random_pq
-
-import nanopq_cpp
 from nanopq_cpp import DTypeError, InputError
 
 M, KS, DS = 4, 16, 3

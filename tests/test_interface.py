@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import inspect
 
+import nanopq_cpp
 import numpy as np
 import pytest
 from conftest import random_pq
-
-import nanopq_cpp
 
 nanopq = pytest.importorskip("nanopq")
 
@@ -46,8 +45,17 @@ def test_public_names_cover_nanopq():
     assert isinstance(nanopq_cpp.__version__, str) and nanopq_cpp.__version__.count(".") == 2
 
 
-@pytest.mark.parametrize("Ks, dtype", [(1, np.uint8), (256, np.uint8), (257, np.uint16), (2**16, np.uint16),
-                                       (2**16 + 1, np.uint32), (2**32, np.uint32)])
+@pytest.mark.parametrize(
+    "Ks, dtype",
+    [
+        (1, np.uint8),
+        (256, np.uint8),
+        (257, np.uint16),
+        (2**16, np.uint16),
+        (2**16 + 1, np.uint32),
+        (2**32, np.uint32),
+    ],
+)
 def test_attributes_after_construction(Ks, dtype):
     pq = nanopq_cpp.PQ(M=4, Ks=Ks, metric="dot", verbose=False)
     reference = nanopq.PQ(M=4, Ks=Ks, metric="dot", verbose=False)
@@ -66,7 +74,9 @@ def test_defaults_and_chaining(tutorial_data):
     opq = nanopq_cpp.OPQ(M=4, verbose=False)
     assert opq.fit(Xt, rotation_iter=2, pq_iter=2) is opq
     for name in ("M", "Ks", "verbose", "code_dtype", "codewords", "Ds"):
-        assert getattr(opq, name) is getattr(opq.pq, name) or np.array_equal(getattr(opq, name), getattr(opq.pq, name))
+        assert getattr(opq, name) is getattr(opq.pq, name) or np.array_equal(
+            getattr(opq, name), getattr(opq.pq, name)
+        )
     with pytest.raises(AttributeError):
         opq.M = 3  # read-only, as in nanopq
     opq.verbose = True

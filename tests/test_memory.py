@@ -17,10 +17,9 @@ import subprocess
 import sys
 import textwrap
 
+import nanopq_cpp
 import numpy as np
 import pytest
-
-import nanopq_cpp
 from nanopq_cpp.opq import _ROTATION_BLOCK
 
 MIB = 2**20

@@ -8,13 +8,11 @@ import struct
 import zlib
 from pathlib import Path
 
+import nanopq_cpp
+import native_build
 import numpy as np
 import pytest
-
-import native_build
 from conftest import random_pq
-
-import nanopq_cpp
 from nanopq_cpp import InputError, ModelFileError, NotFittedError, model_file
 
 # The same two tiny models as tests/cpp/test_model_file.cpp: both sides must

@@ -15,12 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nanopq_cpp
+import native_build
 import numpy as np
 import pytest
-
-import native_build
-
-import nanopq_cpp
 
 CMAKE_PACKAGE_FILES = {"nanopq_cppConfig.cmake", "nanopq_cppConfigVersion.cmake", "nanopq_cppTargets.cmake"}
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import nanopq_cpp
 import numpy as np
 import pytest
 from conftest import random_pq, reference_pq
-
-import nanopq_cpp
 
 nanopq = pytest.importorskip("nanopq")
 
@@ -14,7 +13,13 @@ nanopq = pytest.importorskip("nanopq")
 @pytest.mark.parametrize("metric", ["l2", "dot"])
 @pytest.mark.parametrize(
     "M, Ks, Ds, dtype",
-    [(4, 256, 3, np.uint8), (2, 16, 8, np.uint8), (8, 300, 2, np.uint16), (2, 2**16 + 1, 2, np.uint32), (1, 1, 5, np.uint8)],
+    [
+        (4, 256, 3, np.uint8),
+        (2, 16, 8, np.uint8),
+        (8, 300, 2, np.uint16),
+        (2, 2**16 + 1, 2, np.uint32),
+        (1, 1, 5, np.uint8),
+    ],
 )
 def test_same_codewords_same_results(M, Ks, Ds, dtype, metric):
     pq = random_pq(M, Ks, Ds, metric=metric, seed=M + Ks)

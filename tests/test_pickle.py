@@ -6,10 +6,9 @@ import pickle
 import subprocess
 import sys
 
+import nanopq_cpp
 import numpy as np
 import pytest
-
-import nanopq_cpp
 from nanopq_cpp import InputError
 
 X = np.random.default_rng(0).random((500, 8), dtype=np.float32)
@@ -57,7 +56,9 @@ def test_newer_or_tampered_state_is_refused(pq, opq):
     with pytest.raises(InputError, match="code_dtype"):
         nanopq_cpp.PQ.__new__(nanopq_cpp.PQ).__setstate__({**state, "code_dtype": "uint16"})
     with pytest.raises(InputError, match="R must have shape"):
-        nanopq_cpp.OPQ.__new__(nanopq_cpp.OPQ).__setstate__({**opq.__getstate__(), "R": np.eye(3, dtype=np.float32)})
+        nanopq_cpp.OPQ.__new__(nanopq_cpp.OPQ).__setstate__(
+            {**opq.__getstate__(), "R": np.eye(3, dtype=np.float32)}
+        )
 
 
 def test_truncated_pickle_fails_cleanly(pq):
@@ -82,10 +83,16 @@ def test_load_nanopq_pickle(tmp_path):
     path.write_bytes(pickle.dumps(reference_opq))
     with open(path, "rb") as stream:
         from_stream = nanopq_cpp.load_nanopq_pickle(stream)
-    for loaded_opq in (from_stream, nanopq_cpp.load_nanopq_pickle(path), nanopq_cpp.load_nanopq_pickle(str(path))):
+    for loaded_opq in (
+        from_stream,
+        nanopq_cpp.load_nanopq_pickle(path),
+        nanopq_cpp.load_nanopq_pickle(str(path)),
+    ):
         assert type(loaded_opq) is nanopq_cpp.OPQ and type(loaded_opq.pq) is nanopq_cpp.PQ
         np.testing.assert_array_equal(loaded_opq.encode(X), reference_opq.encode(X))
-        np.testing.assert_allclose(loaded_opq.decode(loaded_opq.encode(X)), reference_opq.decode(reference_opq.encode(X)))
+        np.testing.assert_allclose(
+            loaded_opq.decode(loaded_opq.encode(X)), reference_opq.decode(reference_opq.encode(X))
+        )
 
 
 def test_load_nanopq_pickle_without_nanopq_installed(tmp_path):

@@ -10,12 +10,11 @@ ties included (the lowest codeword index, then the lowest row id, wins).
 
 from __future__ import annotations
 
+import nanopq_cpp
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import nanopq_cpp
 from nanopq_cpp import CodeError, InputError
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -29,7 +28,7 @@ CODE_DTYPES = [np.uint8, np.uint16, np.uint32, np.int16, np.int32, np.int64, np.
 
 
 @st.composite
-def quantizers(draw, metric=st.sampled_from(["l2", "dot"])):
+def quantizers(draw, metric=st.sampled_from(["l2", "dot"])):  # noqa: B008 (hypothesis's idiom)
     """A PQ with small-integer codewords set by hand, and a seeded generator."""
     M = draw(st.integers(1, 6))
     Ks = draw(KS)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import nanopq_cpp
 import numpy as np
 import pytest
 from conftest import random_pq
-
-import nanopq_cpp
 
 
 @pytest.mark.parametrize("metric", ["l2", "dot"])

@@ -6,11 +6,10 @@ import os
 import subprocess
 import sys
 
+import nanopq_cpp
 import numpy as np
 import pytest
 from conftest import correlated_clusters, random_pq
-
-import nanopq_cpp
 
 LEVELS = nanopq_cpp.supported_simd_levels()
 
@@ -66,7 +65,10 @@ def test_environment_variable_selects_level():
     for level in LEVELS:
         out = subprocess.run(
             [sys.executable, "-c", "import nanopq_cpp; print(nanopq_cpp.get_simd_level())"],
-            capture_output=True, text=True, check=True, env={**os.environ, "NANOPQ_CPP_SIMD": level},
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "NANOPQ_CPP_SIMD": level},
         ).stdout.strip()
         assert out == level
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import nanopq_cpp
 import numpy as np
 import pytest
 from conftest import correlated_clusters
-
-import nanopq_cpp
 
 nanopq = pytest.importorskip("nanopq")
 
@@ -16,7 +15,8 @@ def mean_squared_error(quantizer, X: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize(
-    "n, dim, M, Ks, seed", [(3000, 32, 4, 256, 0), (5000, 64, 8, 256, 1), (2000, 16, 8, 64, 2), (6000, 32, 4, 1024, 3)]
+    "n, dim, M, Ks, seed",
+    [(3000, 32, 4, 256, 0), (5000, 64, 8, 256, 1), (2000, 16, 8, 64, 2), (6000, 32, 4, 1024, 3)],
 )
 def test_pq_error_no_worse_than_nanopq(n, dim, M, Ks, seed):
     Xt = correlated_clusters(n, dim, seed=seed)
@@ -72,7 +72,9 @@ def test_same_seed_same_codewords_at_any_thread_count(minit, correlated_data, re
     for threads in (1, 2, 3):
         nanopq_cpp.set_num_threads(threads)
         assert nanopq_cpp.get_num_threads() == threads
-        results.append(nanopq_cpp.PQ(M=2, Ks=64, verbose=False).fit(Xt, iter=5, seed=9, minit=minit).codewords)
+        results.append(
+            nanopq_cpp.PQ(M=2, Ks=64, verbose=False).fit(Xt, iter=5, seed=9, minit=minit).codewords
+        )
     for other in results[1:]:
         np.testing.assert_array_equal(results[0], other)
     different = nanopq_cpp.PQ(M=2, Ks=64, verbose=False).fit(Xt, iter=5, seed=10, minit=minit).codewords

@@ -19,9 +19,8 @@ import types
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Set
 
-import pytest
-
 import nanopq_cpp
+import pytest
 from nanopq_cpp import _core
 
 REPO = Path(__file__).resolve().parents[1]

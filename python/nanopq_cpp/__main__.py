@@ -57,13 +57,18 @@ def main() -> None:
     args = parser.parse_args()
 
     X, Xt, queries = make_data(args.n_database, args.n_train, args.n_queries, args.dim, args.seed)
-    print(f"nanopq_cpp {nanopq.__version__}: {len(X)} database, {len(Xt)} training, {len(queries)} query vectors, "
-          f"D={args.dim}, M={args.M}, Ks={args.Ks}, {nanopq.get_num_threads()} threads")
+    print(
+        f"nanopq_cpp {nanopq.__version__}: {len(X)} database, {len(Xt)} training, "
+        f"{len(queries)} query vectors, "
+        f"D={args.dim}, M={args.M}, Ks={args.Ks}, {nanopq.get_num_threads()} threads"
+    )
     exact = ((queries[:, None, :] - X[None, :, :]) ** 2).sum(-1)
     truth = exact.argmin(axis=1)
 
-    for name, make in (("PQ", lambda: nanopq.PQ(M=args.M, Ks=args.Ks, verbose=False)),
-                       ("OPQ", lambda: nanopq.OPQ(M=args.M, Ks=args.Ks, verbose=False))):
+    for name, make in (
+        ("PQ", lambda: nanopq.PQ(M=args.M, Ks=args.Ks, verbose=False)),
+        ("OPQ", lambda: nanopq.OPQ(M=args.M, Ks=args.Ks, verbose=False)),
+    ):
         timings: Dict[str, float] = {}
         quantizer = make()
         if name == "PQ":
@@ -72,7 +77,9 @@ def main() -> None:
             timed("fit", timings, lambda: quantizer.fit(vecs=Xt, pq_iter=20, rotation_iter=10, seed=123))
         codes = timed("encode", timings, lambda: quantizer.encode(vecs=X))
         # nanopq's way: one distance table per query, then all distances.
-        dists = timed("adist", timings, lambda: [quantizer.dtable(query=q).adist(codes=codes) for q in queries])
+        dists = timed(
+            "adist", timings, lambda: [quantizer.dtable(query=q).adist(codes=codes) for q in queries]
+        )
         top1 = np.array([[d.argmin()] for d in dists])
         # nanopq_cpp's batched top-k search.
         ids, _ = timed("search", timings, lambda: quantizer.dtable(query=queries).search(codes, topk=10))

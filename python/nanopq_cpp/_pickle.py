@@ -97,7 +97,9 @@ def restore_opq_state(opq: Any, state: Dict[str, Any]) -> None:
         rotation = _as_array(rotation, "R")
         D = state["pq"].M * state["pq"].Ds if state["pq"].Ds is not None else None
         if rotation.dtype.kind != "f" or rotation.ndim != 2 or rotation.shape[0] != rotation.shape[1]:
-            raise InputError(f"the pickled R must be a square float matrix, got {rotation.dtype} {rotation.shape}")
+            raise InputError(
+                f"the pickled R must be a square float matrix, got {rotation.dtype} {rotation.shape}"
+            )
         if D is not None and rotation.shape != (D, D):
             raise InputError(f"the pickled R must have shape (D, D)={(D, D)}, got {rotation.shape}")
         rotation = as_core_array(rotation, np.float32)

@@ -95,13 +95,17 @@ def faiss_to_nanopq(pq_faiss: Any) -> Tuple[Union[PQ, OPQ], np.ndarray]:
     """
     faiss = _faiss()
     if not isinstance(pq_faiss, (faiss.IndexPQ, faiss.IndexPreTransform)):
-        raise DTypeError(f"pq_faiss must be a faiss.IndexPQ or IndexPreTransform, got {type(pq_faiss).__name__}")
+        raise DTypeError(
+            f"pq_faiss must be a faiss.IndexPQ or IndexPreTransform, got {type(pq_faiss).__name__}"
+        )
     if not pq_faiss.is_trained:
         raise NotFittedError("pq_faiss must have been trained")
     rotation = None
     if isinstance(pq_faiss, faiss.IndexPreTransform):
         if pq_faiss.chain.size() != 1:
-            raise InputError(f"pq_faiss must hold exactly one transform (an OPQMatrix), got {pq_faiss.chain.size()}")
+            raise InputError(
+                f"pq_faiss must hold exactly one transform (an OPQMatrix), got {pq_faiss.chain.size()}"
+            )
         transform = faiss.downcast_VectorTransform(pq_faiss.chain.at(0))
         if not isinstance(transform, faiss.LinearTransform) or transform.d_in != transform.d_out:
             raise InputError("pq_faiss's transform must be a square linear transform such as OPQMatrix")

@@ -177,7 +177,8 @@ def _parse_header(head: bytes, total_size: int, source: str) -> ModelHeader:
         raise fail(f"the model size overflows for {shape}")
     if payload_bytes != expected_payload:
         raise fail(
-            f"inconsistent header: it gives the arrays {payload_bytes} bytes, but {kind} {shape} needs {expected_payload}"
+            f"inconsistent header: it gives the arrays {payload_bytes} bytes, "
+            f"but {kind} {shape} needs {expected_payload}"
         )
     expected_size = HEADER_BYTES + expected_payload
     if total_size < expected_size:

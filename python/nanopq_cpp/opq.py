@@ -12,7 +12,6 @@ from ._checks import as_float32, as_int, as_seed
 from ._errors import InputError, NotFittedError, core_errors
 from .pq import PQ, STATE_VERSION, DistanceTable
 
-
 # Rows rotated at a time by OPQ.encode: 16 MiB of float32 at D=64.
 _ROTATION_BLOCK = 65536
 
@@ -192,7 +191,9 @@ class OPQ:
             raise NotFittedError(f"R must be set by fit() before {action}()")
         R = self.R
         if not isinstance(R, np.ndarray) or R.dtype.kind != "f" or R.ndim != 2 or R.shape[0] != R.shape[1]:
-            raise InputError(f"R must be a square float32 matrix of shape (D, D), got {getattr(R, 'shape', R)!r}")
+            raise InputError(
+                f"R must be a square float32 matrix of shape (D, D), got {getattr(R, 'shape', R)!r}"
+            )
         if self.Ds is not None and R.shape[0] != self.M * self.Ds:
             raise InputError(f"R must have shape (D, D) with D=M*Ds={self.M * self.Ds}, got {R.shape}")
         R = R.astype(np.float32, copy=False)

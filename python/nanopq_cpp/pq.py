@@ -72,7 +72,8 @@ class PQ:
         self.codewords: Optional[np.ndarray] = None
         self.Ds: Optional[int] = None
         if verbose:
-            print(f"M: {self.M}, Ks: {self.Ks}, metric: {self.metric}, code_dtype: {np.dtype(self.code_dtype).name}")
+            dtype_name = np.dtype(self.code_dtype).name
+            print(f"M: {self.M}, Ks: {self.Ks}, metric: {self.metric}, code_dtype: {dtype_name}")
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PQ):
@@ -158,12 +159,21 @@ class PQ:
                 f"(M, Ks, Ds)={(self.M, self.Ks, Ds)}> (in nanopq, minit='matrix' fails inside scipy)"
             )
         else:
-            raise InputError(f"minit must be 'points', 'random', '++' or an np.ndarray of codewords, got {minit!r}")
+            raise InputError(
+                f"minit must be 'points', 'random', '++' or an np.ndarray of codewords, got {minit!r}"
+            )
         if self.verbose:
             print(f"iter: {iterations}, seed: {seed}")
         with core_errors():
             codewords = _core.train_codewords(
-                vecs, self.M, self.Ks, iterations, seed_value, init_name, initial, _progress_printer(self.verbose)
+                vecs,
+                self.M,
+                self.Ks,
+                iterations,
+                seed_value,
+                init_name,
+                initial,
+                _progress_printer(self.verbose),
             )
         self.Ds = Ds
         self.codewords = codewords
