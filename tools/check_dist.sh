@@ -162,7 +162,7 @@ print(f"imported {where}")
 if not where.startswith(os.path.realpath(sys.argv[1])):
     sys.exit("nanopq_cpp was not imported from the test venv")
 EOF
-  "$test_py" -c "import nanopq_cpp as m; getattr(m, 'show_config', print)()"
+  "$test_py" -c "import nanopq_cpp; nanopq_cpp.show_config()"
   # pytest finds its configuration in $src/pyproject.toml (rootdir $src).
   # shellcheck disable=SC2086  # PYTEST_ARGS is split into arguments on purpose
   "$test_py" -m pytest -p no:cacheprovider ${PYTEST_ARGS:-} "$src/tests"
@@ -177,21 +177,13 @@ step "twine check --strict"
 
 # ---------------------------------------------------------------------------
 step "cibuildwheel $CIBW_VERSION --print-build-identifiers (the CI runners' architectures)"
-cibw_config=()
-if ! grep -q '^\[tool\.cibuildwheel\]' "$src/pyproject.toml"; then
-  if [ -f "$src/tools/cibuildwheel.toml" ]; then
-    echo "pyproject.toml has no [tool.cibuildwheel] yet: using tools/cibuildwheel.toml"
-    cibw_config=(--config-file tools/cibuildwheel.toml)
-  else
-    echo "warning: no cibuildwheel configuration found; these are cibuildwheel's defaults"
-  fi
-fi
+grep -q '^\[tool\.cibuildwheel\]' "$src/pyproject.toml" || fail "pyproject.toml has no [tool.cibuildwheel] table"
 total=0
 for platform_archs in "linux:x86_64 aarch64" "macos:x86_64 arm64" "windows:AMD64 ARM64"; do
   platform=${platform_archs%%:*}
   archs=${platform_archs#*:}
   identifiers=$(cd "$src" && "$work/tools/bin/cibuildwheel" --print-build-identifiers \
-    --platform "$platform" --archs "$archs" ${cibw_config[@]+"${cibw_config[@]}"})
+    --platform "$platform" --archs "$archs")
   count=$(printf '%s\n' "$identifiers" | grep -c .) || fail "no $platform builds selected"
   total=$((total + count))
   echo "$platform ($archs): $count"
