@@ -201,3 +201,29 @@ def test_examples_and_the_stub_pass_mypy_strict(tmp_path):
         check=False,
     )
     assert result.returncode == 0, f"mypy --strict found errors:\n{result.stdout}\n{result.stderr}"
+
+
+def test_package_source_passes_mypy_strict(tmp_path):
+    pytest.importorskip("mypy", reason="mypy is not installed (pip install mypy, or the 'dev' extra)")
+    source = REPO / "python" / "nanopq_cpp"
+    if not source.is_dir():
+        pytest.skip("the package's source tree is not beside the tests")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(REPO / "pyproject.toml"),
+            "--strict",
+            "--no-error-summary",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, f"mypy --strict, package:\n{result.stdout}\n{result.stderr}"

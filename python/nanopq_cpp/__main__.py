@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Callable, Dict, Tuple, TypeVar
+from typing import Callable, Dict, Tuple, TypeVar, Union, cast
 
 import numpy as np
 
@@ -28,7 +28,7 @@ def make_data(n_database: int, n_train: int, n_queries: int, dim: int, seed: int
     def sample(n: int) -> np.ndarray:
         labels = rng.integers(n_clusters, size=n)
         points = centers[labels] + rng.normal(size=(n, dim)) * scales
-        return (points @ mixing).astype(np.float32)
+        return cast(np.ndarray, (points @ mixing).astype(np.float32))
 
     return sample(n_database), sample(n_train), sample(n_queries)
 
@@ -65,16 +65,17 @@ def main() -> None:
     exact = ((queries[:, None, :] - X[None, :, :]) ** 2).sum(-1)
     truth = exact.argmin(axis=1)
 
-    for name, make in (
-        ("PQ", lambda: nanopq.PQ(M=args.M, Ks=args.Ks, verbose=False)),
-        ("OPQ", lambda: nanopq.OPQ(M=args.M, Ks=args.Ks, verbose=False)),
-    ):
+    for name in ("PQ", "OPQ"):
         timings: Dict[str, float] = {}
-        quantizer = make()
+        quantizer: Union[nanopq.PQ, nanopq.OPQ]
         if name == "PQ":
-            timed("fit", timings, lambda: quantizer.fit(vecs=Xt, iter=20, seed=123))
+            pq = nanopq.PQ(M=args.M, Ks=args.Ks, verbose=False)
+            quantizer = timed("fit", timings, lambda: pq.fit(vecs=Xt, iter=20, seed=123))
         else:
-            timed("fit", timings, lambda: quantizer.fit(vecs=Xt, pq_iter=20, rotation_iter=10, seed=123))
+            opq = nanopq.OPQ(M=args.M, Ks=args.Ks, verbose=False)
+            quantizer = timed(
+                "fit", timings, lambda: opq.fit(vecs=Xt, pq_iter=20, rotation_iter=10, seed=123)
+            )
         codes = timed("encode", timings, lambda: quantizer.encode(vecs=X))
         # nanopq's way: one distance table per query, then all distances.
         dists = timed(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 import os
 import sys
-from typing import Any, Optional, Type
+from typing import Any, Optional, Tuple, Type
 
 import numpy as np
 
@@ -47,7 +47,7 @@ def as_seed(seed: Any) -> int:
     return as_int(seed, "seed", minimum=0, maximum=2**64 - 1)
 
 
-def as_float32(array: Any, name: str, ndims: tuple = (2,), *, finite: bool = False) -> np.ndarray:
+def as_float32(array: Any, name: str, ndims: Tuple[int, ...] = (2,), *, finite: bool = False) -> np.ndarray:
     """A float32 numpy array with one of ``ndims`` dimensions, made C-contiguous.
 
     Like nanopq, other dtypes are refused rather than converted: a silent cast
@@ -71,7 +71,7 @@ def as_core_array(array: np.ndarray, dtype: Any = None) -> np.ndarray:
     return np.require(array, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
-def check_float32(array: Any, name: str, ndims: tuple = (2,)) -> np.ndarray:
+def check_float32(array: Any, name: str, ndims: Tuple[int, ...] = (2,)) -> np.ndarray:
     """Checks that ``array`` is a float32 numpy array with one of ``ndims`` dimensions, without copying it."""
     if not isinstance(array, np.ndarray):
         raise DTypeError(
@@ -150,10 +150,11 @@ def available_memory() -> Optional[int]:
 
 
 def _format_bytes(n_bytes: int) -> str:
+    size = float(n_bytes)
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n_bytes < 1024 or unit == "PiB":
-            return f"{n_bytes:.1f} {unit}" if unit != "bytes" else f"{n_bytes} bytes"
-        n_bytes /= 1024
+        if size < 1024 or unit == "PiB":
+            return f"{size:.1f} {unit}" if unit != "bytes" else f"{n_bytes} bytes"
+        size /= 1024
     raise AssertionError("unreachable")
 
 

@@ -6,7 +6,7 @@ faiss is optional: it is imported when a conversion is called, never at
 
 from __future__ import annotations
 
-from typing import Any, Tuple, Union
+from typing import Any, Tuple, Union, cast
 
 import numpy as np
 
@@ -32,7 +32,7 @@ def _nbits(Ks: int) -> int:
 
 def _index_pq(pq: PQ, faiss: Any) -> Any:
     codewords = pq._fitted_codewords("nanopq_to_faiss")
-    D = pq.Ds * pq.M
+    D = codewords.shape[2] * pq.M
     metric = {"l2": faiss.METRIC_L2, "dot": faiss.METRIC_INNER_PRODUCT}[pq.metric]
     index = faiss.IndexPQ(D, pq.M, _nbits(pq.Ks), metric)
     faiss.copy_array_to_vector(codewords.reshape(-1), index.pq.centroids)
@@ -75,11 +75,11 @@ def _stored_codes(index_pq: Any, faiss: Any, code_dtype: type) -> np.ndarray:
     M, nbits = index_pq.pq.M, index_pq.pq.nbits
     packed = faiss.vector_to_array(index_pq.codes).reshape(index_pq.ntotal, index_pq.pq.code_size)
     if nbits == 8:
-        return packed.astype(code_dtype).reshape(-1, M)
+        return cast(np.ndarray, packed.astype(code_dtype).reshape(-1, M))
     # faiss packs codes least-significant bit first, one bit string per vector.
     bits = np.unpackbits(packed, axis=1, bitorder="little")[:, : M * nbits].reshape(-1, M, nbits)
     weights = (1 << np.arange(nbits, dtype=np.uint64)).astype(np.uint64)
-    return (bits.astype(np.uint64) * weights).sum(axis=2).astype(code_dtype)
+    return cast(np.ndarray, (bits.astype(np.uint64) * weights).sum(axis=2).astype(code_dtype))
 
 
 def faiss_to_nanopq(pq_faiss: Any) -> Tuple[Union[PQ, OPQ], np.ndarray]:

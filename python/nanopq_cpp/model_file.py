@@ -89,7 +89,7 @@ def _arrays_of(quantizer: Quantizer) -> Tuple[str, PQ, np.ndarray, Optional[np.n
     if not np.isfinite(codewords).all():
         raise InputError("cannot save: the codewords contain NaN or infinity")
     if rotation is not None:
-        D = pq.M * pq.Ds
+        D = pq.M * codewords.shape[2]
         if rotation.shape != (D, D):
             raise InputError(f"R must have shape (D, D)={(D, D)}, got {rotation.shape}")
         if not np.isfinite(rotation).all():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional, Tuple, Type, Union
+from typing import Any, Dict, Optional, Tuple, Type, Union, cast
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class OPQ:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, OPQ):
             return False
-        return self.pq == other.pq and np.array_equal(self.R, other.R)
+        return self.pq == other.pq and np.array_equal(cast(Any, self.R), cast(Any, other.R))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -219,8 +219,8 @@ class OPQ:
             # rounds differently from the matrix-matrix product of a batch. Two
             # copies of the row keep it on the batch's path, so a row rotates,
             # and encodes, the same in any block (a one-row dask chunk, say).
-            return (np.repeat(vecs, 2, axis=0) @ R)[:1]
-        return vecs @ R
+            return cast(np.ndarray, (np.repeat(vecs, 2, axis=0) @ R)[:1])
+        return cast(np.ndarray, vecs @ R)
 
     def encode(self, vecs: np.ndarray) -> np.ndarray:
         """Rotate input vectors by :func:`OPQ.rotate`, then encode them via :func:`PQ.encode`.
@@ -257,7 +257,7 @@ class OPQ:
             np.ndarray: Reconstructed vectors with shape=(N, D) and dtype=np.float32
         """
         R = self._rotation("decode")
-        return self.pq.decode(codes) @ R.T
+        return cast(np.ndarray, self.pq.decode(codes) @ R.T)
 
     def dtable(self, query: np.ndarray) -> DistanceTable:
         """Rotate the query (or a batch of queries) by :func:`OPQ.rotate`, then

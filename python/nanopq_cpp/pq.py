@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union, cast
 
 import numpy as np
 
@@ -27,7 +27,7 @@ STATE_VERSION = 1
 _MINIT_NAMES = ("random", "++", "points")
 
 
-def _progress_printer(verbose: bool):
+def _progress_printer(verbose: bool) -> Optional[Callable[[str], None]]:
     return print if verbose else None
 
 
@@ -80,7 +80,7 @@ class PQ:
             return False
         mine = (self.M, self.Ks, self.metric, self.verbose, self.code_dtype, self.Ds)
         theirs = (other.M, other.Ks, other.metric, other.verbose, other.code_dtype, other.Ds)
-        return mine == theirs and np.array_equal(self.codewords, other.codewords)
+        return mine == theirs and np.array_equal(cast(Any, self.codewords), cast(Any, other.codewords))
 
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
@@ -202,9 +202,10 @@ class PQ:
             raise InputError("codewords contain NaN or infinity; refit or fix them before use")
         return codewords
 
-    def _check_dim(self, D: int, name: str) -> None:
-        if D != self.Ds * self.M:
-            raise InputError(f"{name} dimension must be Ds * M = {self.Ds * self.M}, got {D}")
+    def _check_dim(self, D: int, name: str, codewords: np.ndarray) -> None:
+        expected = codewords.shape[2] * self.M  # Ds * M, from codewords already checked against Ds
+        if D != expected:
+            raise InputError(f"{name} dimension must be Ds * M = {expected}, got {D}")
 
     def encode(self, vecs: np.ndarray) -> np.ndarray:
         """Encode input vectors into PQ-codes.
@@ -217,7 +218,7 @@ class PQ:
         """
         codewords = self._fitted_codewords("encode")
         vecs = as_float32(vecs, "vecs", (2,), finite=True)
-        self._check_dim(vecs.shape[1], "vecs")
+        self._check_dim(vecs.shape[1], "vecs", codewords)
         code_bytes = np.dtype(code_dtype_for(self.Ks)).itemsize
         # The core holds a transposed copy of the codebook next to the codes.
         check_allocation(len(vecs) * self.M * code_bytes + codewords.nbytes, f"encoding {len(vecs)} vectors")
@@ -242,7 +243,7 @@ class PQ:
                 f"got {codes.dtype}"
             )
         codes = as_codes(codes, self.M, self.Ks)
-        check_allocation(len(codes) * self.M * self.Ds * 4, f"the {len(codes)} decoded vectors")
+        check_allocation(len(codes) * self.M * codewords.shape[2] * 4, f"the {len(codes)} decoded vectors")
         with core_errors():
             return _core.decode(codes, codewords)
 
@@ -265,7 +266,7 @@ class PQ:
         # A NaN or infinite query gives NaN table entries ('dot': inf * 0),
         # and then distances and rankings that mean nothing.
         query = as_float32(query, "query", (1, 2), finite=True)
-        self._check_dim(query.shape[-1], "query")
+        self._check_dim(query.shape[-1], "query", codewords)
         n_queries = 1 if query.ndim == 1 else len(query)
         table_shape = f"{n_queries} x M={self.M} x Ks={self.Ks}"
         check_allocation(n_queries * self.M * self.Ks * 4, f"the distance tables ({table_shape} float32)")
