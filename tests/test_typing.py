@@ -170,6 +170,30 @@ def examples_whose_imports_resolve() -> List[Path]:
     return scripts
 
 
+def run_mypy_strict(tmp_path, *paths):
+    """mypy --strict on `paths` with pyproject.toml's [tool.mypy] (strict, and
+    dask's unannotated calls allowed), and a fresh cache in tmp_path: none is
+    read from or left in the tree."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(REPO / "pyproject.toml"),
+            "--strict",
+            "--no-error-summary",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+
+
 def test_examples_and_the_stub_pass_mypy_strict(tmp_path):
     pytest.importorskip("mypy", reason="mypy is not installed (pip install mypy, or the 'dev' extra)")
     scripts = examples_whose_imports_resolve()
@@ -179,27 +203,7 @@ def test_examples_and_the_stub_pass_mypy_strict(tmp_path):
     stub_copy = tmp_path / "stub" / "_core.pyi"
     stub_copy.parent.mkdir()
     stub_copy.write_text(stub_path().read_text(encoding="utf-8"), encoding="utf-8")
-    # pyproject.toml's [tool.mypy] (strict, and dask's unannotated calls
-    # allowed), and a fresh cache in tmp_path: none is read from or left in the tree.
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--config-file",
-            str(REPO / "pyproject.toml"),
-            "--strict",
-            "--no-error-summary",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            *map(str, scripts),
-            str(stub_copy),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
+    result = run_mypy_strict(tmp_path, *scripts, stub_copy)
     assert result.returncode == 0, f"mypy --strict found errors:\n{result.stdout}\n{result.stderr}"
 
 
@@ -208,22 +212,5 @@ def test_package_source_passes_mypy_strict(tmp_path):
     source = REPO / "python" / "nanopq_cpp"
     if not source.is_dir():
         pytest.skip("the package's source tree is not beside the tests")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--config-file",
-            str(REPO / "pyproject.toml"),
-            "--strict",
-            "--no-error-summary",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            str(source),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
+    result = run_mypy_strict(tmp_path, source)
     assert result.returncode == 0, f"mypy --strict, package:\n{result.stdout}\n{result.stderr}"
