@@ -47,6 +47,12 @@ def as_seed(seed: Any) -> int:
     return as_int(seed, "seed", minimum=0, maximum=2**64 - 1)
 
 
+def all_finite(array: np.ndarray) -> bool:
+    """True when no value is NaN or infinite: one pass, no temporary array (the
+    float64 sum of finite float32 values cannot overflow)."""
+    return bool(np.isfinite(np.add.reduce(array, axis=None, dtype=np.float64)))
+
+
 def as_float32(array: Any, name: str, ndims: Tuple[int, ...] = (2,), *, finite: bool = False) -> np.ndarray:
     """A float32 numpy array with one of ``ndims`` dimensions, made C-contiguous.
 
@@ -54,7 +60,7 @@ def as_float32(array: Any, name: str, ndims: Tuple[int, ...] = (2,), *, finite: 
     of float64 data would hide a copy the size of the input.
     """
     array = check_float32(array, name, ndims)
-    if finite and array.size and not np.isfinite(np.add.reduce(array, axis=None, dtype=np.float64)):
+    if finite and array.size and not all_finite(array):
         raise InputError(f"{name} contains NaN or infinity; remove or replace those values first")
     if not (array.flags.c_contiguous and array.flags.aligned):
         check_allocation(array.size * 4, f"a contiguous copy of {name}")

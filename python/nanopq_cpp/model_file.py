@@ -85,15 +85,8 @@ def _arrays_of(quantizer: Quantizer) -> Tuple[str, PQ, np.ndarray, Optional[np.n
         raise InputError(
             f"only nanopq_cpp.PQ and nanopq_cpp.OPQ can be saved, got {type(quantizer).__name__}"
         )
+    # Both accessors check shapes and refuse NaN or infinity, as at any use.
     codewords = pq._fitted_codewords("save")
-    if not np.isfinite(codewords).all():
-        raise InputError("cannot save: the codewords contain NaN or infinity")
-    if rotation is not None:
-        D = pq.M * codewords.shape[2]
-        if rotation.shape != (D, D):
-            raise InputError(f"R must have shape (D, D)={(D, D)}, got {rotation.shape}")
-        if not np.isfinite(rotation).all():
-            raise InputError("cannot save: the rotation R contains NaN or infinity")
     return kind, pq, codewords, rotation
 
 

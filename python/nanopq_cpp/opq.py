@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional, Tuple, Type, Union, cast
 import numpy as np
 
 from . import _core
-from ._checks import as_float32, as_int, as_seed
+from ._checks import all_finite, as_float32, as_int, as_seed
 from ._errors import InputError, NotFittedError, core_errors
 from .pq import PQ, STATE_VERSION, DistanceTable
 
@@ -197,7 +197,7 @@ class OPQ:
         if self.Ds is not None and R.shape[0] != self.M * self.Ds:
             raise InputError(f"R must have shape (D, D) with D=M*Ds={self.M * self.Ds}, got {R.shape}")
         R = R.astype(np.float32, copy=False)
-        if not np.isfinite(np.add.reduce(R, axis=None, dtype=np.float64)):
+        if not all_finite(R):
             raise InputError("R contains NaN or infinity; refit or fix it before use")
         return R
 

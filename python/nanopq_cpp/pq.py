@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _core
 from ._checks import (
+    all_finite,
     as_codes,
     as_core_array,
     as_float32,
@@ -198,7 +199,7 @@ class PQ:
         codewords = as_core_array(codewords, np.float32)
         # One pass over M*Ks*Ds values: a NaN codeword would otherwise never be
         # chosen by encode and poison every distance table silently.
-        if not np.isfinite(np.add.reduce(codewords, axis=None, dtype=np.float64)):
+        if not all_finite(codewords):
             raise InputError("codewords contain NaN or infinity; refit or fix them before use")
         return codewords
 
