@@ -47,6 +47,7 @@ namespace detail {
 struct X86Features {
     bool avx2_fma = false;
     bool avx512 = false;
+    bool avx512_vbmi = false;  // vpermi2b: the 8-bit fast scan; with BMI2 (every such CPU has it)
     bool amd = false;
 };
 
@@ -67,11 +68,15 @@ inline X86Features detect_x86() {
     const bool avx2 = (info[1] >> 5) & 1, avx512f = (info[1] >> 16) & 1, avx512bw = (info[1] >> 30) & 1;
     features.avx2_fma = avx2 && fma && ymm_state;
     features.avx512 = features.avx2_fma && avx512f && avx512bw && zmm_state;
+    const bool bmi2 = (info[1] >> 8) & 1, vbmi = (info[2] >> 1) & 1;
+    features.avx512_vbmi = features.avx512 && vbmi && bmi2;
 #else
     __builtin_cpu_init();
     features.amd = __builtin_cpu_is("amd");
     features.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     features.avx512 = features.avx2_fma && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    features.avx512_vbmi =
+        features.avx512 && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("bmi2");
 #endif
     return features;
 }
@@ -98,6 +103,17 @@ inline bool simd_level_supported(SimdLevel level) {
 #endif
         default: return false;
     }
+}
+
+// True when the CPU also has AVX-512 VBMI (and BMI2), which the avx512
+// level's 8-bit fast-scan kernel needs; false on every other platform.
+inline bool simd_vbmi_supported() {
+#if defined(NANOPQ_CPP_X86)
+    static const bool supported = detail::detect_x86().avx512_vbmi;
+    return supported;
+#else
+    return false;
+#endif
 }
 
 inline std::vector<SimdLevel> supported_simd_levels() {

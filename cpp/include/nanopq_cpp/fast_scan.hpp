@@ -1,0 +1,382 @@
+#pragma once
+// Fast scan: exact top-k search over packed codes (packed_codes.hpp).
+//
+// Each query's float table is quantized to uint8 levels (one step per query,
+// one offset per subspace), a SIMD kernel (simd/fast_scan_*.hpp) sums the
+// levels of every row in 16 bits and flags the rows whose sum can still reach
+// the current k-th best distance, and only those rows get their exact float
+// distance from reference::adist, the function the search of unpacked codes
+// uses. The rounding bound below proves that no row of the true top-k is ever
+// dropped, so the result is exactly search()'s (adc.hpp): the same ids and
+// distances, ties to the lower id, for any thread count. Tables with NaN or
+// infinity, and shapes whose sums could overflow, run the exact scan.
+
+#include <algorithm>
+#include <atomic>
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adc.hpp"
+#include "common.hpp"
+#include "packed_codes.hpp"
+#include "simd/dispatch.hpp"
+#include "simd/scalar.hpp"
+#include "threading.hpp"
+
+namespace nanopq_cpp {
+
+namespace detail {
+
+// Index of the lowest set bit of a non-zero mask.
+template <class Mask>
+inline std::size_t lowest_bit(Mask mask) {
+#if defined(__GNUC__) || defined(__clang__)
+    return static_cast<std::size_t>(__builtin_ctzll(static_cast<unsigned long long>(mask)));
+#else
+    std::size_t bit = 0;
+    while (!((mask >> bit) & 1)) ++bit;
+    return bit;
+#endif
+}
+
+// One query's quantized table, and what turns its running k-th best key into
+// a bound on the level sums.
+//
+// Keys are sign * table entries (sign -1 for dot), so smaller is better, and
+// a row's key is the float sum F of its M keys as reference::adist adds them
+// (negating every term negates a float sum exactly). For subspace m let
+// lo_m = min_k key[m][k], and let the level of entry x be
+//     q(x) = min(levels, floor((x - lo_m) / step))      (computed in double)
+// so that x >= lo_m + step * q(x) - step * 1e-13: the division is off by at
+// most 2^-52 relative, and (x - lo_m) / step <= levels <= 255. A row with
+// level sum Q and exact real key sum S = sum_m x_m then has
+//     S >= B + step * Q - M * step * 1e-13,           B = sum_m lo_m,
+// and its float sum F, whatever the order of additions, is within
+// gamma * A of S (Higham, Accuracy and Stability of Numerical Algorithms,
+// 2nd ed., eq. 4.4: gamma_{M-1} = (M-1)u / (1 - (M-1)u), u = 2^-24, for any
+// summation order), with A = sum_m max_k |key[m][k]| >= sum_m |x_m|. So
+//     F >= B + step * Q - slack,    slack >= gamma * A + M * step * 1e-13.
+// If T is a key that k rows reach (the k-th best key seen so far), a row can
+// be in the top k only if F <= T (ties at T are broken by id), hence only if
+//     Q <= (T - B + slack) / step.
+// The kernels keep the rows with Q <= floor of that (plus 1e-6 for the
+// double arithmetic, which slack also covers with 1e-12 (A + |B|)); every
+// key is at most A (1 + gamma) in magnitude, as are T, B and the partial
+// sums, so when A is finite and far below FLT_MAX no sum overflows.
+struct QuantizedTable {
+    bool fast = false;  // false: NaN or infinity in the table, or an overflow risk
+    double offset = 0.0;
+    double step = 1.0;
+    double slack = 0.0;
+
+    // The largest level sum a row may have and still reach key T.
+    std::uint16_t bound(float key) const {
+        if (!(key < std::numeric_limits<float>::infinity())) return 65535;
+        const double levels = std::floor((static_cast<double>(key) - offset + slack) / step + 1e-6);
+        return static_cast<std::uint16_t>(std::min(65535.0, std::max(0.0, levels)));
+    }
+};
+
+// Quantizes one M x Ks table into `lut` (the kernel's layout for `bits`,
+// fast_scan_scalar.hpp). Leaves `fast` false when the table cannot be scanned
+// this way.
+inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces, std::size_t n_codewords,
+                                     float sign, std::size_t bits, std::uint8_t* lut) {
+    QuantizedTable quantized;
+    const std::size_t M = n_subspaces, Ks = n_codewords;
+    // 16-bit sums: M * levels <= 65535.
+    const std::size_t levels = std::min<std::size_t>(255, 65535 / M);
+    if (levels == 0) return quantized;
+    std::vector<double> lowest(M);
+    double largest_range = 0.0, sum_largest = 0.0, offset = 0.0;
+    for (std::size_t m = 0; m < M; ++m) {
+        float low = std::numeric_limits<float>::infinity(), high = -low, largest = 0.0f;
+        for (std::size_t k = 0; k < Ks; ++k) {
+            const float key = sign * table[m * Ks + k];
+            if (!std::isfinite(key)) return quantized;
+            low = std::min(low, key);
+            high = std::max(high, key);
+            largest = std::max(largest, std::fabs(key));
+        }
+        lowest[m] = low;
+        largest_range = std::max(largest_range, static_cast<double>(high) - low);
+        sum_largest += largest;
+        offset += low;
+    }
+    if (!(sum_largest < 0.25 * FLT_MAX)) return quantized;
+    const double step = largest_range > 0.0 ? largest_range / static_cast<double>(levels) : 1.0;
+    const std::size_t lut_bytes = bits == 4 ? (M + 1) / 2 * 32 : M * 256;
+    std::fill(lut, lut + lut_bytes, std::uint8_t{0});
+    for (std::size_t m = 0; m < M; ++m) {
+        std::uint8_t* row = bits == 4 ? lut + (m / 2) * 32 + (m % 2) * 16 : lut + m * 256;
+        for (std::size_t k = 0; k < Ks; ++k) {
+            const double level = std::floor((static_cast<double>(sign * table[m * Ks + k]) - lowest[m]) / step);
+            row[k] = static_cast<std::uint8_t>(std::min(static_cast<double>(levels), std::max(0.0, level)));
+        }
+    }
+    // gamma_{M-1} <= 1.01 M u while M u < 0.01 (M <= 65535 here).
+    const double gamma = 1.01 * static_cast<double>(M) * std::ldexp(1.0, -24);
+    quantized.fast = true;
+    quantized.offset = offset;
+    quantized.step = step;
+    quantized.slack = gamma * sum_largest + static_cast<double>(M) * step * 1e-13 +
+                      1e-12 * (sum_largest + std::fabs(offset));
+    return quantized;
+}
+
+// The k best of every query's candidates, best first, into the outputs.
+inline void write_top_k(const std::vector<std::vector<Neighbor>>& partial, std::size_t n_parts,
+                        const std::vector<std::size_t>& queries, std::size_t k, Metric metric, std::int64_t* out_ids,
+                        float* out_distances) {
+    const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
+    const float missing =
+        metric == Metric::l2 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+        std::vector<Neighbor> merged;
+        for (std::size_t part = 0; part < n_parts; ++part)
+            for (const Neighbor& candidate : partial[i * n_parts + part]) keep_best(merged, k, candidate);
+        std::sort(merged.begin(), merged.end());
+        const std::size_t q = queries[i];
+        for (std::size_t j = 0; j < k; ++j) {
+            const bool found = j < merged.size();
+            out_ids[q * k + j] = found ? merged[j].id : -1;
+            out_distances[q * k + j] = found ? sign * merged[j].key : missing;
+        }
+    }
+}
+
+// The exact scan of packed codes for the queries listed: rows unpacked a
+// block at a time and summed by reference::adist, as search() sums unpacked
+// codes; `subset` (optional) restricts it to those row ids.
+inline void exact_search_packed(const float* tables, const PackedCodesView& codes, const std::vector<std::size_t>& queries,
+                                std::size_t k, Metric metric, const std::int64_t* subset, std::size_t n_subset,
+                                std::int64_t* out_ids, float* out_distances, int num_threads) {
+    const std::size_t M = codes.n_subspaces, Ks = codes.n_codewords, table_size = M * Ks;
+    const std::size_t n_candidates = subset ? n_subset : codes.n_rows;
+    const std::size_t n_blocks = std::max<std::size_t>(1, (n_candidates + kScanBlock - 1) / kScanBlock);
+    const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
+    std::vector<std::vector<Neighbor>> partial(queries.size() * n_blocks);
+    const int threads = threads_for(n_candidates * queries.size() * M, std::size_t{1} << 20, num_threads);
+    parallel_for(n_blocks, threads, [&](std::size_t block) {
+        const std::size_t begin = block * kScanBlock;
+        const std::size_t count = begin < n_candidates ? std::min(kScanBlock, n_candidates - begin) : 0;
+        std::vector<std::uint8_t> rows(count * M);
+        if (subset) {
+            for (std::size_t j = 0; j < count; ++j)
+                unpack_row(codes, static_cast<std::size_t>(subset[begin + j]), rows.data() + j * M);
+        } else {
+            unpack_rows(codes, begin, count, rows.data());
+        }
+        std::vector<float> distances(count);
+        for (std::size_t i = 0; i < queries.size(); ++i) {
+            reference::adist(tables + queries[i] * table_size, M, Ks, rows.data(), count, distances.data());
+            std::vector<Neighbor>& heap = partial[i * n_blocks + block];
+            for (std::size_t j = 0; j < count; ++j) {
+                const std::int64_t id = subset ? subset[begin + j] : static_cast<std::int64_t>(begin + j);
+                keep_best(heap, k, Neighbor{sign * distances[j], id});
+            }
+        }
+    });
+    write_top_k(partial, n_blocks, queries, k, metric, out_ids, out_distances);
+}
+
+// Rows of the fast scan's tasks, and queries per task: the codes of a task
+// (16384 rows: 256-512 KiB for M = 16-32) stay in L2 while every query of the
+// group passes over them; the group's LUTs take about 64 KiB.
+inline constexpr std::size_t kFastScanTaskRows = 16384;
+inline constexpr std::size_t kFastScanLutBytes = 64 * 1024;
+// Rows per kernel call once a task is under way: the bounds tighten between
+// calls. A task starts with one block and doubles, so few rows pass the
+// loose bound of the first rows.
+inline constexpr std::size_t kFastScanChunkRows = 1024;
+
+// Calls kernel(blocks, n_blocks, luts, n_queries, thresholds, masks) with the
+// kernel's width argument bound, for Mask = uint32_t (4 bits) or uint64_t.
+template <class Mask, class Kernel>
+void fast_search_packed(const float* tables, const PackedCodesView& codes, const std::vector<std::size_t>& queries,
+                        const std::vector<QuantizedTable>& quantized, const std::vector<std::uint8_t>& luts,
+                        std::size_t lut_bytes, std::size_t k, Metric metric, std::int64_t* out_ids,
+                        float* out_distances, int num_threads, Kernel&& kernel) {
+    const std::size_t M = codes.n_subspaces, Ks = codes.n_codewords, table_size = M * Ks;
+    const std::size_t rows_per_block = codes.block_rows(), block_bytes = codes.block_bytes();
+    const std::size_t n_full = codes.n_full_blocks();
+    const std::size_t n_blocks = n_full + (codes.n_tail_rows() > 0 ? 1 : 0);
+    const std::size_t task_blocks = kFastScanTaskRows / rows_per_block;
+    const std::size_t n_ranges = std::max<std::size_t>(1, (n_blocks + task_blocks - 1) / task_blocks);
+    const std::size_t group_size = std::max<std::size_t>(4, kFastScanLutBytes / lut_bytes);
+    const std::size_t n_queries = queries.size();
+    const std::size_t n_groups = (n_queries + group_size - 1) / group_size;
+    const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
+    std::vector<std::uint8_t> tail_block;
+    if (codes.n_tail_rows() > 0) {
+        tail_block.resize(block_bytes);
+        tail_as_block(codes, tail_block.data());
+    }
+    // Each query's best k-th key over all tasks so far: any task's k-th best
+    // bounds the true k-th best, so every task may prune with the smallest.
+    // Which rows get pruned then depends on timing, the result does not.
+    std::unique_ptr<std::atomic<float>[]> shared_bound(new std::atomic<float>[n_queries]);
+    for (std::size_t i = 0; i < n_queries; ++i) shared_bound[i].store(std::numeric_limits<float>::infinity());
+    std::vector<std::vector<Neighbor>> partial(n_queries * n_ranges);
+    // A fast-scan look-up costs about a tenth of an exact one.
+    const int threads = threads_for(codes.n_rows * n_queries * M / 10, std::size_t{1} << 20, num_threads);
+    parallel_for(n_ranges * n_groups, threads, [&](std::size_t task) {
+        const std::size_t range = task / n_groups, group = task % n_groups;
+        const std::size_t first_query = group * group_size;
+        const std::size_t group_queries = std::min(group_size, n_queries - first_query);
+        const std::size_t first_block = range * task_blocks, end_block = std::min(n_blocks, first_block + task_blocks);
+        const std::size_t max_chunk = std::max<std::size_t>(1, kFastScanChunkRows / rows_per_block);
+        std::vector<std::uint16_t> thresholds(group_queries);
+        std::vector<Mask> masks(max_chunk * group_queries);
+        std::vector<std::size_t> candidates;
+        std::vector<std::uint8_t> rows;
+        std::vector<float> distances;
+        std::size_t chunk = 1;
+        for (std::size_t block = first_block; block < end_block; block += chunk, chunk = std::min(2 * chunk, max_chunk)) {
+            chunk = std::min(chunk, end_block - block);
+            // The tail block comes alone, from its padded copy.
+            if (block < n_full) chunk = std::min(chunk, n_full - block);
+            const std::uint8_t* data = block < n_full ? codes.block(block) : tail_block.data();
+            for (std::size_t i = 0; i < group_queries; ++i) {
+                const std::size_t query = first_query + i;
+                const std::vector<Neighbor>& heap = partial[query * n_ranges + range];
+                float bound = shared_bound[query].load(std::memory_order_relaxed);
+                if (heap.size() == k) bound = std::min(bound, heap.front().key);
+                thresholds[i] = quantized[query].bound(bound);
+            }
+            kernel(data, chunk, luts.data() + first_query * lut_bytes, group_queries, thresholds.data(),
+                   masks.data());
+            for (std::size_t i = 0; i < group_queries; ++i) {
+                const std::size_t query = first_query + i;
+                candidates.clear();
+                for (std::size_t b = 0; b < chunk; ++b) {
+                    const std::size_t first_row = (block + b) * rows_per_block;
+                    Mask mask = masks[b * group_queries + i];
+                    if (first_row + rows_per_block > codes.n_rows)  // the tail: rows past the end are padding
+                        mask &= (Mask{1} << (codes.n_rows - first_row)) - 1;
+                    for (; mask != 0; mask &= mask - 1) candidates.push_back(first_row + lowest_bit(mask));
+                }
+                if (candidates.empty()) continue;
+                // Exact distances of the candidates, as the unpacked search computes them.
+                rows.resize(candidates.size() * M);
+                distances.resize(candidates.size());
+                for (std::size_t c = 0; c < candidates.size(); ++c)
+                    unpack_row(codes, candidates[c], rows.data() + c * M);
+                reference::adist(tables + queries[query] * table_size, M, Ks, rows.data(), candidates.size(),
+                                 distances.data());
+                std::vector<Neighbor>& heap = partial[query * n_ranges + range];
+                const float bound = shared_bound[query].load(std::memory_order_relaxed);
+                for (std::size_t c = 0; c < candidates.size(); ++c) {
+                    const float key = sign * distances[c];
+                    if (key > bound) continue;  // k rows elsewhere are better
+                    keep_best(heap, k, Neighbor{key, static_cast<std::int64_t>(candidates[c])});
+                }
+                if (heap.size() == k) {
+                    const float mine = heap.front().key;
+                    float current = shared_bound[query].load(std::memory_order_relaxed);
+                    while (mine < current &&
+                           !shared_bound[query].compare_exchange_weak(current, mine, std::memory_order_relaxed)) {
+                    }
+                }
+            }
+        }
+    });
+    write_top_k(partial, n_ranges, queries, k, metric, out_ids, out_distances);
+}
+
+}  // namespace detail
+
+// Which path packed codes of Ks codewords take with `kernels`: "fast scan"
+// or "exact scan" (no kernel for the width at that level).
+inline bool has_fast_scan(const KernelTable& kernels, std::size_t n_codewords) {
+    return packed_bits_for(n_codewords) == 4 ? kernels.scan_4bit != nullptr : kernels.scan_8bit != nullptr;
+}
+
+// Top-k search over packed codes, with the contract of search() (adc.hpp):
+// for each of n_queries tables ([q][M][Ks]), the k rows with the smallest l2
+// or largest inner-product distance, best first, ties to the lower id; the
+// same ids and distances search() gives for the unpacked codes. `subset`
+// (optional) restricts the search to those rows, by the exact scan. Missing
+// slots get id -1 and distance +inf (l2) or -inf (dot). `kernels` defaults
+// to the active SIMD level's.
+inline void search_packed(const float* tables, std::size_t n_queries, const PackedCodesView& codes, std::size_t k,
+                          Metric metric, const std::int64_t* subset, std::size_t n_subset, std::int64_t* out_ids,
+                          float* out_distances, int num_threads = 0, const KernelTable* kernels = nullptr) {
+    const std::size_t M = codes.n_subspaces, Ks = codes.n_codewords;
+    require(M > 0 && Ks > 0, "the distance table must have M > 0 rows and Ks > 0 columns");
+    require(k > 0, "topk must be positive");
+    require(n_queries == 0 || (tables && out_ids && out_distances), "search needs tables and output buffers");
+    require(codes.n_rows == 0 || codes.data, "packed codes are missing");
+    const std::size_t bits = packed_bits_for(Ks);
+    if (subset) {
+        for (std::size_t j = 0; j < n_subset; ++j)
+            if (subset[j] < 0 || static_cast<std::size_t>(subset[j]) >= codes.n_rows)
+                throw std::out_of_range("subset[" + std::to_string(j) + "] = " + std::to_string(subset[j]) +
+                                        " is not a row of codes (0 <= id < " + std::to_string(codes.n_rows) + ")");
+    }
+    const KernelTable& table = kernels ? *kernels : active_kernels();
+    std::vector<std::size_t> exact_queries, fast_queries;
+    std::vector<detail::QuantizedTable> quantized;
+    std::vector<std::uint8_t> luts;
+    const std::size_t lut_bytes = bits == 4 ? (M + 1) / 2 * 32 : M * 256;
+    const bool fast = !subset && codes.n_rows > 0 && has_fast_scan(table, Ks);
+    const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
+    std::vector<std::uint8_t> lut(lut_bytes);
+    for (std::size_t q = 0; q < n_queries; ++q) {
+        detail::QuantizedTable quantized_table;
+        if (fast) quantized_table = detail::quantize_table(tables + q * M * Ks, M, Ks, sign, bits, lut.data());
+        if (!quantized_table.fast) {
+            exact_queries.push_back(q);
+            continue;
+        }
+        fast_queries.push_back(q);
+        quantized.push_back(quantized_table);
+        luts.insert(luts.end(), lut.begin(), lut.end());
+    }
+    if (!exact_queries.empty())
+        detail::exact_search_packed(tables, codes, exact_queries, k, metric, subset, n_subset, out_ids,
+                                    out_distances, num_threads);
+    if (fast_queries.empty()) return;
+    if (bits == 4) {
+        const std::size_t n_pairs = codes.n_pairs();
+        detail::fast_search_packed<std::uint32_t>(
+            tables, codes, fast_queries, quantized, luts, lut_bytes, k, metric, out_ids, out_distances, num_threads,
+            [&](const std::uint8_t* blocks, std::size_t n_blocks, const std::uint8_t* group_luts,
+                std::size_t group_queries, const std::uint16_t* thresholds, std::uint32_t* masks) {
+                table.scan_4bit(blocks, n_blocks, n_pairs, group_luts, group_queries, thresholds, masks);
+            });
+    } else {
+        detail::fast_search_packed<std::uint64_t>(
+            tables, codes, fast_queries, quantized, luts, lut_bytes, k, metric, out_ids, out_distances, num_threads,
+            [&](const std::uint8_t* blocks, std::size_t n_blocks, const std::uint8_t* group_luts,
+                std::size_t group_queries, const std::uint16_t* thresholds, std::uint64_t* masks) {
+                table.scan_8bit(blocks, n_blocks, M, group_luts, group_queries, thresholds, masks);
+            });
+    }
+}
+
+// Distances from n_queries tables ([q][M][Ks]) to every row of packed codes:
+// out[q][i], the values adist() (adc.hpp) gives for the unpacked codes.
+inline void adist_packed(const float* tables, std::size_t n_queries, const PackedCodesView& codes, float* out,
+                         int num_threads = 0) {
+    const std::size_t M = codes.n_subspaces, Ks = codes.n_codewords, n = codes.n_rows;
+    require(M > 0 && Ks > 0, "the distance table must have M > 0 rows and Ks > 0 columns");
+    require(n == 0 || n_queries == 0 || (tables && codes.data && out), "adist needs input and output buffers");
+    const std::size_t n_blocks = (n + kScanBlock - 1) / kScanBlock;
+    const int threads = threads_for(n * n_queries * M, std::size_t{1} << 20, num_threads);
+    parallel_for(n_blocks, threads, [&](std::size_t block) {
+        const std::size_t begin = block * kScanBlock, count = std::min(kScanBlock, n - begin);
+        std::vector<std::uint8_t> rows(count * M);
+        unpack_rows(codes, begin, count, rows.data());
+        for (std::size_t q = 0; q < n_queries; ++q)
+            reference::adist(tables + q * M * Ks, M, Ks, rows.data(), count, out + q * n + begin);
+    });
+}
+
+}  // namespace nanopq_cpp

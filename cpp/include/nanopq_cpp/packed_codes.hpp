@@ -1,0 +1,294 @@
+#pragma once
+// Packed codes: PQ codes of Ks <= 256 rearranged in blocks of rows so that a
+// SIMD register holds one subspace's codes of many rows, for the fast scan
+// (fast_scan.hpp). This file is the one description of the layout; the
+// kernels (simd/fast_scan_*.hpp) and pack/unpack below follow it.
+//
+// 4-bit layout (Ks <= 16): rows in blocks of kRowsPer4BitBlock = 32, subspaces
+// in pairs (2p, 2p + 1); an odd M gets a last pair whose second half is zero.
+// A full block is n_pairs * 32 bytes, pair p at byte 32 p:
+//     byte j      (j < 16): code(row j, 2p)     | code(row j + 16, 2p)     << 4
+//     byte 16 + j (j < 16): code(row j, 2p + 1) | code(row j + 16, 2p + 1) << 4
+// so one 32-byte load gives, in its 128-bit halves, the two 16-entry table
+// indices a `vpshufb` (or NEON `tbl`) looks up for 32 rows.
+//
+// 8-bit layout (16 < Ks <= 256): rows in blocks of kRowsPer8BitBlock = 64; a
+// full block is M * 64 bytes, subspace m at byte 64 m:
+//     byte j (j < 64): code(row j, m)
+// one 64-byte load per subspace: the indices of a `vpermi2b` lookup.
+//
+// The rows after the last full block (fewer than a block) follow in row-major
+// order: for 4 bits, n_pairs bytes a row, byte p = code(row, 2p) |
+// code(row, 2p + 1) << 4; for 8 bits, M bytes a row. So the packed codes take
+// n * ceil(M / 2) bytes (4 bits) or n * M bytes (8 bits): never more than the
+// uint8 codes, and half of them for 4 bits and even M.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "codes.hpp"
+#include "common.hpp"
+
+namespace nanopq_cpp {
+
+inline constexpr std::size_t kRowsPer4BitBlock = 32;
+inline constexpr std::size_t kRowsPer8BitBlock = 64;
+
+// Bits a packed code takes for Ks codewords: 4 (Ks <= 16) or 8 (Ks <= 256).
+inline std::size_t packed_bits_for(std::size_t n_codewords) {
+    if (n_codewords == 0 || n_codewords > 256)
+        throw std::invalid_argument("packed codes need 1 <= Ks <= 256, got Ks = " + std::to_string(n_codewords));
+    return n_codewords <= 16 ? 4 : 8;
+}
+
+// A read-only view of packed codes: n_rows rows of n_subspaces codes < n_codewords.
+struct PackedCodesView {
+    const std::uint8_t* data = nullptr;
+    std::size_t n_rows = 0;
+    std::size_t n_subspaces = 0;
+    std::size_t n_codewords = 0;
+
+    std::size_t bits() const { return packed_bits_for(n_codewords); }
+    std::size_t n_pairs() const { return (n_subspaces + 1) / 2; }
+    std::size_t block_rows() const { return bits() == 4 ? kRowsPer4BitBlock : kRowsPer8BitBlock; }
+    // Bytes of one full block, and of one row in the row-major tail.
+    std::size_t block_bytes() const { return bits() == 4 ? n_pairs() * 32 : n_subspaces * 64; }
+    std::size_t row_bytes() const { return bits() == 4 ? n_pairs() : n_subspaces; }
+    std::size_t n_full_blocks() const { return n_rows / block_rows(); }
+    std::size_t n_tail_rows() const { return n_rows % block_rows(); }
+    const std::uint8_t* block(std::size_t b) const { return data + b * block_bytes(); }
+    const std::uint8_t* tail() const { return data + n_full_blocks() * block_bytes(); }
+};
+
+// Bytes that n rows of M codes < Ks take packed (see the layout above).
+inline std::size_t packed_size(std::size_t n_rows, std::size_t n_subspaces, std::size_t n_codewords) {
+    const std::size_t row_bytes = packed_bits_for(n_codewords) == 4 ? (n_subspaces + 1) / 2 : n_subspaces;
+    return checked_product(n_rows, row_bytes, "packed codes");
+}
+
+namespace detail {
+
+// The code of `row` (< block rows) in subspace m of one full block.
+inline std::uint8_t code_in_block(const PackedCodesView& view, const std::uint8_t* block, std::size_t row,
+                                  std::size_t m) {
+    if (view.bits() == 8) return block[m * 64 + row];
+    const std::uint8_t byte = block[(m / 2) * 32 + (m % 2) * 16 + row % 16];
+    return row < 16 ? byte & 0x0F : byte >> 4;
+}
+
+inline std::uint8_t code_in_tail_row(const PackedCodesView& view, const std::uint8_t* row_data, std::size_t m) {
+    if (view.bits() == 8) return row_data[m];
+    return m % 2 == 0 ? row_data[m / 2] & 0x0F : row_data[m / 2] >> 4;
+}
+
+}  // namespace detail
+
+// Writes the codes of row `row` (M uint8 values) to out.
+inline void unpack_row(const PackedCodesView& view, std::size_t row, std::uint8_t* out) {
+    const std::size_t rows_per_block = view.block_rows();
+    const std::size_t b = row / rows_per_block;
+    if (b < view.n_full_blocks()) {
+        const std::uint8_t* block = view.block(b);
+        for (std::size_t m = 0; m < view.n_subspaces; ++m)
+            out[m] = detail::code_in_block(view, block, row % rows_per_block, m);
+    } else {
+        const std::uint8_t* row_data = view.tail() + (row - b * rows_per_block) * view.row_bytes();
+        for (std::size_t m = 0; m < view.n_subspaces; ++m) out[m] = detail::code_in_tail_row(view, row_data, m);
+    }
+}
+
+// Writes rows [first, first + count) as [count][M] uint8 codes to out. Rows
+// of full blocks are unpacked a block at a time (a transpose with the layout's
+// constants hoisted): the exact scan of packed codes runs through here.
+inline void unpack_rows(const PackedCodesView& view, std::size_t first, std::size_t count, std::uint8_t* out) {
+    const std::size_t M = view.n_subspaces, rows_per_block = view.block_rows();
+    const bool eight_bits = view.bits() == 8;
+    const std::size_t end = first + count;
+    std::size_t row = first;
+    while (row < end) {
+        const std::size_t b = row / rows_per_block, in_block = row % rows_per_block;
+        if (b >= view.n_full_blocks()) break;
+        const std::size_t take = std::min(rows_per_block - in_block, end - row);
+        const std::uint8_t* block = view.block(b);
+        std::uint8_t* dest = out + (row - first) * M;
+        if (eight_bits) {
+            for (std::size_t m = 0; m < M; ++m)
+                for (std::size_t j = 0; j < take; ++j) dest[j * M + m] = block[m * 64 + in_block + j];
+        } else {
+            for (std::size_t m = 0; m < M; ++m) {
+                const std::uint8_t* half = block + (m / 2) * 32 + (m % 2) * 16;
+                for (std::size_t j = 0; j < take; ++j) {
+                    const std::size_t r = in_block + j;
+                    dest[j * M + m] = r < 16 ? half[r] & 0x0F : half[r - 16] >> 4;
+                }
+            }
+        }
+        row += take;
+    }
+    for (; row < end; ++row) unpack_row(view, row, out + (row - first) * M);
+}
+
+// The rows after the last full block as one full block (block_bytes() bytes
+// at out), with code 0 in the rows past the end: the kernels scan only full
+// blocks.
+inline void tail_as_block(const PackedCodesView& view, std::uint8_t* out) {
+    std::fill(out, out + view.block_bytes(), std::uint8_t{0});
+    const std::size_t M = view.n_subspaces, first = view.n_full_blocks() * view.block_rows();
+    std::vector<std::uint8_t> row(M);
+    for (std::size_t j = 0; j < view.n_tail_rows(); ++j) {
+        unpack_row(view, first + j, row.data());
+        for (std::size_t m = 0; m < M; ++m) {
+            if (view.bits() == 8)
+                out[m * 64 + j] = row[m];
+            else
+                out[(m / 2) * 32 + (m % 2) * 16 + j % 16] |= static_cast<std::uint8_t>(j < 16 ? row[m] : row[m] << 4);
+        }
+    }
+}
+
+// Packs n rows of M codes (row-major, each < Ks <= 256) into out, which holds
+// packed_size(n, M, Ks) bytes. Throws std::out_of_range for a code >= Ks.
+template <class code_t>
+void pack(const code_t* codes, std::size_t n_rows, std::size_t n_subspaces, std::size_t n_codewords,
+          std::uint8_t* out) {
+    require(n_subspaces > 0, "packed codes need M > 0");
+    require(n_rows == 0 || (codes && out), "pack needs input and output buffers");
+    check_codes(codes, n_rows, n_subspaces, n_codewords);
+    const PackedCodesView view{out, n_rows, n_subspaces, n_codewords};
+    const std::size_t M = n_subspaces, rows_per_block = view.block_rows();
+    std::fill(out, out + packed_size(n_rows, M, n_codewords), std::uint8_t{0});
+    auto code = [&](std::size_t row, std::size_t m) {
+        return m < M ? static_cast<std::uint8_t>(codes[row * M + m]) : std::uint8_t{0};
+    };
+    for (std::size_t b = 0; b < view.n_full_blocks(); ++b) {
+        std::uint8_t* block = out + b * view.block_bytes();
+        const std::size_t first = b * rows_per_block;
+        if (view.bits() == 8) {
+            for (std::size_t m = 0; m < M; ++m)
+                for (std::size_t j = 0; j < 64; ++j) block[m * 64 + j] = code(first + j, m);
+        } else {
+            for (std::size_t p = 0; p < view.n_pairs(); ++p)
+                for (std::size_t half = 0; half < 2; ++half)
+                    for (std::size_t j = 0; j < 16; ++j)
+                        block[p * 32 + half * 16 + j] = static_cast<std::uint8_t>(
+                            code(first + j, 2 * p + half) | code(first + j + 16, 2 * p + half) << 4);
+        }
+    }
+    std::uint8_t* tail = out + view.n_full_blocks() * view.block_bytes();
+    for (std::size_t row = view.n_full_blocks() * rows_per_block; row < n_rows; ++row, tail += view.row_bytes()) {
+        if (view.bits() == 8)
+            for (std::size_t m = 0; m < M; ++m) tail[m] = code(row, m);
+        else
+            for (std::size_t p = 0; p < view.n_pairs(); ++p)
+                tail[p] = static_cast<std::uint8_t>(code(row, 2 * p) | code(row, 2 * p + 1) << 4);
+    }
+}
+
+// Throws std::out_of_range naming the first packed code >= Ks: packed codes
+// that did not come from pack() (a file, a pickle) must pass this before a
+// scan indexes a table with them. Free when every value of the width is a
+// valid code (Ks = 16 or 256). Padding (an odd M's last half pair) is not read.
+inline void check_packed_codes(const PackedCodesView& view) {
+    if (view.n_codewords == (std::size_t{1} << view.bits())) return;
+    std::uint8_t largest = 0;
+    const std::size_t n_bytes = packed_size(view.n_rows, view.n_subspaces, view.n_codewords);
+    const bool odd_pad = view.bits() == 4 && view.n_subspaces % 2 == 1;
+    if (view.bits() == 8 || !odd_pad) {
+        // Every byte holds codes only: one branch-free pass for the common case.
+        for (std::size_t i = 0; i < n_bytes; ++i) {
+            const std::uint8_t byte = view.data[i];
+            const std::uint8_t high = view.bits() == 4 ? byte >> 4 : 0, low = view.bits() == 4 ? byte & 0x0F : byte;
+            largest = std::max(largest, std::max(high, low));
+        }
+        if (largest < view.n_codewords) return;
+    }
+    std::vector<std::uint8_t> row(view.n_subspaces);
+    for (std::size_t i = 0; i < view.n_rows; ++i) {
+        unpack_row(view, i, row.data());
+        for (std::size_t m = 0; m < view.n_subspaces; ++m)
+            if (row[m] >= view.n_codewords)
+                throw std::out_of_range("packed codes[" + std::to_string(i) + ", " + std::to_string(m) +
+                                        "] = " + std::to_string(row[m]) +
+                                        " is not a valid code: codes must be < Ks = " +
+                                        std::to_string(view.n_codewords));
+    }
+}
+
+// Packed codes that own their bytes: made by pack() from codes, or from bytes
+// written earlier (checked against the shape and Ks, never trusted).
+class PackedCodes {
+public:
+    PackedCodes() = default;
+
+    // Takes bytes in the layout above; throws std::invalid_argument if their
+    // size does not match (n, M, Ks), std::out_of_range for a code >= Ks.
+    PackedCodes(std::vector<std::uint8_t> bytes, std::size_t n_rows, std::size_t n_subspaces, std::size_t n_codewords)
+        : bytes_(std::move(bytes)), n_rows_(n_rows), n_subspaces_(n_subspaces), n_codewords_(n_codewords) {
+        require(n_subspaces > 0, "packed codes need M > 0");
+        const std::size_t expected = packed_size(n_rows, n_subspaces, n_codewords);
+        require(bytes_.size() == expected, "packed codes of " + std::to_string(n_rows) + " rows, M = " +
+                                               std::to_string(n_subspaces) + ", Ks = " + std::to_string(n_codewords) +
+                                               " take " + std::to_string(expected) + " bytes, got " +
+                                               std::to_string(bytes_.size()));
+        check_packed_codes(view());
+    }
+
+    // The rows after the last full block as one full block (block_bytes() bytes
+// at out), with code 0 in the rows past the end: the kernels scan only full
+// blocks.
+inline void tail_as_block(const PackedCodesView& view, std::uint8_t* out) {
+    std::fill(out, out + view.block_bytes(), std::uint8_t{0});
+    const std::size_t M = view.n_subspaces, first = view.n_full_blocks() * view.block_rows();
+    std::vector<std::uint8_t> row(M);
+    for (std::size_t j = 0; j < view.n_tail_rows(); ++j) {
+        unpack_row(view, first + j, row.data());
+        for (std::size_t m = 0; m < M; ++m) {
+            if (view.bits() == 8)
+                out[m * 64 + j] = row[m];
+            else
+                out[(m / 2) * 32 + (m % 2) * 16 + j % 16] |= static_cast<std::uint8_t>(j < 16 ? row[m] : row[m] << 4);
+        }
+    }
+}
+
+// Packs n rows of M codes < Ks (Ks <= 256).
+    template <class code_t>
+    static PackedCodes from_codes(const code_t* codes, std::size_t n_rows, std::size_t n_subspaces,
+                                  std::size_t n_codewords) {
+        PackedCodes packed;
+        packed.bytes_.resize(packed_size(n_rows, n_subspaces, n_codewords));
+        pack(codes, n_rows, n_subspaces, n_codewords, packed.bytes_.data());
+        packed.n_rows_ = n_rows;
+        packed.n_subspaces_ = n_subspaces;
+        packed.n_codewords_ = n_codewords;
+        return packed;
+    }
+
+    std::size_t rows() const { return n_rows_; }
+    std::size_t n_subspaces() const { return n_subspaces_; }
+    std::size_t n_codewords() const { return n_codewords_; }
+    std::size_t bits() const { return packed_bits_for(n_codewords_); }
+    std::size_t nbytes() const { return bytes_.size(); }
+    const std::vector<std::uint8_t>& bytes() const { return bytes_; }
+    PackedCodesView view() const { return PackedCodesView{bytes_.data(), n_rows_, n_subspaces_, n_codewords_}; }
+
+    // The codes again, [rows][M] uint8 (the code dtype of Ks <= 256).
+    std::vector<std::uint8_t> unpack() const {
+        std::vector<std::uint8_t> codes(checked_product(n_rows_, n_subspaces_, "codes"));
+        unpack_rows(view(), 0, n_rows_, codes.data());
+        return codes;
+    }
+
+private:
+    std::vector<std::uint8_t> bytes_;
+    std::size_t n_rows_ = 0;
+    std::size_t n_subspaces_ = 0;
+    std::size_t n_codewords_ = 0;
+};
+
+}  // namespace nanopq_cpp
