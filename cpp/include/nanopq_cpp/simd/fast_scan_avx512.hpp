@@ -52,6 +52,7 @@ NANOPQ_CPP_TARGET_AVX512_SCAN inline void scan_4bit_queries(const std::uint8_t* 
     for (std::size_t b = 0; b < n_blocks; ++b) {
         const std::uint8_t* block = blocks + b * block_bytes;
         __m512i total_low[kQueries], odd_low[kQueries], total_high[kQueries], odd_high[kQueries];
+        NANOPQ_CPP_UNROLL_QUERIES
         for (int q = 0; q < kQueries; ++q)
             total_low[q] = odd_low[q] = total_high[q] = odd_high[q] = _mm512_setzero_si512();
         for (std::size_t p = 0; p < n_pairs; p += 2) {
@@ -60,7 +61,8 @@ NANOPQ_CPP_TARGET_AVX512_SCAN inline void scan_4bit_queries(const std::uint8_t* 
             const __m512i codes = _mm512_maskz_loadu_epi8(lanes, block + p * 32);
             const __m512i low = _mm512_and_si512(codes, low_nibbles);
             const __m512i high = _mm512_and_si512(_mm512_srli_epi16(codes, 4), low_nibbles);
-            for (int q = 0; q < kQueries; ++q) {
+                        NANOPQ_CPP_UNROLL_QUERIES
+                        for (int q = 0; q < kQueries; ++q) {
                 const __m512i lut = _mm512_maskz_loadu_epi8(lanes, luts + q * block_bytes + p * 32);
                 const __m512i found_low = _mm512_shuffle_epi8(lut, low);
                 const __m512i found_high = _mm512_shuffle_epi8(lut, high);
@@ -71,6 +73,7 @@ NANOPQ_CPP_TARGET_AVX512_SCAN inline void scan_4bit_queries(const std::uint8_t* 
             }
         }
         // Fold the two 256-bit halves (pairs p and p + 1): the AVX2 layout.
+        NANOPQ_CPP_UNROLL_QUERIES
         for (int q = 0; q < kQueries; ++q)
             masks[b * mask_stride + q] = avx2::rows_within(fold_halves(total_low[q]), fold_halves(odd_low[q]),
                                                            fold_halves(total_high[q]), fold_halves(odd_high[q]),
@@ -109,11 +112,13 @@ NANOPQ_CPP_TARGET_AVX512_VBMI inline void scan_8bit_queries(const std::uint8_t* 
     for (std::size_t b = 0; b < n_blocks; ++b) {
         const std::uint8_t* block = blocks + b * block_bytes;
         __m512i total[kQueries], odd[kQueries];
+        NANOPQ_CPP_UNROLL_QUERIES
         for (int q = 0; q < kQueries; ++q) total[q] = odd[q] = _mm512_setzero_si512();
         for (std::size_t m = 0; m < n_subspaces; ++m) {
             const __m512i codes = _mm512_loadu_si512(block + m * 64);
             const __mmask64 upper_half = _mm512_movepi8_mask(codes);  // codes >= 128
-            for (int q = 0; q < kQueries; ++q) {
+                        NANOPQ_CPP_UNROLL_QUERIES
+                        for (int q = 0; q < kQueries; ++q) {
                 const std::uint8_t* lut = luts + q * lut_bytes + m * 256;
                 const __m512i lower = _mm512_permutex2var_epi8(_mm512_loadu_si512(lut), codes,
                                                                _mm512_loadu_si512(lut + 64));
@@ -124,6 +129,7 @@ NANOPQ_CPP_TARGET_AVX512_VBMI inline void scan_8bit_queries(const std::uint8_t* 
                 odd[q] = _mm512_add_epi16(odd[q], _mm512_srli_epi16(found, 8));
             }
         }
+        NANOPQ_CPP_UNROLL_QUERIES
         for (int q = 0; q < kQueries; ++q) {
             const __m512i threshold = _mm512_set1_epi16(static_cast<short>(thresholds[q]));
             const __m512i even = _mm512_sub_epi16(total[q], _mm512_slli_epi16(odd[q], 8));

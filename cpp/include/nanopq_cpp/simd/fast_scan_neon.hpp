@@ -35,13 +35,15 @@ inline void scan_4bit_queries(const std::uint8_t* blocks, std::size_t n_blocks, 
         const std::uint8_t* block = blocks + b * block_bytes;
         // Sums of rows 0-7, 8-15, 16-23 and 24-31 for each query.
         uint16x8_t sums[kQueries][4];
+        NANOPQ_CPP_UNROLL_QUERIES
         for (int q = 0; q < kQueries; ++q)
             for (int part = 0; part < 4; ++part) sums[q][part] = vdupq_n_u16(0);
         for (std::size_t p = 0; p < n_pairs; ++p) {
             for (int half = 0; half < 2; ++half) {
                 const uint8x16_t codes = vld1q_u8(block + p * 32 + half * 16);
                 const uint8x16_t low = vandq_u8(codes, low_nibbles), high = vshrq_n_u8(codes, 4);
-                for (int q = 0; q < kQueries; ++q) {
+                            NANOPQ_CPP_UNROLL_QUERIES
+                            for (int q = 0; q < kQueries; ++q) {
                     const uint8x16_t lut = vld1q_u8(luts + q * block_bytes + p * 32 + half * 16);
                     const uint8x16_t found_low = vqtbl1q_u8(lut, low), found_high = vqtbl1q_u8(lut, high);
                     sums[q][0] = vaddw_u8(sums[q][0], vget_low_u8(found_low));
@@ -51,6 +53,7 @@ inline void scan_4bit_queries(const std::uint8_t* blocks, std::size_t n_blocks, 
                 }
             }
         }
+        NANOPQ_CPP_UNROLL_QUERIES
         for (int q = 0; q < kQueries; ++q) {
             const uint16x8_t threshold = vdupq_n_u16(thresholds[q]);
             masks[b * mask_stride + q] =

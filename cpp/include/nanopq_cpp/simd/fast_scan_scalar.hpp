@@ -18,6 +18,17 @@
 #include <cstddef>
 #include <cstdint>
 
+// The SIMD kernels keep one set of accumulators per query in registers, in
+// arrays indexed by a compile-time loop: unrolled at -O2 too, or they would
+// live on the stack.
+#if defined(__clang__)
+#define NANOPQ_CPP_UNROLL_QUERIES _Pragma("unroll")
+#elif defined(__GNUC__)
+#define NANOPQ_CPP_UNROLL_QUERIES _Pragma("GCC unroll 8")
+#else
+#define NANOPQ_CPP_UNROLL_QUERIES
+#endif
+
 namespace nanopq_cpp {
 
 // A 4-bit kernel: n_pairs pairs of subspaces, masks of 32 rows.
