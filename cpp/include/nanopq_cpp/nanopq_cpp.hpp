@@ -12,6 +12,8 @@
 #include "kmeans.hpp"
 #include "pq.hpp"
 #include "adc.hpp"
+#include "packed_codes.hpp"
+#include "fast_scan.hpp"
 #include "opq.hpp"
 #include "quantizer.hpp"
 #include "model_file.hpp"

@@ -36,8 +36,10 @@
 #include "adc.hpp"
 #include "codes.hpp"
 #include "common.hpp"
+#include "fast_scan.hpp"
 #include "kmeans.hpp"
 #include "opq.hpp"
+#include "packed_codes.hpp"
 #include "pq.hpp"
 #include "threading.hpp"
 
@@ -134,6 +136,14 @@ private:
     std::size_t n_subspaces_ = 0;
 };
 
+// Codes of Ks <= 256 codewords packed for the fast scan (packed_codes.hpp).
+// Throws std::out_of_range for a code >= Ks.
+inline PackedCodes pack(const Codes& codes, std::size_t n_codewords) {
+    return codes.visit([&](const auto* data) {
+        return PackedCodes::from_codes(data, codes.rows(), codes.n_subspaces(), n_codewords);
+    });
+}
+
 // Top-k neighbours of a batch of queries: for query q, ids[q * k + j] and
 // distances[q * k + j] are its j-th best code (smallest l2 distance, or largest
 // inner product for Metric::dot). Slots beyond the number of candidates hold
@@ -209,7 +219,36 @@ public:
         return codes.visit([&](const auto* data) { return search(data, codes.rows(), k, subset, n_subset); });
     }
 
+    // The same search over packed codes (ProductQuantizer::pack), by the fast
+    // scan where this CPU has a kernel for the code width: the same ids and
+    // distances as searching the unpacked codes.
+    SearchResult search(const PackedCodes& codes, std::size_t k, const std::int64_t* subset = nullptr,
+                        std::size_t n_subset = 0) const {
+        check_packed(codes);
+        SearchResult result;
+        result.n_queries = n_queries_;
+        result.k = k;
+        result.ids.resize(checked_product(n_queries_, k, "search results"));
+        result.distances.resize(result.ids.size());
+        search_packed(values_.data(), n_queries_, codes.view(), k, metric_, subset, n_subset, result.ids.data(),
+                      result.distances.data(), num_threads_);
+        return result;
+    }
+    // Distances to every row of packed codes, as adist() of the unpacked codes.
+    std::vector<float> adist(const PackedCodes& codes) const {
+        check_packed(codes);
+        std::vector<float> out(checked_product(n_queries_, codes.rows(), "distances"));
+        adist_packed(values_.data(), n_queries_, codes.view(), out.data(), num_threads_);
+        return out;
+    }
+
 private:
+    void check_packed(const PackedCodes& codes) const {
+        if (codes.n_subspaces() != n_subspaces_ || codes.n_codewords() != n_codewords_)
+            throw std::invalid_argument("packed codes have M = " + std::to_string(codes.n_subspaces()) +
+                                        ", Ks = " + std::to_string(codes.n_codewords()) + " but the tables have M = " +
+                                        std::to_string(n_subspaces_) + ", Ks = " + std::to_string(n_codewords_));
+    }
     void check_columns(const Codes& codes) const {
         if (codes.n_subspaces() != n_subspaces_)
             throw std::invalid_argument("codes have " + std::to_string(codes.n_subspaces()) +
@@ -330,6 +369,17 @@ public:
         return vecs;
     }
 
+    // The codes packed for the fast scan (Ks <= 256): dtable(q).search(packed, k)
+    // then gives what it gives for the codes themselves, faster. Needs no
+    // codewords, only M and Ks.
+    PackedCodes pack(const Codes& codes) const {
+        require(n_subspaces_ > 0, "construct the quantizer with M and Ks before pack()");
+        if (codes.n_subspaces() != n_subspaces_)
+            throw std::invalid_argument("codes have " + std::to_string(codes.n_subspaces()) +
+                                        " columns but the quantizer has M = " + std::to_string(n_subspaces_));
+        return nanopq_cpp::pack(codes, n_codewords_);
+    }
+
     // Distance tables of n_queries queries ([n_queries][dim()]).
     DistanceTables dtable(const float* queries, std::size_t n_queries = 1) const {
         const CodebookView view = codebook();
@@ -344,6 +394,10 @@ public:
 
     // The k nearest code rows of each query: dtable(queries).search(codes, k).
     SearchResult search(const float* queries, std::size_t n_queries, const Codes& codes, std::size_t k,
+                        const std::int64_t* subset = nullptr, std::size_t n_subset = 0) const {
+        return dtable(queries, n_queries).search(codes, k, subset, n_subset);
+    }
+    SearchResult search(const float* queries, std::size_t n_queries, const PackedCodes& codes, std::size_t k,
                         const std::int64_t* subset = nullptr, std::size_t n_subset = 0) const {
         return dtable(queries, n_queries).search(codes, k, subset, n_subset);
     }
@@ -485,8 +539,13 @@ public:
     DistanceTables dtable(const float* queries, std::size_t n_queries = 1) const {
         return pq_.dtable(rotate(queries, n_queries).data(), n_queries);
     }
+    PackedCodes pack(const Codes& codes) const { return pq_.pack(codes); }
     std::vector<float> adist(const float* query, const Codes& codes) const { return dtable(query, 1).adist(codes); }
     SearchResult search(const float* queries, std::size_t n_queries, const Codes& codes, std::size_t k,
+                        const std::int64_t* subset = nullptr, std::size_t n_subset = 0) const {
+        return dtable(queries, n_queries).search(codes, k, subset, n_subset);
+    }
+    SearchResult search(const float* queries, std::size_t n_queries, const PackedCodes& codes, std::size_t k,
                         const std::int64_t* subset = nullptr, std::size_t n_subset = 0) const {
         return dtable(queries, n_queries).search(codes, k, subset, n_subset);
     }
