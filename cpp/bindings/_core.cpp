@@ -189,6 +189,28 @@ py::array adist_py(const py::array& tables_in, const py::array& codes) {
     return std::move(distances);
 }
 
+// search()'s optional row ids: None, or a 1-D int64 array (held here).
+struct SubsetArgument {
+    py::array_t<std::int64_t, py::array::c_style> array;
+    const std::int64_t* data = nullptr;
+    std::size_t size = 0;
+};
+
+SubsetArgument subset_of(const py::object& subset_in) {
+    SubsetArgument subset;
+    if (subset_in.is_none()) return subset;
+    // Checked before the cast: an array_t view of a non-array would read
+    // the object's memory as an array header.
+    if (!py::isinstance<py::array>(subset_in) || !has_dtype<std::int64_t>(subset_in.cast<py::array>()))
+        throw std::invalid_argument("subset must be a 1-D int64 array");
+    subset.array = py::reinterpret_borrow<py::array>(subset_in);
+    if (subset.array.ndim() != 1) throw std::invalid_argument("subset must be a 1-D int64 array");
+    require_contiguous(subset.array, "subset");
+    subset.data = subset.array.data();
+    subset.size = subset.array.shape(0);
+    return subset;
+}
+
 py::tuple search_py(const py::array& tables_in, const py::array& codes, std::size_t topk, const std::string& metric,
                     const py::object& subset_in) {
     FloatArray tables = tables_of(tables_in);
@@ -197,30 +219,108 @@ py::tuple search_py(const py::array& tables_in, const py::array& codes, std::siz
         throw std::invalid_argument("codes must have shape (N, M)");
     const Metric parsed = metric_from_name(metric);
     const std::size_t n = codes.shape(0);
-    py::array_t<std::int64_t, py::array::c_style> subset;
-    const std::int64_t* subset_data = nullptr;
-    std::size_t n_subset = 0;
-    if (!subset_in.is_none()) {
-        // Checked before the cast: an array_t view of a non-array would read
-        // the object's memory as an array header.
-        if (!py::isinstance<py::array>(subset_in) || !has_dtype<std::int64_t>(subset_in.cast<py::array>()))
-            throw std::invalid_argument("subset must be a 1-D int64 array");
-        subset = py::reinterpret_borrow<py::array>(subset_in);
-        if (subset.ndim() != 1) throw std::invalid_argument("subset must be a 1-D int64 array");
-        require_contiguous(subset, "subset");
-        subset_data = subset.data();
-        n_subset = subset.shape(0);
-    }
+    const SubsetArgument subset = subset_of(subset_in);
     py::array_t<std::int64_t> ids({n_queries, topk});
     FloatArray distances({n_queries, topk});
     std::int64_t* ids_out = ids.mutable_data();
     float* distances_out = distances.mutable_data();
     dispatch_codes(codes, [&](auto* code_data) {
         py::gil_scoped_release release;
-        search(tables.data(), n_queries, n_subspaces, n_codewords, code_data, n, topk, parsed, subset_data, n_subset,
+        search(tables.data(), n_queries, n_subspaces, n_codewords, code_data, n, topk, parsed, subset.data, subset.size,
                ids_out, distances_out);
     });
     return py::make_tuple(ids, distances);
+}
+
+// Packed codes come from Python as a 1-D uint8 buffer and their (n, M, Ks);
+// the buffer is checked against that shape, and its codes against Ks, on
+// every call: it may have been unpickled, or written to, since pack().
+PackedCodesView packed_view_of(const py::array& packed, std::size_t n_rows, std::size_t n_subspaces,
+                               std::size_t n_codewords) {
+    if (!has_dtype<std::uint8_t>(packed) || packed.ndim() != 1)
+        throw std::invalid_argument("packed codes must be a 1-D uint8 array");
+    require_contiguous(packed, "packed codes");
+    if (n_subspaces == 0) throw std::invalid_argument("packed codes need M > 0");
+    const std::size_t expected = packed_size(n_rows, n_subspaces, n_codewords);
+    if (static_cast<std::size_t>(packed.shape(0)) != expected)
+        throw std::invalid_argument("packed codes of " + std::to_string(n_rows) + " rows, M = " +
+                                    std::to_string(n_subspaces) + ", Ks = " + std::to_string(n_codewords) + " take " +
+                                    std::to_string(expected) + " bytes, got " + std::to_string(packed.shape(0)));
+    const PackedCodesView view{static_cast<const std::uint8_t*>(packed.data()), n_rows, n_subspaces, n_codewords};
+    check_packed_codes(view);
+    return view;
+}
+
+py::array pack_py(const py::array& codes, std::size_t n_codewords) {
+    if (codes.ndim() != 2) throw std::invalid_argument("codes must have shape (N, M)");
+    const std::size_t n = codes.shape(0), n_subspaces = codes.shape(1);
+    if (n_subspaces == 0) throw std::invalid_argument("codes must have M > 0 columns");
+    py::array_t<std::uint8_t> packed(packed_size(n, n_subspaces, n_codewords));
+    std::uint8_t* out = packed.mutable_data();
+    dispatch_codes(codes, [&](auto* code_data) {
+        py::gil_scoped_release release;
+        pack(code_data, n, n_subspaces, n_codewords, out);
+    });
+    return std::move(packed);
+}
+
+py::array unpack_py(const py::array& packed, std::size_t n_rows, std::size_t n_subspaces, std::size_t n_codewords) {
+    const PackedCodesView view = packed_view_of(packed, n_rows, n_subspaces, n_codewords);
+    py::array_t<std::uint8_t> codes({n_rows, n_subspaces});
+    std::uint8_t* out = codes.mutable_data();
+    {
+        py::gil_scoped_release release;
+        unpack_rows(view, 0, n_rows, out);
+    }
+    return std::move(codes);
+}
+
+void check_packed_py(const py::array& packed, std::size_t n_rows, std::size_t n_subspaces, std::size_t n_codewords) {
+    packed_view_of(packed, n_rows, n_subspaces, n_codewords);
+}
+
+PackedCodesView packed_for_tables(const FloatArray& tables, const py::array& packed, std::size_t n_rows) {
+    return packed_view_of(packed, n_rows, tables.shape(1), tables.shape(2));
+}
+
+py::array adist_packed_py(const py::array& tables_in, const py::array& packed, std::size_t n_rows) {
+    FloatArray tables = tables_of(tables_in);
+    const PackedCodesView view = packed_for_tables(tables, packed, n_rows);
+    const std::size_t n_queries = tables.shape(0);
+    FloatArray distances({n_queries, n_rows});
+    float* out = distances.mutable_data();
+    {
+        py::gil_scoped_release release;
+        adist_packed(tables.data(), n_queries, view, out);
+    }
+    return std::move(distances);
+}
+
+py::tuple search_packed_py(const py::array& tables_in, const py::array& packed, std::size_t n_rows, std::size_t topk,
+                           const std::string& metric, const py::object& subset_in) {
+    FloatArray tables = tables_of(tables_in);
+    const PackedCodesView view = packed_for_tables(tables, packed, n_rows);
+    const Metric parsed = metric_from_name(metric);
+    const std::size_t n_queries = tables.shape(0);
+    const SubsetArgument subset = subset_of(subset_in);
+    py::array_t<std::int64_t> ids({n_queries, topk});
+    FloatArray distances({n_queries, topk});
+    std::int64_t* ids_out = ids.mutable_data();
+    float* distances_out = distances.mutable_data();
+    {
+        py::gil_scoped_release release;
+        search_packed(tables.data(), n_queries, view, topk, parsed, subset.data, subset.size, ids_out, distances_out);
+    }
+    return py::make_tuple(ids, distances);
+}
+
+// The path packed codes of each width take at the active SIMD level.
+py::dict fast_scan_paths_py() {
+    const KernelTable& kernels = active_kernels();
+    py::dict paths;
+    paths["4-bit"] = fast_scan_path(kernels, 16);
+    paths["8-bit"] = fast_scan_path(kernels, 256);
+    return paths;
 }
 
 py::array eigenvalue_allocation_py(const py::array& eigenvalues_in, std::size_t n_subspaces) {
@@ -323,6 +423,13 @@ PYBIND11_MODULE(_core, m) {
     m.def("adist", &adist_py, py::arg("dtables"), py::arg("codes"));
     m.def("search", &search_py, py::arg("dtables"), py::arg("codes"), py::arg("topk"), py::arg("metric"),
           py::arg("subset") = py::none());
+    m.def("pack", &pack_py, py::arg("codes"), py::arg("Ks"));
+    m.def("check_packed", &check_packed_py, py::arg("packed"), py::arg("N"), py::arg("M"), py::arg("Ks"));
+    m.def("unpack", &unpack_py, py::arg("packed"), py::arg("N"), py::arg("M"), py::arg("Ks"));
+    m.def("adist_packed", &adist_packed_py, py::arg("dtables"), py::arg("packed"), py::arg("N"));
+    m.def("search_packed", &search_packed_py, py::arg("dtables"), py::arg("packed"), py::arg("N"), py::arg("topk"),
+          py::arg("metric"), py::arg("subset") = py::none());
+    m.def("fast_scan_paths", &fast_scan_paths_py);
     m.def("cross_correlation", &cross_correlation_py, py::arg("x"), py::arg("y"));
     m.def("symmetric_eigen", &symmetric_eigen_py, py::arg("matrix"));
     m.def("nearest_orthogonal", &nearest_orthogonal_py, py::arg("matrix"));

@@ -12,6 +12,7 @@ from ._threads import get_num_threads, set_num_threads
 from .convert_faiss import faiss_to_nanopq, nanopq_to_faiss
 from .model_file import load, save
 from .opq import OPQ
+from .packed import PackedCodes
 from .pq import PQ, DistanceTable
 
 __version__: str = _core.__version__
@@ -20,6 +21,7 @@ __all__ = [
     "PQ",
     "OPQ",
     "DistanceTable",
+    "PackedCodes",
     "nanopq_to_faiss",
     "faiss_to_nanopq",
     "load_nanopq_pickle",

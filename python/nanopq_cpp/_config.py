@@ -39,3 +39,7 @@ def show_config() -> None:
     print(f"  python      {sys.version.split()[0]} ({platform.machine()}, {platform.system()})")
     print(f"  simd level  {get_simd_level()} (supported: {', '.join(supported_simd_levels())})")
     print(f"  threads     {_core.get_num_threads()}")
+    # What searching PackedCodes runs at this level: the fast scan, or the
+    # exact scan where the level has no kernel for the code width.
+    paths = _core.fast_scan_paths()
+    print(f"  packed      Ks<=16 (4-bit): {paths['4-bit']}; Ks<=256 (8-bit): {paths['8-bit']}")

@@ -62,6 +62,31 @@ def search(
 ) -> tuple[_Int64, _Float32]:
     """Ids and distances of shape (Nq, topk), best first; -1 and +-inf fill missing slots."""
 
+def pack(codes: _Codes, Ks: SupportsIndex) -> npt.NDArray[np.uint8]:
+    """The (N, M) codes (each < Ks <= 256) packed for the fast scan, as 1-D bytes."""
+
+def check_packed(packed: npt.NDArray[np.uint8], N: SupportsIndex, M: SupportsIndex, Ks: SupportsIndex) -> None:
+    """Raises ValueError unless `packed` is the size of N x M packed codes, IndexError for a code >= Ks."""
+
+def unpack(packed: npt.NDArray[np.uint8], N: SupportsIndex, M: SupportsIndex, Ks: SupportsIndex) -> npt.NDArray[np.uint8]:
+    """The (N, M) uint8 codes that `packed` holds."""
+
+def adist_packed(dtables: _Float32, packed: npt.NDArray[np.uint8], N: SupportsIndex) -> _Float32:
+    """Distances of shape (Nq, N) from (Nq, M, Ks) tables to N packed rows, as adist of the codes."""
+
+def search_packed(
+    dtables: _Float32,
+    packed: npt.NDArray[np.uint8],
+    N: SupportsIndex,
+    topk: SupportsIndex,
+    metric: str,
+    subset: _Int64 | None = None,
+) -> tuple[_Int64, _Float32]:
+    """search() over N packed rows: the same ids and distances as for the codes."""
+
+def fast_scan_paths() -> dict[str, str]:
+    """What searching packed codes runs at the active level, for '4-bit' and '8-bit' codes."""
+
 def cross_correlation(x: _Float32, y: _Float32) -> _Float64:
     """x^T y of shape (D, D) for two (N, D) arrays, summed in float64."""
 

@@ -10,6 +10,7 @@ import numpy as np
 from . import _core
 from ._checks import all_finite, as_float32, as_int, as_seed
 from ._errors import InputError, NotFittedError, core_errors
+from .packed import PackedCodes
 from .pq import PQ, STATE_VERSION, DistanceTable
 
 # Rows rotated at a time by OPQ.encode: 16 MiB of float32 at D=64.
@@ -275,10 +276,26 @@ class OPQ:
         query = as_float32(query, "query", (1, 2), finite=True)
         return self.pq.dtable(self.rotate(query))
 
+    def pack(self, codes: np.ndarray) -> PackedCodes:
+        """Pack PQ-codes for the fast scan: :func:`PQ.pack` of ``self.pq``.
+
+        Args:
+            codes (np.ndarray): PQ-codes with shape=(N, M) and dtype=self.code_dtype.
+
+        Returns:
+            nanopq_cpp.PackedCodes: the packed codes
+        """
+        return self.pq.pack(codes)
+
     def search(
-        self, query: np.ndarray, codes: np.ndarray, topk: int = 1, subset: Optional[np.ndarray] = None
+        self,
+        query: np.ndarray,
+        codes: Union[np.ndarray, PackedCodes],
+        topk: int = 1,
+        subset: Optional[np.ndarray] = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
-        """Top-k search over PQ-codes: shorthand for ``self.dtable(query).search(codes, topk, subset)``."""
+        """Top-k search over PQ-codes (or packed codes): shorthand for
+        ``self.dtable(query).search(codes, topk, subset)``."""
         return self.dtable(query).search(codes, topk=topk, subset=subset)
 
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:

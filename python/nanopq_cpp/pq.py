@@ -21,6 +21,7 @@ from ._checks import (
     code_dtype_for,
 )
 from ._errors import CodeError, DTypeError, InputError, NotFittedError, core_errors
+from .packed import PackedCodes
 
 # Bumped whenever the pickled state changes shape; __setstate__ refuses newer ones.
 STATE_VERSION = 1
@@ -248,6 +249,33 @@ class PQ:
         with core_errors():
             return _core.decode(codes, codewords)
 
+    def pack(self, codes: np.ndarray) -> PackedCodes:
+        """Pack PQ-codes for the fast scan (Ks <= 256).
+
+        ``dtable(query).search(packed, topk)`` then returns exactly what it
+        returns for `codes` (the same ids and distances), faster where this CPU
+        has a fast-scan kernel for the code width (see ``show_config()``), and
+        ``packed.unpack()`` gives `codes` back. Ks <= 16 packs two codes a
+        byte. Packing needs no codewords, only M and Ks.
+
+        Args:
+            codes (np.ndarray): PQ-codes with shape=(N, M) and dtype=self.code_dtype.
+
+        Returns:
+            nanopq_cpp.PackedCodes: the packed codes
+        """
+        if self.Ks > 256:
+            raise InputError(f"pack needs Ks <= 256 (codes of 4 or 8 bits), this quantizer has Ks={self.Ks}")
+        if isinstance(codes, np.ndarray) and codes.dtype != self.code_dtype:
+            raise DTypeError(
+                f"codes must have dtype {np.dtype(self.code_dtype).name} (this quantizer's code_dtype), "
+                f"got {codes.dtype}"
+            )
+        codes = as_codes(codes, self.M, self.Ks)
+        with core_errors():
+            data = _core.pack(codes, self.Ks)
+        return PackedCodes._from_core(data, len(codes), self.M, self.Ks)
+
     def dtable(self, query: np.ndarray) -> "DistanceTable":
         """Compute a distance table for a query vector (or a batch of them).
 
@@ -276,9 +304,14 @@ class PQ:
         return DistanceTable(tables[0] if query.ndim == 1 else tables, metric=self.metric)
 
     def search(
-        self, query: np.ndarray, codes: np.ndarray, topk: int = 1, subset: Optional[np.ndarray] = None
+        self,
+        query: np.ndarray,
+        codes: Union[np.ndarray, PackedCodes],
+        topk: int = 1,
+        subset: Optional[np.ndarray] = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
-        """Top-k search over PQ-codes: shorthand for ``self.dtable(query).search(codes, topk, subset)``."""
+        """Top-k search over PQ-codes (or packed codes): shorthand for
+        ``self.dtable(query).search(codes, topk, subset)``."""
         return self.dtable(query).search(codes, topk=topk, subset=subset)
 
     # -- model files --------------------------------------------------------------
@@ -325,18 +358,34 @@ class DistanceTable:
             raise InputError("dtable contains NaN; build it from a finite query with PQ.dtable()")
         return tables if tables.ndim == 3 else tables[np.newaxis]
 
-    def adist(self, codes: np.ndarray) -> np.ndarray:
+    def _packed(self, packed: PackedCodes, tables: np.ndarray) -> PackedCodes:
+        """Packed codes, after checking they were packed for tables of this M and Ks."""
+        if (packed.M, packed.Ks) != tables.shape[1:]:
+            raise InputError(
+                f"packed codes have M={packed.M}, Ks={packed.Ks} but the distance table has "
+                f"M={tables.shape[1]}, Ks={tables.shape[2]}"
+            )
+        return packed
+
+    def adist(self, codes: Union[np.ndarray, PackedCodes]) -> np.ndarray:
         """Asymmetric distances between the query and PQ-codes (not sorted).
 
         Args:
-            codes (np.ndarray): PQ codes with shape=(N, M), of the dtype of the
-                quantizer that made them (any integer dtype is accepted)
+            codes (np.ndarray or PackedCodes): PQ codes with shape=(N, M), of
+                the dtype of the quantizer that made them (any integer dtype is
+                accepted), or the same codes packed by ``pq.pack(codes)``
 
         Returns:
             np.ndarray: distances with shape=(N, ), or (Nq, N) for a batch of
             tables, dtype=np.float32
         """
         tables = self._tables()
+        if isinstance(codes, PackedCodes):
+            packed = self._packed(codes, tables)
+            check_allocation(len(tables) * len(packed) * 4, f"the distances ({len(tables)} x {len(packed)} float32)")
+            with core_errors():
+                distances = _core.adist_packed(tables, packed.data, len(packed))
+            return distances if self.dtable.ndim == 3 else distances[0]
         codes = as_codes(codes, tables.shape[1], tables.shape[2])
         n_distances = len(tables) * len(codes)
         check_allocation(n_distances * 4, f"the distances ({len(tables)} x {len(codes)} float32)")
@@ -345,13 +394,17 @@ class DistanceTable:
         return distances if self.dtable.ndim == 3 else distances[0]
 
     def search(
-        self, codes: np.ndarray, topk: int = 1, subset: Optional[np.ndarray] = None
+        self, codes: Union[np.ndarray, PackedCodes], topk: int = 1, subset: Optional[np.ndarray] = None
     ) -> Tuple[np.ndarray, np.ndarray]:
         """The `topk` nearest codes: smallest distances for 'l2', largest inner
         products for 'dot', best first, without sorting all distances.
 
+        Packed codes (``pq.pack(codes)``) give the same ids and distances as
+        the codes themselves, by the fast scan where this CPU has it.
+
         Args:
-            codes (np.ndarray): PQ codes with shape=(N, M)
+            codes (np.ndarray or PackedCodes): PQ codes with shape=(N, M), or
+                the same codes packed by ``pq.pack(codes)``
             topk (int): how many neighbours to return per query
             subset (np.ndarray, optional): row ids into `codes` to search among
 
@@ -361,7 +414,10 @@ class DistanceTable:
             hold id -1 and distance inf ('l2') or -inf ('dot').
         """
         tables = self._tables()
-        codes = as_codes(codes, tables.shape[1], tables.shape[2])
+        packed = self._packed(codes, tables) if isinstance(codes, PackedCodes) else None
+        if packed is None:
+            codes = as_codes(codes, tables.shape[1], tables.shape[2])
+        n_rows = len(packed) if packed is not None else len(codes)
         k = as_int(topk, "topk", minimum=1)
         # ids (int64) and distances (float32) for every query and slot.
         check_allocation(len(tables) * k * 12, f"the top-k results ({len(tables)} queries x topk={k})")
@@ -374,14 +430,17 @@ class DistanceTable:
                     f"{subset_array.shape}"
                 )
             # uint64 ids past the int64 range would wrap to negative ones in the cast below.
-            if subset_array.size and subset_array.dtype == np.uint64 and subset_array.max() >= len(codes):
+            if subset_array.size and subset_array.dtype == np.uint64 and subset_array.max() >= n_rows:
                 raise CodeError(
                     f"subset contains the row id {subset_array.max()}, which is not a row of codes "
-                    f"(0 <= id < {len(codes)})"
+                    f"(0 <= id < {n_rows})"
                 )
             ids = as_core_array(subset_array, np.int64)
         with core_errors():
-            found, distances = _core.search(tables, codes, k, self.metric, ids)
+            if packed is not None:
+                found, distances = _core.search_packed(tables, packed.data, n_rows, k, self.metric, ids)
+            else:
+                found, distances = _core.search(tables, codes, k, self.metric, ids)
         if self.dtable.ndim == 2:
             return found[0], distances[0]
         return found, distances

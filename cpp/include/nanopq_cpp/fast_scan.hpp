@@ -298,6 +298,17 @@ inline bool has_fast_scan(const KernelTable& kernels, std::size_t n_codewords) {
     return packed_bits_for(n_codewords) == 4 ? kernels.scan_4bit != nullptr : kernels.scan_8bit != nullptr;
 }
 
+// What packed codes of Ks codewords run at the level of `kernels`, for
+// show_config(): the fast scan, or the exact scan and why.
+inline std::string fast_scan_path(const KernelTable& kernels, std::size_t n_codewords) {
+    const std::string level = simd_level_name(kernels.level);
+    if (has_fast_scan(kernels, n_codewords)) return "fast scan (" + level + ")";
+    if (packed_bits_for(n_codewords) == 4) return "exact scan (no 4-bit kernel at level " + level + ")";
+    std::string why = "exact scan (the 8-bit fast scan needs level avx512 and AVX-512 VBMI";
+    if (simd_vbmi_supported()) return why + ", which this CPU has: set_simd_level('avx512'))";
+    return why + ", which this CPU lacks)";
+}
+
 // Top-k search over packed codes, with the contract of search() (adc.hpp):
 // for each of n_queries tables ([q][M][Ks]), the k rows with the smallest l2
 // or largest inner-product distance, best first, ties to the lower id; the
