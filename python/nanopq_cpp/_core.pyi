@@ -65,10 +65,14 @@ def search(
 def pack(codes: _Codes, Ks: SupportsIndex) -> npt.NDArray[np.uint8]:
     """The (N, M) codes (each < Ks <= 256) packed for the fast scan, as 1-D bytes."""
 
-def check_packed(packed: npt.NDArray[np.uint8], N: SupportsIndex, M: SupportsIndex, Ks: SupportsIndex) -> None:
+def check_packed(
+    packed: npt.NDArray[np.uint8], N: SupportsIndex, M: SupportsIndex, Ks: SupportsIndex
+) -> None:
     """Raises ValueError unless `packed` is the size of N x M packed codes, IndexError for a code >= Ks."""
 
-def unpack(packed: npt.NDArray[np.uint8], N: SupportsIndex, M: SupportsIndex, Ks: SupportsIndex) -> npt.NDArray[np.uint8]:
+def unpack(
+    packed: npt.NDArray[np.uint8], N: SupportsIndex, M: SupportsIndex, Ks: SupportsIndex
+) -> npt.NDArray[np.uint8]:
     """The (N, M) uint8 codes that `packed` holds."""
 
 def adist_packed(dtables: _Float32, packed: npt.NDArray[np.uint8], N: SupportsIndex) -> _Float32:

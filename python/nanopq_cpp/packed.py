@@ -43,10 +43,8 @@ class PackedCodes:
         self.Ks = as_int(Ks, "Ks", minimum=1, maximum=256)
         self._n = as_int(N, "N", minimum=0)
         if not isinstance(data, np.ndarray) or data.ndim != 1 or data.dtype != np.uint8:
-            raise InputError(
-                f"packed data must be a 1-D uint8 np.ndarray, got {getattr(data, 'dtype', type(data).__name__)} "
-                f"of shape {getattr(data, 'shape', None)}"
-            )
+            got = getattr(data, "dtype", type(data).__name__)
+            raise InputError(f"packed data must be a 1-D uint8 np.ndarray, got {got}, shape {np.shape(data)}")
         # A copy of our own, made read-only: the caller's array stays writable,
         # and the bytes checked now are the bytes searched later.
         data = np.array(data, copy=True, order="C")
@@ -95,7 +93,13 @@ class PackedCodes:
 
     # -- pickling: a versioned dict, checked again on load ---------------------
     def __getstate__(self) -> Dict[str, Any]:
-        return {"nanopq_cpp_packed": PACKED_STATE_VERSION, "N": self._n, "M": self.M, "Ks": self.Ks, "data": self.data}
+        return {
+            "nanopq_cpp_packed": PACKED_STATE_VERSION,
+            "N": self._n,
+            "M": self.M,
+            "Ks": self.Ks,
+            "data": self.data,
+        }
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         if not isinstance(state, dict) or "nanopq_cpp_packed" not in state:

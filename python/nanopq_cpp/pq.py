@@ -382,7 +382,9 @@ class DistanceTable:
         tables = self._tables()
         if isinstance(codes, PackedCodes):
             packed = self._packed(codes, tables)
-            check_allocation(len(tables) * len(packed) * 4, f"the distances ({len(tables)} x {len(packed)} float32)")
+            check_allocation(
+                len(tables) * len(packed) * 4, f"the distances ({len(tables)} x {len(packed)} float32)"
+            )
             with core_errors():
                 distances = _core.adist_packed(tables, packed.data, len(packed))
             return distances if self.dtable.ndim == 3 else distances[0]
@@ -414,10 +416,11 @@ class DistanceTable:
             hold id -1 and distance inf ('l2') or -inf ('dot').
         """
         tables = self._tables()
-        packed = self._packed(codes, tables) if isinstance(codes, PackedCodes) else None
-        if packed is None:
+        if isinstance(codes, PackedCodes):
+            codes = self._packed(codes, tables)
+        else:
             codes = as_codes(codes, tables.shape[1], tables.shape[2])
-        n_rows = len(packed) if packed is not None else len(codes)
+        n_rows = len(codes)
         k = as_int(topk, "topk", minimum=1)
         # ids (int64) and distances (float32) for every query and slot.
         check_allocation(len(tables) * k * 12, f"the top-k results ({len(tables)} queries x topk={k})")
@@ -437,8 +440,8 @@ class DistanceTable:
                 )
             ids = as_core_array(subset_array, np.int64)
         with core_errors():
-            if packed is not None:
-                found, distances = _core.search_packed(tables, packed.data, n_rows, k, self.metric, ids)
+            if isinstance(codes, PackedCodes):
+                found, distances = _core.search_packed(tables, codes.data, n_rows, k, self.metric, ids)
             else:
                 found, distances = _core.search(tables, codes, k, self.metric, ids)
         if self.dtable.ndim == 2:
