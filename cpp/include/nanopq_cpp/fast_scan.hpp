@@ -153,17 +153,24 @@ inline void write_top_k(const std::vector<std::vector<Neighbor>>& partial, std::
 
 // The exact scan of packed codes for the queries listed: rows unpacked a
 // block at a time and summed by reference::adist, as search() sums unpacked
-// codes; `subset` (optional) restricts it to those row ids.
+// codes; `subset` (optional) restricts it to those row ids. Tasks are (group
+// of queries, block of rows), as in search(): a group's float tables stay in
+// L2 while it runs over the block.
 inline void exact_search_packed(const float* tables, const PackedCodesView& codes, const std::vector<std::size_t>& queries,
                                 std::size_t k, Metric metric, const std::int64_t* subset, std::size_t n_subset,
                                 std::int64_t* out_ids, float* out_distances, int num_threads) {
     const std::size_t M = codes.n_subspaces, Ks = codes.n_codewords, table_size = M * Ks;
     const std::size_t n_candidates = subset ? n_subset : codes.n_rows;
     const std::size_t n_blocks = std::max<std::size_t>(1, (n_candidates + kScanBlock - 1) / kScanBlock);
+    constexpr std::size_t kQueryGroup = 16;
+    const std::size_t n_groups = (queries.size() + kQueryGroup - 1) / kQueryGroup;
     const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
     std::vector<std::vector<Neighbor>> partial(queries.size() * n_blocks);
     const int threads = threads_for(n_candidates * queries.size() * M, std::size_t{1} << 20, num_threads);
-    parallel_for(n_blocks, threads, [&](std::size_t block) {
+    parallel_for(n_groups * n_blocks, threads, [&](std::size_t task) {
+        const std::size_t group = task / n_blocks, block = task % n_blocks;
+        const std::size_t first_query = group * kQueryGroup;
+        const std::size_t last_query = std::min(queries.size(), first_query + kQueryGroup);
         const std::size_t begin = block * kScanBlock;
         const std::size_t count = begin < n_candidates ? std::min(kScanBlock, n_candidates - begin) : 0;
         std::vector<std::uint8_t> rows(count * M);
@@ -174,7 +181,7 @@ inline void exact_search_packed(const float* tables, const PackedCodesView& code
             unpack_rows(codes, begin, count, rows.data());
         }
         std::vector<float> distances(count);
-        for (std::size_t i = 0; i < queries.size(); ++i) {
+        for (std::size_t i = first_query; i < last_query; ++i) {
             reference::adist(tables + queries[i] * table_size, M, Ks, rows.data(), count, distances.data());
             std::vector<Neighbor>& heap = partial[i * n_blocks + block];
             for (std::size_t j = 0; j < count; ++j) {
@@ -233,8 +240,9 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
         const std::size_t first_block = range * task_blocks, end_block = std::min(n_blocks, first_block + task_blocks);
         const std::size_t max_chunk = std::max<std::size_t>(1, kFastScanChunkRows / rows_per_block);
         std::vector<std::uint16_t> thresholds(group_queries);
-        std::vector<Mask> masks(max_chunk * group_queries);
-        std::vector<std::size_t> candidates;
+        std::vector<Mask> masks((max_chunk * group_queries + 7) / 8 * 8, 0);
+        std::vector<std::vector<std::size_t>> candidates(group_queries);  // rows to check exactly, per query
+        std::vector<std::size_t> touched;                                  // queries with candidates
         std::vector<std::uint8_t> rows;
         std::vector<float> distances;
         std::size_t chunk = 1;
@@ -252,31 +260,46 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
             }
             kernel(data, chunk, luts.data() + first_query * lut_bytes, group_queries, thresholds.data(),
                    masks.data());
-            for (std::size_t i = 0; i < group_queries; ++i) {
-                const std::size_t query = first_query + i;
-                candidates.clear();
-                for (std::size_t b = 0; b < chunk; ++b) {
-                    const std::size_t first_row = (block + b) * rows_per_block;
-                    Mask mask = masks[b * group_queries + i];
-                    if (first_row + rows_per_block > codes.n_rows)  // the tail: rows past the end are padding
-                        mask &= (Mask{1} << (codes.n_rows - first_row)) - 1;
-                    for (; mask != 0; mask &= mask - 1) candidates.push_back(first_row + lowest_bit(mask));
+            // Few masks are non-zero once the bounds are tight: find them in
+            // one pass over the chunk's masks, and give each query its rows.
+            touched.clear();
+            const bool has_tail = (block + chunk) * rows_per_block > codes.n_rows;
+            for (std::size_t index = 0; index < chunk * group_queries; ++index) {
+                if (index % 8 == 0) {  // skip eight zero masks at a time (masks is padded to a multiple of 8)
+                    Mask any = 0;
+                    for (std::size_t j = 0; j < 8; ++j) any |= masks[index + j];
+                    if (any == 0) {
+                        index += 7;
+                        continue;
+                    }
                 }
-                if (candidates.empty()) continue;
+                Mask mask = masks[index];
+                if (mask == 0) continue;
+                const std::size_t b = index / group_queries, i = index % group_queries;
+                const std::size_t first_row = (block + b) * rows_per_block;
+                if (has_tail && first_row + rows_per_block > codes.n_rows)  // rows past the end are padding
+                    mask &= (Mask{1} << (codes.n_rows - first_row)) - 1;
+                if (candidates[i].empty() && mask != 0) touched.push_back(i);
+                for (; mask != 0; mask &= mask - 1) candidates[i].push_back(first_row + lowest_bit(mask));
+            }
+            for (std::size_t i : touched) {
+                const std::size_t query = first_query + i;
+                std::vector<std::size_t>& rows_of_query = candidates[i];
                 // Exact distances of the candidates, as the unpacked search computes them.
-                rows.resize(candidates.size() * M);
-                distances.resize(candidates.size());
-                for (std::size_t c = 0; c < candidates.size(); ++c)
-                    unpack_row(codes, candidates[c], rows.data() + c * M);
-                reference::adist(tables + queries[query] * table_size, M, Ks, rows.data(), candidates.size(),
+                rows.resize(rows_of_query.size() * M);
+                distances.resize(rows_of_query.size());
+                for (std::size_t c = 0; c < rows_of_query.size(); ++c)
+                    unpack_row(codes, rows_of_query[c], rows.data() + c * M);
+                reference::adist(tables + queries[query] * table_size, M, Ks, rows.data(), rows_of_query.size(),
                                  distances.data());
                 std::vector<Neighbor>& heap = partial[query * n_ranges + range];
                 const float bound = shared_bound[query].load(std::memory_order_relaxed);
-                for (std::size_t c = 0; c < candidates.size(); ++c) {
+                for (std::size_t c = 0; c < rows_of_query.size(); ++c) {
                     const float key = sign * distances[c];
                     if (key > bound) continue;  // k rows elsewhere are better
-                    keep_best(heap, k, Neighbor{key, static_cast<std::int64_t>(candidates[c])});
+                    keep_best(heap, k, Neighbor{key, static_cast<std::int64_t>(rows_of_query[c])});
                 }
+                rows_of_query.clear();
                 if (heap.size() == k) {
                     const float mine = heap.front().key;
                     float current = shared_bound[query].load(std::memory_order_relaxed);
