@@ -116,7 +116,7 @@ TEST_CASE("every level's fast-scan kernels give the portable kernels' masks") {
         for (std::size_t M : {1u, 2u, 3u, 16u, 33u, 64u}) {
             INFO("level ", np::simd_level_name(kernels->level), " M=", M);
             const std::size_t n_blocks = 5, n_queries = 7;
-            const std::size_t max_entry = std::min<std::size_t>(255, 65535 / M);
+            std::size_t max_entry = std::min<std::size_t>(np::kMaxLevel4Bit, 65535 / M);
             if (kernels->scan_4bit) {
                 const std::size_t n_pairs = (M + 1) / 2;
                 std::vector<std::uint8_t> blocks(n_blocks * n_pairs * 32), luts(n_queries * n_pairs * 32);
@@ -137,6 +137,7 @@ TEST_CASE("every level's fast-scan kernels give the portable kernels' masks") {
                 CHECK(expected[2] != 0);
                 CHECK(expected[2] != 0xFFFFFFFFu);
             }
+            max_entry = std::min<std::size_t>(255, 65535 / M);
             if (kernels->scan_8bit) {
                 std::vector<std::uint8_t> blocks(n_blocks * M * 64), luts(n_queries * M * 256);
                 for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));

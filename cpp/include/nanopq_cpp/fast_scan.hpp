@@ -90,8 +90,9 @@ inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces
                                      float sign, std::size_t bits, std::uint8_t* lut) {
     QuantizedTable quantized;
     const std::size_t M = n_subspaces, Ks = n_codewords;
-    // 16-bit sums: M * levels <= 65535.
-    const std::size_t levels = std::min<std::size_t>(255, 65535 / M);
+    // 16-bit sums: M * levels <= 65535. 4-bit LUT entries stay <= 127 so
+    // kernels may add two in 8 bits (kMaxLevel4Bit, fast_scan_scalar.hpp).
+    const std::size_t levels = std::min<std::size_t>(bits == 4 ? kMaxLevel4Bit : 255, 65535 / M);
     if (levels == 0) return quantized;
     std::vector<double> lowest(M);
     double largest_range = 0.0, sum_largest = 0.0, offset = 0.0;

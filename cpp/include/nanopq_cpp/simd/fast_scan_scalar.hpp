@@ -7,7 +7,8 @@
 // tables ("LUTs") at once and reports, per block and query, which rows' sum of
 // LUT entries is <= that query's threshold: bit j of masks[b * n_queries + q]
 // is row j of block b. The caller (fast_scan.hpp) keeps every sum below 65536,
-// so SIMD kernels may accumulate in 16 bits.
+// so SIMD kernels may accumulate in 16 bits, and 4-bit LUT entries at most
+// kMaxLevel4Bit, so they may add two lookups in 8 bits first.
 //
 // LUT layouts, one LUT after another for the n_queries queries:
 //   4 bits: [pair][32] bytes: 16 entries of subspace 2p, then 16 of 2p + 1
@@ -30,6 +31,8 @@
 #endif
 
 namespace nanopq_cpp {
+
+inline constexpr std::size_t kMaxLevel4Bit = 127;
 
 // A 4-bit kernel: n_pairs pairs of subspaces, masks of 32 rows.
 using Scan4BitKernel = void (*)(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t n_pairs,
