@@ -194,16 +194,18 @@ void pack(const code_t* codes, std::size_t n_rows, std::size_t n_subspaces, std:
 // scan indexes a table with them. Free when every value of the width is a
 // valid code (Ks = 16 or 256). Padding (an odd M's last half pair) is not read.
 inline void check_packed_codes(const PackedCodesView& view) {
-    if (view.n_codewords == (std::size_t{1} << view.bits())) return;
-    std::uint8_t largest = 0;
+    const std::size_t bits = view.bits();
+    if (view.n_codewords == (std::size_t{1} << bits)) return;
     const std::size_t n_bytes = packed_size(view.n_rows, view.n_subspaces, view.n_codewords);
-    const bool odd_pad = view.bits() == 4 && view.n_subspaces % 2 == 1;
-    if (view.bits() == 8 || !odd_pad) {
-        // Every byte holds codes only: one branch-free pass for the common case.
-        for (std::size_t i = 0; i < n_bytes; ++i) {
-            const std::uint8_t byte = view.data[i];
-            const std::uint8_t high = view.bits() == 4 ? byte >> 4 : 0, low = view.bits() == 4 ? byte & 0x0F : byte;
-            largest = std::max(largest, std::max(high, low));
+    if (bits == 8 || view.n_subspaces % 2 == 0) {
+        // Every byte holds codes only (no odd M's padding): one branch-free
+        // pass for the common case, the largest code of all.
+        std::uint8_t largest = 0;
+        if (bits == 8) {
+            for (std::size_t i = 0; i < n_bytes; ++i) largest = std::max(largest, view.data[i]);
+        } else {
+            for (std::size_t i = 0; i < n_bytes; ++i)
+                largest = std::max(largest, std::max<std::uint8_t>(view.data[i] >> 4, view.data[i] & 0x0F));
         }
         if (largest < view.n_codewords) return;
     }
