@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -226,12 +227,15 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
         tail_block.resize(block_bytes);
         tail_as_block(codes, tail_block.data());
     }
-    // Each query's best k-th key over all tasks so far: any task's k-th best
-    // bounds the true k-th best, so every task may prune with the smallest.
-    // Which rows get pruned then depends on timing, the result does not.
-    std::unique_ptr<std::atomic<float>[]> shared_bound(new std::atomic<float>[n_queries]);
-    for (std::size_t i = 0; i < n_queries; ++i) shared_bound[i].store(std::numeric_limits<float>::infinity());
-    std::vector<std::vector<Neighbor>> partial(n_queries * n_ranges);
+    // One top-k per query, shared by all tasks: a task adds its candidates
+    // under the query's lock (rare: few rows pass), and every task prunes
+    // with the k-th best key of all rows checked so far, read without the
+    // lock. The heap ends as the exact top-k of the rows added, which include
+    // the true top-k, so the result is the same whichever task adds first.
+    std::vector<std::vector<Neighbor>> best(n_queries);
+    std::unique_ptr<std::mutex[]> best_lock(new std::mutex[n_queries]);
+    std::unique_ptr<std::atomic<float>[]> best_bound(new std::atomic<float>[n_queries]);
+    for (std::size_t i = 0; i < n_queries; ++i) best_bound[i].store(std::numeric_limits<float>::infinity());
     // A fast-scan look-up costs about a tenth of an exact one.
     const int threads = threads_for(codes.n_rows * n_queries * M / 10, std::size_t{1} << 20, num_threads);
     parallel_for(n_ranges * n_groups, threads, [&](std::size_t task) {
@@ -254,10 +258,7 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
             const std::uint8_t* data = block < n_full ? codes.block(block) : tail_block.data();
             for (std::size_t i = 0; i < group_queries; ++i) {
                 const std::size_t query = first_query + i;
-                const std::vector<Neighbor>& heap = partial[query * n_ranges + range];
-                float bound = shared_bound[query].load(std::memory_order_relaxed);
-                if (heap.size() == k) bound = std::min(bound, heap.front().key);
-                thresholds[i] = quantized[query].bound(bound);
+                thresholds[i] = quantized[query].bound(best_bound[query].load(std::memory_order_relaxed));
             }
             kernel(data, chunk, luts.data() + first_query * lut_bytes, group_queries, thresholds.data(),
                    masks.data());
@@ -293,25 +294,18 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
                     unpack_row(codes, rows_of_query[c], rows.data() + c * M);
                 reference::adist(tables + queries[query] * table_size, M, Ks, rows.data(), rows_of_query.size(),
                                  distances.data());
-                std::vector<Neighbor>& heap = partial[query * n_ranges + range];
-                const float bound = shared_bound[query].load(std::memory_order_relaxed);
-                for (std::size_t c = 0; c < rows_of_query.size(); ++c) {
-                    const float key = sign * distances[c];
-                    if (key > bound) continue;  // k rows elsewhere are better
-                    keep_best(heap, k, Neighbor{key, static_cast<std::int64_t>(rows_of_query[c])});
+                {
+                    std::lock_guard<std::mutex> lock(best_lock[query]);
+                    std::vector<Neighbor>& heap = best[query];
+                    for (std::size_t c = 0; c < rows_of_query.size(); ++c)
+                        keep_best(heap, k, Neighbor{sign * distances[c], static_cast<std::int64_t>(rows_of_query[c])});
+                    if (heap.size() == k) best_bound[query].store(heap.front().key, std::memory_order_relaxed);
                 }
                 rows_of_query.clear();
-                if (heap.size() == k) {
-                    const float mine = heap.front().key;
-                    float current = shared_bound[query].load(std::memory_order_relaxed);
-                    while (mine < current &&
-                           !shared_bound[query].compare_exchange_weak(current, mine, std::memory_order_relaxed)) {
-                    }
-                }
             }
         }
     });
-    write_top_k(partial, n_ranges, queries, k, metric, out_ids, out_distances);
+    write_top_k(best, 1, queries, k, metric, out_ids, out_distances);
 }
 
 }  // namespace detail

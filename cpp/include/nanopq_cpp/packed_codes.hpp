@@ -73,14 +73,6 @@ inline std::size_t packed_size(std::size_t n_rows, std::size_t n_subspaces, std:
 
 namespace detail {
 
-// The code of `row` (< block rows) in subspace m of one full block.
-inline std::uint8_t code_in_block(const PackedCodesView& view, const std::uint8_t* block, std::size_t row,
-                                  std::size_t m) {
-    if (view.bits() == 8) return block[m * 64 + row];
-    const std::uint8_t byte = block[(m / 2) * 32 + (m % 2) * 16 + row % 16];
-    return row < 16 ? byte & 0x0F : byte >> 4;
-}
-
 inline std::uint8_t code_in_tail_row(const PackedCodesView& view, const std::uint8_t* row_data, std::size_t m) {
     if (view.bits() == 8) return row_data[m];
     return m % 2 == 0 ? row_data[m / 2] & 0x0F : row_data[m / 2] >> 4;
@@ -90,15 +82,23 @@ inline std::uint8_t code_in_tail_row(const PackedCodesView& view, const std::uin
 
 // Writes the codes of row `row` (M uint8 values) to out.
 inline void unpack_row(const PackedCodesView& view, std::size_t row, std::uint8_t* out) {
-    const std::size_t rows_per_block = view.block_rows();
-    const std::size_t b = row / rows_per_block;
+    const std::size_t M = view.n_subspaces;
+    const bool eight_bits = view.bits() == 8;
+    const std::size_t rows_per_block = eight_bits ? kRowsPer8BitBlock : kRowsPer4BitBlock;
+    const std::size_t b = row / rows_per_block, in_block = row % rows_per_block;
     if (b < view.n_full_blocks()) {
         const std::uint8_t* block = view.block(b);
-        for (std::size_t m = 0; m < view.n_subspaces; ++m)
-            out[m] = detail::code_in_block(view, block, row % rows_per_block, m);
+        if (eight_bits) {
+            for (std::size_t m = 0; m < M; ++m) out[m] = block[m * 64 + in_block];
+        } else {
+            const std::uint8_t* column = block + in_block % 16;
+            const int shift = in_block < 16 ? 0 : 4;
+            for (std::size_t m = 0; m < M; ++m)
+                out[m] = static_cast<std::uint8_t>((column[(m / 2) * 32 + (m % 2) * 16] >> shift) & 0x0F);
+        }
     } else {
         const std::uint8_t* row_data = view.tail() + (row - b * rows_per_block) * view.row_bytes();
-        for (std::size_t m = 0; m < view.n_subspaces; ++m) out[m] = detail::code_in_tail_row(view, row_data, m);
+        for (std::size_t m = 0; m < M; ++m) out[m] = detail::code_in_tail_row(view, row_data, m);
     }
 }
 
