@@ -186,9 +186,15 @@ inline void exact_search_packed(const float* tables, const PackedCodesView& code
         for (std::size_t i = first_query; i < last_query; ++i) {
             reference::adist(tables + queries[i] * table_size, M, Ks, rows.data(), count, distances.data());
             std::vector<Neighbor>& heap = partial[i * n_blocks + block];
+            // As in search(): once k are kept, most rows fail one comparison
+            // with the worst kept key (none does while that key is NaN).
+            float worst = std::numeric_limits<float>::infinity();
             for (std::size_t j = 0; j < count; ++j) {
+                const float key = sign * distances[j];
+                if (heap.size() == k && !(key <= worst) && worst == worst) continue;
                 const std::int64_t id = subset ? subset[begin + j] : static_cast<std::int64_t>(begin + j);
-                keep_best(heap, k, Neighbor{sign * distances[j], id});
+                keep_best(heap, k, Neighbor{key, id});
+                if (heap.size() == k) worst = heap.front().key;
             }
         }
     });

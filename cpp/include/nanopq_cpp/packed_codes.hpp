@@ -117,8 +117,8 @@ inline void unpack_rows(const PackedCodesView& view, std::size_t first, std::siz
         const std::uint8_t* block = view.block(b);
         std::uint8_t* dest = out + (row - first) * M;
         if (eight_bits) {
-            for (std::size_t m = 0; m < M; ++m)
-                for (std::size_t j = 0; j < take; ++j) dest[j * M + m] = block[m * 64 + in_block + j];
+            for (std::size_t j = 0; j < take; ++j)
+                for (std::size_t m = 0; m < M; ++m) dest[j * M + m] = block[m * 64 + in_block + j];
         } else {
             for (std::size_t m = 0; m < M; ++m) {
                 const std::uint8_t* half = block + (m / 2) * 32 + (m % 2) * 16;
