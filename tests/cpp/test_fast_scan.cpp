@@ -87,8 +87,7 @@ TEST_CASE("pack and unpack round trip, in n * ceil(M/2) or n * M bytes") {
     const std::vector<std::uint16_t> wide = {1, 2, 3, 300};
     CHECK_THROWS_AS(np::PackedCodes::from_codes(wide.data(), 2, 2, 301), std::invalid_argument);  // Ks > 256
     const std::vector<std::uint16_t> in_range = {1, 2, 3, 14};
-    CHECK(np::PackedCodes::from_codes(in_range.data(), 2, 2, 15).unpack() ==
-          std::vector<std::uint8_t>{1, 2, 3, 14});
+    CHECK(np::PackedCodes::from_codes(in_range.data(), 2, 2, 15).unpack() == std::vector<std::uint8_t>{1, 2, 3, 14});
     CHECK_THROWS_AS(np::PackedCodes::from_codes(in_range.data(), 2, 2, 14), std::out_of_range);
 }
 
@@ -123,9 +122,12 @@ TEST_CASE("every level's fast-scan kernels give the portable kernels' masks") {
                 for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
                 for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
                 // Thresholds from none to all, and the median: bits on both sides.
-                std::vector<std::uint16_t> thresholds = {0, 65535, static_cast<std::uint16_t>(M * max_entry / 2),
+                std::vector<std::uint16_t> thresholds = {0,
+                                                         65535,
+                                                         static_cast<std::uint16_t>(M * max_entry / 2),
                                                          static_cast<std::uint16_t>(M * max_entry / 3),
-                                                         static_cast<std::uint16_t>(M * max_entry * 2 / 3), 1,
+                                                         static_cast<std::uint16_t>(M * max_entry * 2 / 3),
+                                                         1,
                                                          static_cast<std::uint16_t>(M * max_entry)};
                 std::vector<std::uint32_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 0xDEADBEEF);
                 np::reference::scan_4bit(blocks.data(), n_blocks, n_pairs, luts.data(), n_queries, thresholds.data(),
@@ -142,15 +144,17 @@ TEST_CASE("every level's fast-scan kernels give the portable kernels' masks") {
                 std::vector<std::uint8_t> blocks(n_blocks * M * 64), luts(n_queries * M * 256);
                 for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
                 for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
-                std::vector<std::uint16_t> thresholds = {0, 65535, static_cast<std::uint16_t>(M * max_entry / 2),
+                std::vector<std::uint16_t> thresholds = {0,
+                                                         65535,
+                                                         static_cast<std::uint16_t>(M * max_entry / 2),
                                                          static_cast<std::uint16_t>(M * max_entry / 3),
-                                                         static_cast<std::uint16_t>(M * max_entry * 2 / 3), 1,
+                                                         static_cast<std::uint16_t>(M * max_entry * 2 / 3),
+                                                         1,
                                                          static_cast<std::uint16_t>(M * max_entry)};
                 std::vector<std::uint64_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 12345);
                 np::reference::scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
                                          expected.data());
-                kernels->scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
-                                   masks.data());
+                kernels->scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(), masks.data());
                 CHECK(masks == expected);
             }
         }
@@ -169,16 +173,15 @@ TEST_CASE("the quantized sum bounds every row's float distance from below") {
             const float sign = metric == np::Metric::l2 ? 1.0f : -1.0f;
             const std::size_t lut_bytes = (M + 1) / 2 * 32;
             std::vector<std::uint8_t> lut(lut_bytes);
-            const np::detail::QuantizedTable quantized = np::detail::quantize_table(table.data(), M, Ks, sign, 4,
-                                                                                    lut.data());
+            const np::detail::QuantizedTable quantized =
+                np::detail::quantize_table(table.data(), M, Ks, sign, 4, lut.data());
             REQUIRE(quantized.fast);
             const std::vector<std::uint8_t> codes = random_codes(n, M, Ks, 99);
             std::vector<float> distances(n);
             np::adist(table.data(), 1, M, Ks, codes.data(), n, distances.data());
             for (std::size_t i = 0; i < n; ++i) {
                 std::uint32_t level_sum = 0;
-                for (std::size_t m = 0; m < M; ++m)
-                    level_sum += lut[(m / 2) * 32 + (m % 2) * 16 + codes[i * M + m]];
+                for (std::size_t m = 0; m < M; ++m) level_sum += lut[(m / 2) * 32 + (m % 2) * 16 + codes[i * M + m]];
                 const float key = sign * distances[i];
                 // The row passes the bound of its own key, and of any larger one.
                 CHECK(level_sum <= quantized.bound(key));
@@ -260,8 +263,8 @@ TEST_CASE("packed search: thread counts, subsets and distances") {
     CHECK(ids == expected_ids);
     CHECK(distances == expected);
     const std::vector<std::int64_t> outside = {3, 40000};
-    CHECK_THROWS_AS(np::search_packed(tables.data(), 9, packed.view(), k, np::Metric::l2, outside.data(), 2,
-                                      ids.data(), distances.data()),
+    CHECK_THROWS_AS(np::search_packed(tables.data(), 9, packed.view(), k, np::Metric::l2, outside.data(), 2, ids.data(),
+                                      distances.data()),
                     std::out_of_range);
 
     std::vector<float> expected_all(9 * n), all(9 * n);
@@ -278,8 +281,8 @@ TEST_CASE("ProductQuantizer::pack and DistanceTables::search on packed codes") {
         const np::Codes codes = pq.encode(train.data(), 600);
         const np::PackedCodes packed = pq.pack(codes);
         CHECK(packed.rows() == 600);
-        CHECK(packed.unpack() == std::vector<std::uint8_t>(codes.data<std::uint8_t>(),
-                                                            codes.data<std::uint8_t>() + codes.size()));
+        CHECK(packed.unpack() ==
+              std::vector<std::uint8_t>(codes.data<std::uint8_t>(), codes.data<std::uint8_t>() + codes.size()));
         const np::SearchResult expected = pq.search(train.data(), 7, codes, 10);
         const np::SearchResult found = pq.search(train.data(), 7, packed, 10);
         CHECK(found.ids == expected.ids);

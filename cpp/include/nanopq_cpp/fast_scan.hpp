@@ -87,8 +87,8 @@ struct QuantizedTable {
 // Quantizes one M x Ks table into `lut` (the kernel's layout for `bits`,
 // fast_scan_scalar.hpp). Leaves `fast` false when the table cannot be scanned
 // this way.
-inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces, std::size_t n_codewords,
-                                     float sign, std::size_t bits, std::uint8_t* lut) {
+inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces, std::size_t n_codewords, float sign,
+                                     std::size_t bits, std::uint8_t* lut) {
     QuantizedTable quantized;
     const std::size_t M = n_subspaces, Ks = n_codewords;
     // 16-bit sums: M * levels <= 65535. 4-bit LUT entries stay <= 127 so
@@ -127,8 +127,8 @@ inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces
     quantized.fast = true;
     quantized.offset = offset;
     quantized.step = step;
-    quantized.slack = gamma * sum_largest + static_cast<double>(M) * step * 1e-13 +
-                      1e-12 * (sum_largest + std::fabs(offset));
+    quantized.slack =
+        gamma * sum_largest + static_cast<double>(M) * step * 1e-13 + 1e-12 * (sum_largest + std::fabs(offset));
     return quantized;
 }
 
@@ -158,9 +158,10 @@ inline void write_top_k(const std::vector<std::vector<Neighbor>>& partial, std::
 // codes; `subset` (optional) restricts it to those row ids. Tasks are (group
 // of queries, block of rows), as in search(): a group's float tables stay in
 // L2 while it runs over the block.
-inline void exact_search_packed(const float* tables, const PackedCodesView& codes, const std::vector<std::size_t>& queries,
-                                std::size_t k, Metric metric, const std::int64_t* subset, std::size_t n_subset,
-                                std::int64_t* out_ids, float* out_distances, int num_threads) {
+inline void exact_search_packed(const float* tables, const PackedCodesView& codes,
+                                const std::vector<std::size_t>& queries, std::size_t k, Metric metric,
+                                const std::int64_t* subset, std::size_t n_subset, std::int64_t* out_ids,
+                                float* out_distances, int num_threads) {
     const std::size_t M = codes.n_subspaces, Ks = codes.n_codewords, table_size = M * Ks;
     const std::size_t n_candidates = subset ? n_subset : codes.n_rows;
     const std::size_t n_blocks = std::max<std::size_t>(1, (n_candidates + kScanBlock - 1) / kScanBlock);
@@ -253,11 +254,12 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
         std::vector<std::uint16_t> thresholds(group_queries);
         std::vector<Mask> masks((max_chunk * group_queries + 7) / 8 * 8, 0);
         std::vector<std::vector<std::size_t>> candidates(group_queries);  // rows to check exactly, per query
-        std::vector<std::size_t> touched;                                  // queries with candidates
+        std::vector<std::size_t> touched;                                 // queries with candidates
         std::vector<std::uint8_t> rows;
         std::vector<float> distances;
         std::size_t chunk = 1;
-        for (std::size_t block = first_block; block < end_block; block += chunk, chunk = std::min(2 * chunk, max_chunk)) {
+        for (std::size_t block = first_block; block < end_block;
+             block += chunk, chunk = std::min(2 * chunk, max_chunk)) {
             chunk = std::min(chunk, end_block - block);
             // The tail block comes alone, from its padded copy.
             if (block < n_full) chunk = std::min(chunk, n_full - block);
@@ -266,8 +268,7 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
                 const std::size_t query = first_query + i;
                 thresholds[i] = quantized[query].bound(best_bound[query].load(std::memory_order_relaxed));
             }
-            kernel(data, chunk, luts.data() + first_query * lut_bytes, group_queries, thresholds.data(),
-                   masks.data());
+            kernel(data, chunk, luts.data() + first_query * lut_bytes, group_queries, thresholds.data(), masks.data());
             // Few masks are non-zero once the bounds are tight: find them in
             // one pass over the chunk's masks, and give each query its rows.
             touched.clear();
@@ -375,8 +376,8 @@ inline void search_packed(const float* tables, std::size_t n_queries, const Pack
         luts.insert(luts.end(), lut.begin(), lut.end());
     }
     if (!exact_queries.empty())
-        detail::exact_search_packed(tables, codes, exact_queries, k, metric, subset, n_subset, out_ids,
-                                    out_distances, num_threads);
+        detail::exact_search_packed(tables, codes, exact_queries, k, metric, subset, n_subset, out_ids, out_distances,
+                                    num_threads);
     if (fast_queries.empty()) return;
     if (bits == 4) {
         const std::size_t n_pairs = codes.n_pairs();

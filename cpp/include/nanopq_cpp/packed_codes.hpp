@@ -214,10 +214,9 @@ inline void check_packed_codes(const PackedCodesView& view) {
         unpack_row(view, i, row.data());
         for (std::size_t m = 0; m < view.n_subspaces; ++m)
             if (row[m] >= view.n_codewords)
-                throw std::out_of_range("packed codes[" + std::to_string(i) + ", " + std::to_string(m) +
-                                        "] = " + std::to_string(row[m]) +
-                                        " is not a valid code: codes must be < Ks = " +
-                                        std::to_string(view.n_codewords));
+                throw std::out_of_range(
+                    "packed codes[" + std::to_string(i) + ", " + std::to_string(m) + "] = " + std::to_string(row[m]) +
+                    " is not a valid code: codes must be < Ks = " + std::to_string(view.n_codewords));
     }
 }
 
@@ -233,32 +232,33 @@ public:
         : bytes_(std::move(bytes)), n_rows_(n_rows), n_subspaces_(n_subspaces), n_codewords_(n_codewords) {
         require(n_subspaces > 0, "packed codes need M > 0");
         const std::size_t expected = packed_size(n_rows, n_subspaces, n_codewords);
-        require(bytes_.size() == expected, "packed codes of " + std::to_string(n_rows) + " rows, M = " +
-                                               std::to_string(n_subspaces) + ", Ks = " + std::to_string(n_codewords) +
-                                               " take " + std::to_string(expected) + " bytes, got " +
-                                               std::to_string(bytes_.size()));
+        require(bytes_.size() == expected,
+                "packed codes of " + std::to_string(n_rows) + " rows, M = " + std::to_string(n_subspaces) +
+                    ", Ks = " + std::to_string(n_codewords) + " take " + std::to_string(expected) + " bytes, got " +
+                    std::to_string(bytes_.size()));
         check_packed_codes(view());
     }
 
     // The rows after the last full block as one full block (block_bytes() bytes
-// at out), with code 0 in the rows past the end: the kernels scan only full
-// blocks.
-inline void tail_as_block(const PackedCodesView& view, std::uint8_t* out) {
-    std::fill(out, out + view.block_bytes(), std::uint8_t{0});
-    const std::size_t M = view.n_subspaces, first = view.n_full_blocks() * view.block_rows();
-    std::vector<std::uint8_t> row(M);
-    for (std::size_t j = 0; j < view.n_tail_rows(); ++j) {
-        unpack_row(view, first + j, row.data());
-        for (std::size_t m = 0; m < M; ++m) {
-            if (view.bits() == 8)
-                out[m * 64 + j] = row[m];
-            else
-                out[(m / 2) * 32 + (m % 2) * 16 + j % 16] |= static_cast<std::uint8_t>(j < 16 ? row[m] : row[m] << 4);
+    // at out), with code 0 in the rows past the end: the kernels scan only full
+    // blocks.
+    inline void tail_as_block(const PackedCodesView& view, std::uint8_t* out) {
+        std::fill(out, out + view.block_bytes(), std::uint8_t{0});
+        const std::size_t M = view.n_subspaces, first = view.n_full_blocks() * view.block_rows();
+        std::vector<std::uint8_t> row(M);
+        for (std::size_t j = 0; j < view.n_tail_rows(); ++j) {
+            unpack_row(view, first + j, row.data());
+            for (std::size_t m = 0; m < M; ++m) {
+                if (view.bits() == 8)
+                    out[m * 64 + j] = row[m];
+                else
+                    out[(m / 2) * 32 + (m % 2) * 16 + j % 16] |=
+                        static_cast<std::uint8_t>(j < 16 ? row[m] : row[m] << 4);
+            }
         }
     }
-}
 
-// Packs n rows of M codes < Ks (Ks <= 256).
+    // Packs n rows of M codes < Ks (Ks <= 256).
     template <class code_t>
     static PackedCodes from_codes(const code_t* codes, std::size_t n_rows, std::size_t n_subspaces,
                                   std::size_t n_codewords) {

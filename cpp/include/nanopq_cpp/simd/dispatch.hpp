@@ -39,26 +39,30 @@ struct KernelTable {
 };
 
 inline const KernelTable& kernels_for(SimdLevel level) {
-    static const KernelTable scalar_table{SimdLevel::scalar,          &reference::nearest_codeword,
-                                          &reference::nearest_codeword_by_norms, &reference::cross_accumulate,
-                                          &reference::scan_4bit,     &reference::scan_8bit};
+    static const KernelTable scalar_table{SimdLevel::scalar,
+                                          &reference::nearest_codeword,
+                                          &reference::nearest_codeword_by_norms,
+                                          &reference::cross_accumulate,
+                                          &reference::scan_4bit,
+                                          &reference::scan_8bit};
 #if defined(NANOPQ_CPP_X86)
-    static const KernelTable avx2_table{SimdLevel::avx2,          &avx2::nearest_codeword, &avx2::nearest_codeword_by_norms,
-                                        &avx2::cross_accumulate, &avx2::scan_4bit,       nullptr};
+    static const KernelTable avx2_table{
+        SimdLevel::avx2,         &avx2::nearest_codeword, &avx2::nearest_codeword_by_norms,
+        &avx2::cross_accumulate, &avx2::scan_4bit,        nullptr};
     // The 8-bit kernel needs AVX-512 VBMI on top of the level's F + BW.
-    static const KernelTable avx512_table{SimdLevel::avx512,
-                                          &avx512::nearest_codeword,
-                                          &avx512::nearest_codeword_by_norms,
-                                          &avx2::cross_accumulate,
-                                          &avx512::scan_4bit,
-                                          simd_vbmi_supported() ? &avx512::scan_8bit : nullptr};
+    static const KernelTable avx512_table{
+        SimdLevel::avx512,       &avx512::nearest_codeword, &avx512::nearest_codeword_by_norms,
+        &avx2::cross_accumulate, &avx512::scan_4bit,        simd_vbmi_supported() ? &avx512::scan_8bit : nullptr};
     if (level == SimdLevel::avx512 && simd_level_supported(level)) return avx512_table;
     if (level == SimdLevel::avx2 && simd_level_supported(level)) return avx2_table;
 #endif
 #if defined(NANOPQ_CPP_ARM64)
-    static const KernelTable neon_table{SimdLevel::neon,           &neon::nearest_codeword,
-                                        &reference::nearest_codeword_by_norms, &reference::cross_accumulate,
-                                        &neon::scan_4bit,          nullptr};
+    static const KernelTable neon_table{SimdLevel::neon,
+                                        &neon::nearest_codeword,
+                                        &reference::nearest_codeword_by_norms,
+                                        &reference::cross_accumulate,
+                                        &neon::scan_4bit,
+                                        nullptr};
     if (level == SimdLevel::neon) return neon_table;
 #endif
     return scalar_table;

@@ -121,10 +121,9 @@ NANOPQ_CPP_TARGET_AVX2_SCAN inline void scan_4bit_queries(const std::uint8_t* bl
 // 3 queries 0.52-0.55 ms, 4 queries 0.59-0.60 ms per query.
 inline constexpr int kScanQueries = 2;
 
-NANOPQ_CPP_TARGET_AVX2_SCAN inline void scan_4bit(const std::uint8_t* blocks, std::size_t n_blocks,
-                                                  std::size_t n_pairs, const std::uint8_t* luts,
-                                                  std::size_t n_queries, const std::uint16_t* thresholds,
-                                                  std::uint32_t* masks) {
+NANOPQ_CPP_TARGET_AVX2_SCAN inline void scan_4bit(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t n_pairs,
+                                                  const std::uint8_t* luts, std::size_t n_queries,
+                                                  const std::uint16_t* thresholds, std::uint32_t* masks) {
     const std::size_t lut_bytes = n_pairs * 32;
     std::size_t q = 0;
     for (; q + kScanQueries <= n_queries; q += kScanQueries)

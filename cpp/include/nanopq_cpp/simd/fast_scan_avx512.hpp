@@ -61,8 +61,8 @@ NANOPQ_CPP_TARGET_AVX512_SCAN inline void scan_4bit_queries(const std::uint8_t* 
             const __m512i codes = _mm512_maskz_loadu_epi8(lanes, block + p * 32);
             const __m512i low = _mm512_and_si512(codes, low_nibbles);
             const __m512i high = _mm512_and_si512(_mm512_srli_epi16(codes, 4), low_nibbles);
-                        NANOPQ_CPP_UNROLL_QUERIES
-                        for (int q = 0; q < kQueries; ++q) {
+            NANOPQ_CPP_UNROLL_QUERIES
+            for (int q = 0; q < kQueries; ++q) {
                 const __m512i lut = _mm512_maskz_loadu_epi8(lanes, luts + q * block_bytes + p * 32);
                 const __m512i found_low = _mm512_shuffle_epi8(lut, low);
                 const __m512i found_high = _mm512_shuffle_epi8(lut, high);
@@ -75,9 +75,9 @@ NANOPQ_CPP_TARGET_AVX512_SCAN inline void scan_4bit_queries(const std::uint8_t* 
         // Fold the two 256-bit halves (pairs p and p + 1): the AVX2 layout.
         NANOPQ_CPP_UNROLL_QUERIES
         for (int q = 0; q < kQueries; ++q)
-            masks[b * mask_stride + q] = avx2::rows_within(fold_halves(total_low[q]), fold_halves(odd_low[q]),
-                                                           fold_halves(total_high[q]), fold_halves(odd_high[q]),
-                                                           _mm256_set1_epi16(static_cast<short>(thresholds[q])));
+            masks[b * mask_stride + q] =
+                avx2::rows_within(fold_halves(total_low[q]), fold_halves(odd_low[q]), fold_halves(total_high[q]),
+                                  fold_halves(odd_high[q]), _mm256_set1_epi16(static_cast<short>(thresholds[q])));
     }
 }
 
@@ -93,12 +93,15 @@ NANOPQ_CPP_TARGET_AVX512_SCAN inline void scan_4bit(const std::uint8_t* blocks, 
         scan_4bit_queries<kScanQueries>(blocks, n_blocks, n_pairs, luts + q * lut_bytes, thresholds + q, masks + q,
                                         n_queries);
     switch (n_queries - q) {
-        case 3: return scan_4bit_queries<3>(blocks, n_blocks, n_pairs, luts + q * lut_bytes, thresholds + q, masks + q,
-                                            n_queries);
-        case 2: return scan_4bit_queries<2>(blocks, n_blocks, n_pairs, luts + q * lut_bytes, thresholds + q, masks + q,
-                                            n_queries);
-        case 1: return scan_4bit_queries<1>(blocks, n_blocks, n_pairs, luts + q * lut_bytes, thresholds + q, masks + q,
-                                            n_queries);
+        case 3:
+            return scan_4bit_queries<3>(blocks, n_blocks, n_pairs, luts + q * lut_bytes, thresholds + q, masks + q,
+                                        n_queries);
+        case 2:
+            return scan_4bit_queries<2>(blocks, n_blocks, n_pairs, luts + q * lut_bytes, thresholds + q, masks + q,
+                                        n_queries);
+        case 1:
+            return scan_4bit_queries<1>(blocks, n_blocks, n_pairs, luts + q * lut_bytes, thresholds + q, masks + q,
+                                        n_queries);
         default: return;
     }
 }
@@ -117,13 +120,13 @@ NANOPQ_CPP_TARGET_AVX512_VBMI inline void scan_8bit_queries(const std::uint8_t* 
         for (std::size_t m = 0; m < n_subspaces; ++m) {
             const __m512i codes = _mm512_loadu_si512(block + m * 64);
             const __mmask64 upper_half = _mm512_movepi8_mask(codes);  // codes >= 128
-                        NANOPQ_CPP_UNROLL_QUERIES
-                        for (int q = 0; q < kQueries; ++q) {
+            NANOPQ_CPP_UNROLL_QUERIES
+            for (int q = 0; q < kQueries; ++q) {
                 const std::uint8_t* lut = luts + q * lut_bytes + m * 256;
-                const __m512i lower = _mm512_permutex2var_epi8(_mm512_loadu_si512(lut), codes,
-                                                               _mm512_loadu_si512(lut + 64));
-                const __m512i upper = _mm512_permutex2var_epi8(_mm512_loadu_si512(lut + 128), codes,
-                                                               _mm512_loadu_si512(lut + 192));
+                const __m512i lower =
+                    _mm512_permutex2var_epi8(_mm512_loadu_si512(lut), codes, _mm512_loadu_si512(lut + 64));
+                const __m512i upper =
+                    _mm512_permutex2var_epi8(_mm512_loadu_si512(lut + 128), codes, _mm512_loadu_si512(lut + 192));
                 const __m512i found = _mm512_mask_blend_epi8(upper_half, lower, upper);
                 total[q] = _mm512_add_epi16(total[q], found);
                 odd[q] = _mm512_add_epi16(odd[q], _mm512_srli_epi16(found, 8));
@@ -151,11 +154,9 @@ NANOPQ_CPP_TARGET_AVX512_VBMI inline void scan_8bit(const std::uint8_t* blocks, 
     const std::size_t lut_bytes = n_subspaces * 256;
     std::size_t q = 0;
     for (; q + 2 <= n_queries; q += 2)
-        scan_8bit_queries<2>(blocks, n_blocks, n_subspaces, luts + q * lut_bytes, thresholds + q, masks + q,
-                             n_queries);
+        scan_8bit_queries<2>(blocks, n_blocks, n_subspaces, luts + q * lut_bytes, thresholds + q, masks + q, n_queries);
     if (q < n_queries)
-        scan_8bit_queries<1>(blocks, n_blocks, n_subspaces, luts + q * lut_bytes, thresholds + q, masks + q,
-                             n_queries);
+        scan_8bit_queries<1>(blocks, n_blocks, n_subspaces, luts + q * lut_bytes, thresholds + q, masks + q, n_queries);
 }
 
 }  // namespace avx512

@@ -42,8 +42,8 @@ inline void scan_4bit_queries(const std::uint8_t* blocks, std::size_t n_blocks, 
             for (int half = 0; half < 2; ++half) {
                 const uint8x16_t codes = vld1q_u8(block + p * 32 + half * 16);
                 const uint8x16_t low = vandq_u8(codes, low_nibbles), high = vshrq_n_u8(codes, 4);
-                            NANOPQ_CPP_UNROLL_QUERIES
-                            for (int q = 0; q < kQueries; ++q) {
+                NANOPQ_CPP_UNROLL_QUERIES
+                for (int q = 0; q < kQueries; ++q) {
                     const uint8x16_t lut = vld1q_u8(luts + q * block_bytes + p * 32 + half * 16);
                     const uint8x16_t found_low = vqtbl1q_u8(lut, low), found_high = vqtbl1q_u8(lut, high);
                     sums[q][0] = vaddw_u8(sums[q][0], vget_low_u8(found_low));
@@ -56,9 +56,9 @@ inline void scan_4bit_queries(const std::uint8_t* blocks, std::size_t n_blocks, 
         NANOPQ_CPP_UNROLL_QUERIES
         for (int q = 0; q < kQueries; ++q) {
             const uint16x8_t threshold = vdupq_n_u16(thresholds[q]);
-            masks[b * mask_stride + q] =
-                row_bits(vcleq_u16(sums[q][0], threshold), vcleq_u16(sums[q][1], threshold)) |
-                row_bits(vcleq_u16(sums[q][2], threshold), vcleq_u16(sums[q][3], threshold)) << 16;
+            masks[b * mask_stride + q] = row_bits(vcleq_u16(sums[q][0], threshold), vcleq_u16(sums[q][1], threshold)) |
+                                         row_bits(vcleq_u16(sums[q][2], threshold), vcleq_u16(sums[q][3], threshold))
+                                             << 16;
         }
     }
 }

@@ -75,8 +75,7 @@ inline X86Features detect_x86() {
     features.amd = __builtin_cpu_is("amd");
     features.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     features.avx512 = features.avx2_fma && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-    features.avx512_vbmi =
-        features.avx512 && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("bmi2");
+    features.avx512_vbmi = features.avx512 && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("bmi2");
 #endif
     return features;
 }
