@@ -10,8 +10,9 @@ against PQ32x4fs and IndexPQ 16x8. faiss's indexes get nanopq_cpp's codewords
 (IndexPQ via nanopq_to_faiss, IndexPQFastScan built from that IndexPQ), so
 both libraries search the same codes: differences in recall are faiss's
 approximate fast scan, not training. Reports queries/s at each thread count,
-and recall@10 (the share of queries whose exact nearest neighbour, by float64
-brute force, is among the 10 found).
+recall@10 (the share of queries whose exact nearest neighbour, by float64
+brute force, is among the 10 found), and, for searches of the same codes, the
+share of the exact ADC top-10 (dt.search(codes)) that each one returns.
 
 Example:
   python bench/fast_scan.py --quick
@@ -172,9 +173,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                 fast.add(database)
                 runs[f"faiss PQ{2 * M}x4fs (own training)"] = lambda: fast.search(queries, 10)[::-1]
                 runs[f"faiss IndexPQ {M}x8"] = lambda: index_pq.search(queries, 10)[::-1]
+        exact_adc = pq.dtable(queries).search(codes, topk=10)[0]
         for name, run in runs.items():
-            recall = recall_at_10(np.asarray(run()[0]).reshape(len(queries), -1), truth)
+            found = np.asarray(run()[0]).reshape(len(queries), -1)
+            recall = recall_at_10(found, truth)
             row: Dict[str, Any] = {"name": name, "M": M, "Ks": Ks, "recall@10": recall}
+            if not name.endswith("(own training)"):  # the same codes: compare with the exact ADC top-10
+                row["adc_top10_agreement"] = float(
+                    np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact_adc)])
+                )
             for threads in args.threads:
                 set_threads(threads)
                 wall, cpu = best_time(run, args.repeat)
@@ -185,7 +192,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             results.append(row)
             cells = "  ".join(f"{row[f'qps_{t}']:8.0f} q/s ({t}t)" for t in args.threads)
             cpu_cell = f"  {row['qps_1_cpu']:8.0f} q/s (1t, CPU time)" if "qps_1_cpu" in row else ""
-            print(f"{name:38s} recall@10 {recall:.3f} {cells}{cpu_cell}")
+            agreement = row.get("adc_top10_agreement")
+            same = f" exact-ADC top-10 {agreement:6.1%}" if agreement is not None else " " * 22
+            print(f"{name:38s} recall@10 {recall:.3f}{same} {cells}{cpu_cell}")
         ours = results[-len(runs)]
         for row in results[-len(runs) + 1 :]:
             ratio = ours["qps_1"] / row["qps_1"]
