@@ -92,19 +92,24 @@ def recall_at_10(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean(np.any(found[:, :10] == truth[:, None], axis=1)))
 
 
-def best_time(run: Callable[[], Any], repeat: int) -> Tuple[float, float]:
-    """The shortest wall-clock time of `repeat` runs, and the shortest CPU time
-    of the calling thread (which runs everything at one thread, in both
-    libraries): on a shared machine the second does not count the time other
-    processes hold the core, so it is the steadier one-thread number."""
-    run()  # warm-up: page faults, thread start, caches
-    walls, cpus = [], []
+def best_times(runs: Dict[str, Callable[[], Any]], repeat: int) -> Dict[str, Tuple[float, float]]:
+    """For each run, the shortest wall-clock time of `repeat` runs and the
+    shortest CPU time of the calling thread (which does all the work at one
+    thread, in both libraries). The runs take turns, so a change in the
+    machine's load hits all of them alike; on a shared machine the CPU time,
+    which leaves out the time other processes hold the core, is the steadier
+    one-thread number."""
+    for run in runs.values():
+        run()  # warm-up: page faults, thread start, caches
+    walls: Dict[str, List[float]] = {name: [] for name in runs}
+    cpus: Dict[str, List[float]] = {name: [] for name in runs}
     for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.thread_time()
-        run()
-        walls.append(time.perf_counter() - start)
-        cpus.append(time.thread_time() - start_cpu)
-    return min(walls), min(cpus)
+        for name, run in runs.items():
+            start, start_cpu = time.perf_counter(), time.thread_time()
+            run()
+            walls[name].append(time.perf_counter() - start)
+            cpus[name].append(time.thread_time() - start_cpu)
+    return {name: (min(walls[name]), min(cpus[name])) for name in runs}
 
 
 def set_threads(threads: int) -> None:
@@ -174,27 +179,29 @@ def main(argv: Optional[List[str]] = None) -> int:
                 runs[f"faiss PQ{2 * M}x4fs (own training)"] = lambda: fast.search(queries, 10)[::-1]
                 runs[f"faiss IndexPQ {M}x8"] = lambda: index_pq.search(queries, 10)[::-1]
         exact_adc = pq.dtable(queries).search(codes, topk=10)[0]
+        rows: Dict[str, Dict[str, Any]] = {}
         for name, run in runs.items():
             found = np.asarray(run()[0]).reshape(len(queries), -1)
-            recall = recall_at_10(found, truth)
-            row: Dict[str, Any] = {"name": name, "M": M, "Ks": Ks, "recall@10": recall}
+            row: Dict[str, Any] = {"name": name, "M": M, "Ks": Ks, "recall@10": recall_at_10(found, truth)}
             if not name.endswith("(own training)"):  # the same codes: compare with the exact ADC top-10
                 row["adc_top10_agreement"] = float(
                     np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact_adc)])
                 )
-            for threads in args.threads:
-                set_threads(threads)
-                wall, cpu = best_time(run, args.repeat)
-                row[f"qps_{threads}"] = len(queries) / wall
+            rows[name] = row
+        for threads in args.threads:
+            set_threads(threads)
+            for name, (wall, cpu) in best_times(runs, args.repeat).items():
+                rows[name][f"qps_{threads}"] = len(queries) / wall
                 if threads == 1:
-                    row["qps_1_cpu"] = len(queries) / cpu
-                row[f"load_{threads}"] = background_load()
+                    rows[name]["qps_1_cpu"] = len(queries) / cpu
+                rows[name][f"load_{threads}"] = background_load()
+        for name, row in rows.items():
             results.append(row)
             cells = "  ".join(f"{row[f'qps_{t}']:8.0f} q/s ({t}t)" for t in args.threads)
             cpu_cell = f"  {row['qps_1_cpu']:8.0f} q/s (1t, CPU time)" if "qps_1_cpu" in row else ""
             agreement = row.get("adc_top10_agreement")
             same = f" exact-ADC top-10 {agreement:6.1%}" if agreement is not None else " " * 22
-            print(f"{name:38s} recall@10 {recall:.3f}{same} {cells}{cpu_cell}")
+            print(f"{name:38s} recall@10 {row['recall@10']:.3f}{same} {cells}{cpu_cell}")
         ours = results[-len(runs)]
         for row in results[-len(runs) + 1 :]:
             ratio = ours["qps_1"] / row["qps_1"]
