@@ -8,7 +8,11 @@ is written by hand and checked against the headers by tests/test_docs.py.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import nanopq_cpp
+from sphinx import addnodes
 
 project = "nanopq_cpp"
 author = "nanopq_cpp contributors"
@@ -59,6 +63,37 @@ napoleon_use_ivar = False  # each attribute gets its own entry, linkable as PQ.c
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
 
+
+def _link_files_next_to_included_markdown(app, doctree) -> None:
+    """Turns a relative link in an included Markdown file into a download link.
+
+    bench/RESULTS.md links ``results.json`` next to itself, which is right on
+    GitHub; MyST resolves it against the including page (docs/performance.md)
+    and finds nothing. Such a link, when the file exists next to the Markdown
+    file the link came from, becomes a download of that file. Runs before
+    Sphinx's own doctree-read handlers (priority 500), which collect downloads.
+    """
+    page_dir = Path(app.env.doc2path(app.env.docname)).parent
+    for node in list(doctree.findall(addnodes.pending_xref)):
+        if node.get("reftype") != "myst" or node.get("refdomain") or not node.source:
+            continue
+        origin = Path(node.source).parent
+        if origin.resolve() == page_dir.resolve():
+            continue  # a link of the page itself: MyST's resolution stands
+        target = origin / node["reftarget"].split("#")[0]
+        if not target.is_file():
+            continue
+        download = addnodes.download_reference(
+            "",
+            "",
+            *node.children,
+            refdoc=app.env.docname,
+            reftarget=os.path.relpath(target, page_dir),
+            refexplicit=True,
+        )
+        node.replace_self(download)
+
+
 # -- C++ domain ----------------------------------------------------------------
 primary_domain = "py"
 highlight_language = "python3"
@@ -73,3 +108,7 @@ html_theme_options = {
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
 html_static_path: list = []
+
+
+def setup(app):
+    app.connect("doctree-read", _link_files_next_to_included_markdown, priority=400)
