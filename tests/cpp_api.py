@@ -10,7 +10,9 @@ or a public member of a public class.
 Public means declared in namespace ``nanopq_cpp`` or ``nanopq_cpp::linalg``.
 The namespaces ``detail`` (helpers), ``reference``, ``avx2``, ``avx512`` and
 ``neon`` (the per-instruction-set kernels behind the dispatcher) are
-implementation details, and so are the macros in ``PRIVATE_MACROS``.
+implementation details. The public macros are those of version.hpp; the
+others (platform tests, target attributes of the SIMD kernels) are
+implementation details too.
 
 The headers are read with a small scanner, not a compiler: it relies on the
 repository's clang-format style (one declaration per statement, braces of
@@ -25,8 +27,8 @@ from pathlib import Path
 from typing import Iterable, List, NamedTuple, Optional, Tuple
 
 PUBLIC_NAMESPACES = ("nanopq_cpp", "nanopq_cpp::linalg")
-# Platform tests and per-function target attributes of the SIMD kernels.
-PRIVATE_MACROS = {"NANOPQ_CPP_X86", "NANOPQ_CPP_ARM64", "NANOPQ_CPP_TARGET_AVX2", "NANOPQ_CPP_TARGET_AVX512"}
+# The header whose macros are public; macros elsewhere are implementation details.
+PUBLIC_MACRO_HEADERS = {"version.hpp"}
 
 # What an entity is, as the page's directive names it (cpp:function -> "function").
 KINDS = ("class", "struct", "enum", "enumerator", "type", "var", "member", "function", "macro")
@@ -156,11 +158,12 @@ def header_entities(include_dir: Path) -> List[Entity]:
     """Every public entity declared in the headers under `include_dir`."""
     entities: List[Entity] = []
     for header in sorted(include_dir.rglob("*.hpp")):
-        entities.extend(_entities_of(header.read_text(encoding="utf-8")))
+        source = header.read_text(encoding="utf-8")
+        entities.extend(_entities_of(source, public_macros=header.name in PUBLIC_MACRO_HEADERS))
     return entities
 
 
-def _entities_of(source: str) -> List[Entity]:
+def _entities_of(source: str, public_macros: bool = False) -> List[Entity]:
     entities: List[Entity] = []
     code_lines = []
     in_directive = False  # inside a preprocessor line continued with a backslash
@@ -168,7 +171,7 @@ def _entities_of(source: str) -> List[Entity]:
         stripped = line.strip()
         if in_directive or stripped.startswith("#"):
             define = re.match(r"#\s*define\s+(\w+)", stripped)
-            if define and not in_directive and define.group(1) not in PRIVATE_MACROS:
+            if define and not in_directive and public_macros:
                 entities.append(Entity("macro", define.group(1)))
             in_directive = stripped.endswith("\\")
             code_lines.append("")
