@@ -39,7 +39,9 @@ nitpick_ignore_regex = [
     # Builtins and standard-library types, as written in docstrings and signatures.
     ("py:class", r"(int|float|str|bool|bytes|bytearray|memoryview|object|type|tuple|list|dict|None)"),
     ("py:class", r"(os\.)?PathLike(\[str\])?|io\.IOBase|optional"),
-    ("py:class", r"(typing\.)?(Any|Optional|Union|Tuple|List|Dict|Type|Iterator|Callable)"),
+    # Plain-words types, as in "sequence of np.ndarray".
+    ("py:class", r"sequence|iterable|callable|array-like"),
+    ("py:class", r"(typing\.)?(Any|Optional|Union|Tuple|List|Dict|Type|Iterator|Callable|Sequence)"),
     ("py:exc", r"(AssertionError|ValueError|TypeError|IndexError|RuntimeError|MemoryError|OSError)"),
     ("py:class", r"(AssertionError|ValueError|TypeError|IndexError|RuntimeError|Exception)"),
     # numpy and faiss types.
