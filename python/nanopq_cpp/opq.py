@@ -23,7 +23,7 @@ class OPQ:
     using training vectors. Each input vector is rotated via `R`, then quantized
     into PQ-codes in the same manner as the original PQ.
 
-    .. [Ge14] T. Ge et al., "Optimized Product Quantization", IEEE TPAMI 2014
+    .. [Ge14] Ge, He, Ke and Sun, "Optimized Product Quantization", IEEE TPAMI 2014
 
     Args:
         M (int): The number of sub-spaces

@@ -43,7 +43,7 @@ class PQ:
 
     All vectors must be np.ndarray with np.float32.
 
-    .. [Jegou11] H. Jegou et al., "Product Quantization for Nearest Neighbor Search", IEEE TPAMI 2011
+    .. [Jegou11] Jegou, Douze and Schmid, "Product Quantization for Nearest Neighbor Search", IEEE TPAMI 2011
 
     Args:
         M (int): The number of sub-spaces
