@@ -4,7 +4,7 @@ compare.py imports this package from its own folder: Python puts a script's
 folder first on sys.path, so `python bench/compare.py` finds it from any
 working directory, without installing anything.
 
-Modules depend in one direction, from the bottom of this list upwards:
+Modules depend in one direction: each imports only modules listed above it.
 
     libraries     which of faiss, nanopq and threadpoolctl are installed, library names
     data          the vectors: synthetic clusters or a user's .npy, split into sets
