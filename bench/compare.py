@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-# pqbench is the folder next to this file, which Python puts first on sys.path.
+# pqbench/ sits next to this file, and Python puts this file's folder first on sys.path.
 from pqbench.accuracy import exact_neighbours
 from pqbench.adapters import Settings, choose_adapters
 from pqbench.checks import find_problems, print_problems
