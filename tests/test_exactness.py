@@ -67,8 +67,10 @@ def test_pq_tables_and_distances_are_nanopqs_bits(M, Ds, Ks, metric):
         assert_same_bits(batch.dtable[row], table.dtable)
         assert_same_bits(batch.adist(codes)[row], table.adist(codes))
         # A table built elsewhere (here by nanopq) is summed as nanopq sums it.
-        assert_same_bits(nanopq_cpp.DistanceTable(reference_table.dtable, metric).adist(codes),
-                         reference_table.adist(codes))
+        assert_same_bits(
+            nanopq_cpp.DistanceTable(reference_table.dtable, metric).adist(codes),
+            reference_table.adist(codes),
+        )
 
 
 @pytest.mark.parametrize("metric", ["l2", "dot"])
@@ -145,7 +147,8 @@ def test_signed_zeros_sum_as_numpy_sums_them():
     for M in (3, 8, 130):
         table = np.full((M, 4), -0.0, dtype=np.float32)
         codes = np.zeros((2, M), dtype=np.uint8)
-        assert_same_bits(nanopq_cpp.DistanceTable(table).adist(codes), nanopq.DistanceTable(table).adist(codes))
+        ours = nanopq_cpp.DistanceTable(table).adist(codes)
+        assert_same_bits(ours, nanopq.DistanceTable(table).adist(codes))
 
 
 @pytest.mark.parametrize("Ds", [1, 2, 3, 4, 8, 13, 64])

@@ -10,6 +10,9 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
 
 #include <nanopq_cpp/nanopq_cpp.hpp>
 
@@ -281,6 +284,62 @@ py::tuple train_opq_py(const py::array& vecs_in, std::size_t n_subspaces, std::s
     return py::make_tuple(rotation, codewords);
 }
 
+// Model files (docs/model-format.md): the core's reader and writer serve Python
+// too, so the format is parsed and checked in one place (and that place fuzzed).
+py::bytes model_to_bytes_py(const std::string& metric, const py::array& codewords_in, const py::object& rotation_in) {
+    FloatArray codewords = as_float32(codewords_in, "codewords");
+    const CodebookView view = codebook_of(codewords);
+    ProductQuantizer pq(view.n_subspaces, view.n_codewords, view.subspace_dim,
+                        std::vector<float>(codewords.data(), codewords.data() + codewords.size()),
+                        metric_from_name(metric));
+    std::vector<unsigned char> bytes;
+    if (rotation_in.is_none()) {
+        bytes = model_to_bytes(pq);
+    } else {
+        FloatArray rotation = as_float32(py::array(rotation_in), "R");
+        bytes = model_to_bytes(OptimizedProductQuantizer(
+            std::vector<float>(rotation.data(), rotation.data() + rotation.size()), std::move(pq)));
+    }
+    return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+py::tuple header_tuple(const ModelHeader& header) {
+    return py::make_tuple(header.format_version, model_kind_name(header.kind), metric_name(header.metric),
+                          header.n_subspaces, header.n_codewords, header.subspace_dim, header.payload_bytes,
+                          header.payload_crc32);
+}
+
+// The validated header of a model of `total_size` bytes that starts with `head`.
+py::tuple parse_model_header_py(const py::bytes& head, std::uint64_t total_size, const std::string& source) {
+    const std::string_view bytes = head;
+    const std::size_t available = std::min(bytes.size(), kModelHeaderBytes);
+    const unsigned char empty[1] = {0};
+    const auto* data = available ? reinterpret_cast<const unsigned char*>(bytes.data()) : empty;
+    return header_tuple(detail::parse_model_header(data, available, total_size, source));
+}
+
+// (kind, metric, codewords, R or None) of the model held in `data`.
+py::tuple model_from_bytes_py(const py::bytes& data, const std::string& source) {
+    const std::string_view bytes = data;
+    const AnyQuantizer model = model_from_bytes(bytes.data(), bytes.size(), source);
+    return std::visit(
+        [](const auto& quantizer) {
+            FloatArray codewords({quantizer.n_subspaces(), quantizer.n_codewords(), quantizer.subspace_dim()});
+            std::copy(quantizer.codewords().begin(), quantizer.codewords().end(), codewords.mutable_data());
+            py::object rotation = py::none();
+            const char* kind = "PQ";
+            if constexpr (std::is_same_v<std::decay_t<decltype(quantizer)>, OptimizedProductQuantizer>) {
+                const std::size_t dim = quantizer.dim();
+                FloatArray matrix({dim, dim});
+                std::copy(quantizer.rotation().begin(), quantizer.rotation().end(), matrix.mutable_data());
+                rotation = std::move(matrix);
+                kind = "OPQ";
+            }
+            return py::make_tuple(kind, metric_name(quantizer.metric()), std::move(codewords), rotation);
+        },
+        model);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -298,6 +357,10 @@ PYBIND11_MODULE(_core, m) {
     m.def("train_opq", &train_opq_py, py::arg("vecs"), py::arg("M"), py::arg("Ks"), py::arg("pq_iterations"),
           py::arg("rotation_iterations"), py::arg("parametric_init"), py::arg("seed"), py::arg("minit"),
           py::arg("initial") = py::none(), py::arg("log") = py::none());
+    py::register_exception<ModelFileError>(m, "ModelFileError", PyExc_ValueError);
+    m.def("model_to_bytes", &model_to_bytes_py, py::arg("metric"), py::arg("codewords"), py::arg("R") = py::none());
+    m.def("parse_model_header", &parse_model_header_py, py::arg("head"), py::arg("total_size"), py::arg("source"));
+    m.def("model_from_bytes", &model_from_bytes_py, py::arg("data"), py::arg("source"));
     m.def("get_simd_level", [] { return std::string(simd_level_name(get_simd_level())); });
     m.def(
         "set_simd_level", [](const std::string& name) { set_simd_level(simd_level_from_name(name)); },

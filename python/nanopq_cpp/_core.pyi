@@ -82,6 +82,21 @@ def train_opq(
     `minit` as for train_codewords; with 'given', `initial` starts every round.
     """
 
+class ModelFileError(ValueError):
+    """A model file or buffer the core's reader refuses, or a model it cannot write."""
+
+def model_to_bytes(metric: str, codewords: _Float32, R: _Float32 | None = None) -> bytes:
+    """The model file (docs/model-format.md) of a PQ, or of an OPQ when R is given."""
+
+def parse_model_header(
+    head: bytes, total_size: SupportsIndex, source: str
+) -> tuple[int, str, str, int, int, int, int, int]:
+    """(format version, kind, metric, M, Ks, Ds, payload bytes, payload CRC-32) of a
+    model of `total_size` bytes that starts with `head`; `source` names it in errors."""
+
+def model_from_bytes(data: bytes, source: str) -> tuple[str, str, _Float32, _Float32 | None]:
+    """(kind 'PQ' or 'OPQ', metric, codewords, R or None) of a whole model file."""
+
 def get_simd_level() -> str:
     """'scalar', 'avx2', 'avx512' or 'neon': the kernels in use now."""
 

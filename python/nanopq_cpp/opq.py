@@ -10,7 +10,9 @@ import numpy as np
 from . import _core
 from ._checks import all_finite, as_float32, as_int, as_seed, kmeans_init
 from ._errors import InputError, NotFittedError, core_errors
-from .pq import PQ, STATE_VERSION, DistanceTable
+from ._model_bytes import write_model
+from ._state import STATE_VERSION, check_state_version, pickled_rotation
+from .pq import PQ, DistanceTable
 
 # Rows rotated at a time by OPQ.encode: 16 MiB of float32 at D=64.
 _ROTATION_BLOCK = 65536
@@ -55,9 +57,13 @@ class OPQ:
         return {"nanopq_cpp_state": STATE_VERSION, "pq": self.pq, "R": self.R}
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
-        from ._pickle import restore_opq_state
-
-        restore_opq_state(self, state)
+        """Restores our state dict or a nanopq 0.2.2 ``__dict__``, checking it."""
+        check_state_version(state, "OPQ")
+        pq = state.get("pq")
+        if not isinstance(pq, PQ):
+            raise InputError("the pickled OPQ has no PQ inside")
+        self.R = pickled_rotation(state.get("R"), pq.M * pq.Ds if pq.Ds is not None else None)
+        self.pq = pq
 
     @property
     def M(self) -> int:
@@ -297,6 +303,8 @@ class OPQ:
         Args:
             path (str or os.PathLike): where to write (replaced if it exists)
         """
-        from .model_file import save
+        write_model(path, *self._model_arrays())
 
-        save(self, path)
+    def _model_arrays(self) -> Tuple[str, np.ndarray, np.ndarray]:
+        """(metric, codewords, rotation): what a model file holds, checked."""
+        return self.metric, self.pq._fitted_codewords("save"), self._rotation("save")

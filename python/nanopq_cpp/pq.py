@@ -22,9 +22,8 @@ from ._checks import (
     kmeans_init,
 )
 from ._errors import CodeError, DTypeError, InputError, NotFittedError, core_errors
-
-# Bumped whenever the pickled state changes shape; __setstate__ refuses newer ones.
-STATE_VERSION = 1
+from ._model_bytes import write_model
+from ._state import STATE_VERSION, restore_pq_state
 
 
 def _progress_printer(verbose: bool) -> Optional[Callable[[str], None]]:
@@ -102,8 +101,6 @@ class PQ:
         }
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
-        from ._pickle import restore_pq_state
-
         restore_pq_state(self, state)
 
     # -- training ---------------------------------------------------------------
@@ -280,9 +277,11 @@ class PQ:
         Args:
             path (str or os.PathLike): where to write (replaced if it exists)
         """
-        from .model_file import save
+        write_model(path, *self._model_arrays())
 
-        save(self, path)
+    def _model_arrays(self) -> Tuple[str, np.ndarray, None]:
+        """(metric, codewords, no rotation): what a model file holds, checked."""
+        return self.metric, self._fitted_codewords("save"), None
 
 
 class DistanceTable:
