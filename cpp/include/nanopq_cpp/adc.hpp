@@ -71,6 +71,25 @@ inline void keep_best(std::vector<Neighbor>& heap, std::size_t k, const Neighbor
     }
 }
 
+// The factor from a distance to its Neighbor key, and back: -1 for dot.
+inline float key_sign(Metric metric) { return metric == Metric::l2 ? 1.0f : -1.0f; }
+
+// Sorts the kept candidates and writes the first k of them as search returns
+// them: ids, and distances (keys turned back with key_sign); id -1 and the
+// worst distance (+inf for l2, -inf for dot) fill the slots left over.
+// merge_topk (merge.hpp) writes through here too, so that merging the results
+// of shards gives exactly what one search over all their codes gives.
+inline void write_best(std::vector<Neighbor>& kept, std::size_t k, Metric metric, std::int64_t* ids, float* distances) {
+    std::sort(kept.begin(), kept.end());
+    const float sign = key_sign(metric);
+    const float missing = sign * std::numeric_limits<float>::infinity();
+    for (std::size_t j = 0; j < k; ++j) {
+        const bool found = j < kept.size();
+        ids[j] = found ? kept[j].id : -1;
+        distances[j] = found ? sign * kept[j].key : missing;
+    }
+}
+
 }  // namespace detail
 
 // Top-k search over codes: for each query, the k rows with the smallest l2 or
@@ -93,7 +112,7 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
     const std::size_t n_candidates = subset ? n_subset : n;
     const std::size_t n_blocks = std::max<std::size_t>(1, (n_candidates + kScanBlock - 1) / kScanBlock);
     const std::size_t table_size = n_subspaces * n_codewords;
-    const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
+    const float sign = detail::key_sign(metric);
     // One task per (group of queries, block of codes): every query of the
     // group runs over the block while it sits in cache, and a group's tables
     // (kQueryGroup x M x Ks floats) stay in L2. Each (query, block) keeps its
@@ -136,18 +155,11 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
             }
         }
     });
-    const float missing =
-        metric == Metric::l2 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
     for (std::size_t q = 0; q < n_queries; ++q) {
         std::vector<Neighbor> merged;
         for (std::size_t block = 0; block < n_blocks; ++block)
             for (const Neighbor& candidate : partial[q * n_blocks + block]) detail::keep_best(merged, k, candidate);
-        std::sort(merged.begin(), merged.end());
-        for (std::size_t j = 0; j < k; ++j) {
-            const bool found = j < merged.size();
-            out_ids[q * k + j] = found ? merged[j].id : -1;
-            out_distances[q * k + j] = found ? sign * merged[j].key : missing;
-        }
+        detail::write_best(merged, k, metric, out_ids + q * k, out_distances + q * k);
     }
 }
 
