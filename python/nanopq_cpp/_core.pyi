@@ -62,6 +62,11 @@ def search(
 ) -> tuple[_Int64, _Float32]:
     """Ids and distances of shape (Nq, topk), best first; -1 and +-inf fill missing slots."""
 
+def merge_topk(
+    ids: list[_Int64], distances: list[_Float32], topk: SupportsIndex, metric: str
+) -> tuple[_Int64, _Float32]:
+    """The top-k of shards' (Nq, k_i) results, shape (Nq, topk), as search gives it; -1 ids are skipped."""
+
 def cross_correlation(x: _Float32, y: _Float32) -> _Float64:
     """x^T y of shape (D, D) for two (N, D) arrays, summed in float64."""
 
