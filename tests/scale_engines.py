@@ -14,10 +14,13 @@ import contextlib
 import faulthandler
 import importlib
 import importlib.metadata
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 from types import ModuleType
 from typing import Iterator
 
@@ -25,6 +28,7 @@ import pytest
 from packaging.requirements import Requirement
 
 REQUIRED = os.environ.get("NANOPQ_CPP_SCALE_TESTS") == "required"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def installable_here(distribution: str) -> bool:
@@ -50,6 +54,20 @@ def import_engine(module: str, distribution: str) -> ModuleType:
     if REQUIRED and installable_here(distribution):
         return importlib.import_module(module)
     return pytest.importorskip(module, reason=f"needs {distribution} (pip install '.[scale]')")
+
+
+def import_example(name: str) -> ModuleType:
+    """The script examples/<name>.py as a module: the tests run the recipes it shows."""
+    path = EXAMPLES / f"{name}.py"
+    if not path.is_file():
+        pytest.skip(f"the examples are not at {EXAMPLES}")
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before running it, as an import does: pickling looks it up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def require_java(minimum: int = 17) -> None:

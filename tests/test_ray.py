@@ -1,7 +1,8 @@
-"""Scale-out with Ray, as examples/ray_scale_out.py and the README do it: the
-quantizer in the object store once, remote tasks encoding blocks and searching
-shards of codes, the shards merged with merge_topk. Codes and neighbours must
-equal a single process's, for PQ and OPQ, l2 and dot.
+"""Scale-out with Ray, by the recipes of examples/ray_scale_out.py (which the
+README shows): the quantizer in the object store once, remote tasks encoding
+blocks and searching the blocks' codes where they stay, the shards merged with
+merge_topk. Codes and neighbours must equal a single process's, for PQ and
+OPQ, l2 and dot.
 
 One local Ray instance (2 CPUs, no dashboard) serves the whole module.
 """
@@ -9,30 +10,26 @@ One local Ray instance (2 CPUs, no dashboard) serves the whole module.
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any, Iterator, List, Tuple
 
 import nanopq_cpp
 import numpy as np
 import pytest
 from conftest import correlated_clusters
-from scale_engines import import_engine, watchdog
+from scale_engines import import_engine, import_example, watchdog
 
 pytestmark = pytest.mark.scale
 
 DIM = 32
 # Ragged blocks: an empty one, a one-row one, and a short tail.
-BLOCK_ROWS = (1500, 0, 1, 1999, 700)
+BLOCK_ROWS = [1500, 0, 1, 1999, 700]
 N_VECTORS = sum(BLOCK_ROWS)
-TIMEOUT_S = 300  # for ray.get; the watchdog covers ray.init and ray.shutdown
+QUERY_ROWS = [1234, 5, 2000, 100, 4199, 1700]
 
 
 @pytest.fixture(scope="module")
 def ray() -> Iterator[Any]:
     ray = import_engine("ray", "ray")
-    # Ray's workers do not have tests/ on sys.path: the task functions below
-    # travel by value, as a driver script's (__main__'s) do.
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     saved_environment = dict(os.environ)
     with watchdog(600):
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=2**28)
@@ -41,17 +38,28 @@ def ray() -> Iterator[Any]:
     finally:
         with watchdog(300):
             ray.shutdown()
-        ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
         os.environ.clear()
         os.environ.update(saved_environment)
 
 
 @pytest.fixture(scope="module")
+def recipe(ray) -> Iterator[Any]:
+    example = import_example("ray_scale_out")
+    # Ray's workers cannot import the example (examples/ is not on their
+    # sys.path): its task functions travel by value, as a script's do.
+    ray.cloudpickle.register_pickle_by_value(example)
+    yield example
+    ray.cloudpickle.unregister_pickle_by_value(example)
+
+
+@pytest.fixture(scope="module")
 def vectors() -> np.ndarray:
     vectors = correlated_clusters(N_VECTORS, DIM, seed=5)
-    # Rows 2000.. repeat rows 0..: equal codes in different blocks, ties that
-    # only the ids break across shards.
+    # Rows 2000.. repeat rows 0.. (equal codes in different blocks), and the
+    # last block is all row 1234, the first query: its top-k is all ties,
+    # across blocks, which only the ids break.
     vectors[2000:2600] = vectors[:600]
+    vectors[-BLOCK_ROWS[-1] :] = vectors[1234]
     return vectors
 
 
@@ -67,65 +75,44 @@ def quantizer(request, vectors):
 
 
 def blocks_of(array: np.ndarray) -> List[np.ndarray]:
-    bounds = np.cumsum((0, *BLOCK_ROWS))
+    bounds = np.cumsum([0, *BLOCK_ROWS])
     return [array[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
 
 
-def encode_block(quantizer, block: np.ndarray) -> np.ndarray:
-    nanopq_cpp.set_num_threads(1)  # one core per task: Ray runs a task per CPU
-    return quantizer.encode(block)
-
-
-def search_shard(table, codes: np.ndarray, first_row: int, topk: int) -> Tuple[np.ndarray, np.ndarray]:
-    nanopq_cpp.set_num_threads(1)
-    ids, distances = table.search(codes, topk=topk)
-    return np.where(ids >= 0, ids + first_row, -1), distances
-
-
 @pytest.fixture(scope="module")
-def ray_codes(ray, quantizer, vectors) -> Tuple[List[Any], np.ndarray]:
+def ray_codes(ray, recipe, quantizer, vectors) -> Tuple[List[Any], np.ndarray]:
     """References to each block's codes, encoded in remote tasks, and the codes themselves."""
-    quantizer_ref = ray.put(quantizer)
-    encode = ray.remote(encode_block)
-    refs = [encode.remote(quantizer_ref, block) for block in blocks_of(vectors)]
-    return refs, np.concatenate(ray.get(refs, timeout=TIMEOUT_S))
+    refs = recipe.encode_on_ray(quantizer, blocks_of(vectors))
+    return refs, np.concatenate(ray.get(refs, timeout=recipe.TIMEOUT_S))
 
 
 def test_ray_encode_equals_a_single_process_encode(ray_codes, quantizer, vectors):
-    _, codes = ray_codes
+    refs, codes = ray_codes
+    assert len(refs) == len(BLOCK_ROWS)
     assert codes.dtype == quantizer.code_dtype
     assert np.array_equal(codes, quantizer.encode(vectors))
 
 
-@pytest.mark.parametrize("topk", [1, 10, 700])
-@pytest.mark.parametrize("n_queries", [None, 6], ids=["one query", "batch"])
+@pytest.mark.parametrize("topk", [1, 10, 750])  # 750: more than some blocks' rows
+@pytest.mark.parametrize("n_queries", [None, len(QUERY_ROWS)], ids=["one query", "batch"])
 def test_ray_sharded_search_equals_a_single_process_search(
-    ray, ray_codes, quantizer, vectors, topk, n_queries
+    recipe, ray_codes, quantizer, vectors, topk, n_queries
 ):
     code_refs, codes = ray_codes
-    queries = vectors[-1] if n_queries is None else vectors[-n_queries:]
-    table = quantizer.dtable(queries)
-    table_ref = ray.put(table)
-    search = ray.remote(search_shard)
-    first_rows = np.cumsum((0, *BLOCK_ROWS[:-1])).tolist()
-    results = ray.get(
-        [search.remote(table_ref, shard, first, topk) for shard, first in zip(code_refs, first_rows)],
-        timeout=TIMEOUT_S,
-    )
-    ids, distances = nanopq_cpp.merge_topk(
-        [r[0] for r in results], [r[1] for r in results], topk, quantizer.metric
-    )
+    table = quantizer.dtable(vectors[QUERY_ROWS[0]] if n_queries is None else vectors[QUERY_ROWS])
+    ids, distances = recipe.search_on_ray(table, code_refs, BLOCK_ROWS, topk)
     single_ids, single_distances = table.search(codes, topk=topk)
     assert np.array_equal(ids, single_ids)
     assert np.array_equal(distances, single_distances)
 
 
-def test_the_tasks_ran_in_worker_processes_on_one_core_thread(ray):
+def test_the_tasks_ran_in_worker_processes_on_one_core_thread(ray, recipe):
+    """The workers that ran the example's tasks (the tests above) run the core on one thread."""
+
     def where_and_threads(_: int) -> Tuple[int, int]:
-        nanopq_cpp.set_num_threads(1)
         return os.getpid(), nanopq_cpp.get_num_threads()
 
     task = ray.remote(where_and_threads)
-    answers = ray.get([task.remote(i) for i in range(8)], timeout=TIMEOUT_S)
+    answers = ray.get([task.remote(i) for i in range(8)], timeout=recipe.TIMEOUT_S)
     assert os.getpid() not in {pid for pid, _ in answers}
     assert {threads for _, threads in answers} == {1}
