@@ -29,7 +29,10 @@ def merge_topk(
     distances, ties going to the lower id, -1 and inf ('l2') or -inf ('dot')
     in the slots beyond the number of codes. That holds when each shard was
     searched with the same query and metric, with a topk of at least `topk`
-    (or of at least its number of codes), and no row is in two shards.
+    (or of at least its number of codes), no row is in two shards, and each
+    shard held its rows in the order of their ids (search breaks ties by
+    position: a shard of rows in another order, such as a Spark partition,
+    sorts them by id first).
 
     Args:
         ids (sequence of np.ndarray): one array per shard of global row ids,

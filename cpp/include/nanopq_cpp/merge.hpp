@@ -36,7 +36,9 @@ struct ShardTopk {
 // Writes the k best candidates of all shards for each query, best first, to
 // out_ids and out_distances ([n_queries][k]). The result equals search's over
 // the shards' codes put together, with the same tables and metric, when
-//  - the shards hold disjoint rows and their ids are global, and
+//  - the shards hold disjoint rows and their ids are global,
+//  - each shard held its rows in the order of their ids (search breaks ties
+//    by position, which must then agree with the ids), and
 //  - each shard was searched with topk >= k (or topk >= its number of rows).
 // Slots no candidate fills get id -1 and +inf (l2) or -inf (dot), as in search.
 // Results do not depend on num_threads (0: the global setting).
