@@ -23,7 +23,7 @@ class OPQ:
     using training vectors. Each input vector is rotated via `R`, then quantized
     into PQ-codes in the same manner as the original PQ.
 
-    .. [Ge14] T. Ge et al., "Optimized Product Quantization", IEEE TPAMI 2014
+    .. [Ge14] Ge, He, Ke and Sun, "Optimized Product Quantization", IEEE TPAMI 2014
 
     Args:
         M (int): The number of sub-spaces
@@ -202,7 +202,8 @@ class OPQ:
         return R
 
     def rotate(self, vecs: np.ndarray) -> np.ndarray:
-        """Rotate input vector(s) by the rotation matrix.
+        """Rotate input vector(s) by the rotation matrix: ``vecs @ R``, computed
+        by numpy as nanopq does, so the result is nanopq's to the bit.
 
         Args:
             vecs (np.ndarray): a vector (D, ) or vectors (N, D), dtype=np.float32
@@ -214,11 +215,18 @@ class OPQ:
         vecs = as_float32(vecs, "vecs", (1, 2))
         if vecs.shape[-1] != R.shape[0]:
             raise InputError(f"vecs dimension must be D={R.shape[0]}, got {vecs.shape[-1]}")
-        if vecs.ndim == 2 and len(vecs) == 1:
-            # numpy computes a one-row product as a matrix-vector product, which
-            # rounds differently from the matrix-matrix product of a batch. Two
-            # copies of the row keep it on the batch's path, so a row rotates,
-            # and encodes, the same in any block (a one-row dask chunk, say).
+        return cast(np.ndarray, vecs @ R)
+
+    def _rotate_block(self, vecs: np.ndarray, R: np.ndarray) -> np.ndarray:
+        """``vecs @ R`` for encoding, where a row must rotate the same in any block.
+
+        numpy computes a one-row product as a matrix-vector product, which rounds
+        differently from the matrix-matrix product of a batch. Two copies of the
+        row keep it on the batch's path, so a row encodes the same in any block
+        (a one-row dask chunk, say); nanopq's one-row encode takes the other path
+        and can differ from ours at an exact near-tie only.
+        """
+        if len(vecs) == 1:
             return cast(np.ndarray, (np.repeat(vecs, 2, axis=0) @ R)[:1])
         return cast(np.ndarray, vecs @ R)
 
@@ -231,19 +239,20 @@ class OPQ:
         Returns:
             np.ndarray: PQ codes with shape=(N, M) and dtype=self.code_dtype
         """
-        self._rotation("encode")
+        R = self._rotation("encode")
         vecs = as_float32(vecs, "vecs", (2,), finite=True)
+        if vecs.shape[1] != R.shape[0]:
+            raise InputError(f"vecs dimension must be D={R.shape[0]}, got {vecs.shape[1]}")
         if len(vecs) <= _ROTATION_BLOCK:
-            return self.pq.encode(self.rotate(vecs))
+            return self.pq.encode(self._rotate_block(vecs, R))
         # Rotated in blocks, so the temporary is one block, not a copy of the
-        # input. No block has a single row: numpy turns a one-row product
-        # into a matrix-vector product, which rounds differently.
+        # input. No block has a single row (see _rotate_block).
         codes = np.empty((len(vecs), self.M), dtype=self.code_dtype)
         begin = 0
         while begin < len(vecs):
             end = begin + _ROTATION_BLOCK
             end = len(vecs) if len(vecs) - end < 2 else end
-            codes[begin:end] = self.pq.encode(self.rotate(vecs[begin:end]))
+            codes[begin:end] = self.pq.encode(self._rotate_block(vecs[begin:end], R))
             begin = end
         return codes
 
@@ -269,11 +278,16 @@ class OPQ:
         Returns:
             nanopq_cpp.DistanceTable
         """
-        self._rotation("dtable")
+        R = self._rotation("dtable")
         # Checked before rotating, so messages name `query` and a NaN or
         # infinity is refused before the product spreads it.
         query = as_float32(query, "query", (1, 2), finite=True)
-        return self.pq.dtable(self.rotate(query))
+        if query.shape[-1] != R.shape[0]:
+            raise InputError(f"query dimension must be D={R.shape[0]}, got {query.shape[-1]}")
+        # Each query rotated on its own, by the matrix-vector product of
+        # nanopq's one-query dtable, so a batch's tables equal one-by-one tables.
+        rotated = query @ R if query.ndim == 1 else np.matmul(query[:, np.newaxis, :], R)[:, 0, :]
+        return self.pq.dtable(rotated)
 
     def search(
         self, query: np.ndarray, codes: np.ndarray, topk: int = 1, subset: Optional[np.ndarray] = None

@@ -43,7 +43,7 @@ class PQ:
 
     All vectors must be np.ndarray with np.float32.
 
-    .. [Jegou11] H. Jegou et al., "Product Quantization for Nearest Neighbor Search", IEEE TPAMI 2011
+    .. [Jegou11] Jegou, Douze and Schmid, "Product Quantization for Nearest Neighbor Search", IEEE TPAMI 2011
 
     Args:
         M (int): The number of sub-spaces
@@ -271,8 +271,17 @@ class PQ:
         n_queries = 1 if query.ndim == 1 else len(query)
         table_shape = f"{n_queries} x M={self.M} x Ks={self.Ks}"
         check_allocation(n_queries * self.M * self.Ks * 4, f"the distance tables ({table_shape} float32)")
-        with core_errors():
-            tables = _core.distance_tables(query.reshape(-1, query.shape[-1]), codewords, self.metric)
+        queries = query.reshape(n_queries, query.shape[-1])
+        if self.metric == "dot":
+            # nanopq computes each row as q_m @ codewords[m].T, i.e. numpy's BLAS
+            # sgemv, whose rounding depends on the BLAS kernel: only numpy itself
+            # reproduces it. One stacked matmul makes that same call per (query,
+            # subspace), so every table equals nanopq's to the bit (docs/exactness.md).
+            sub_queries = queries.reshape(n_queries, self.M, codewords.shape[2], 1)
+            tables = np.matmul(codewords, sub_queries)[..., 0]
+        else:
+            with core_errors():
+                tables = _core.distance_tables(queries, codewords, self.metric)
         return DistanceTable(tables[0] if query.ndim == 1 else tables, metric=self.metric)
 
     def search(

@@ -63,7 +63,6 @@ inline void merge_topk(const ShardTopk* shards, std::size_t n_shards, std::size_
                                             "]; ids must be row ids (>= 0) or -1 for an empty slot");
         n_candidates += shard.k;
     }
-    const float sign = detail::key_sign(metric);
     // Queries per task: enough candidates per task to outweigh handing it out.
     constexpr std::size_t kQueriesPerTask = 64;
     const std::size_t n_tasks = (n_queries + kQueriesPerTask - 1) / kQueriesPerTask;
@@ -80,7 +79,7 @@ inline void merge_topk(const ShardTopk* shards, std::size_t n_shards, std::size_
                 const ShardTopk& shard = shards[s];
                 for (std::size_t j = q * shard.k; j < (q + 1) * shard.k; ++j)
                     if (shard.ids[j] != -1)
-                        detail::keep_best(kept, k, Neighbor{sign * shard.distances[j], shard.ids[j]});
+                        detail::keep_best(kept, k, Neighbor{detail::key_of(metric, shard.distances[j]), shard.ids[j]});
             }
             detail::write_best(kept, k, metric, out_ids + q * k, out_distances + q * k);
         }
