@@ -19,7 +19,6 @@ using namespace nanopq_cpp;
 namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style>;
-using DoubleArray = py::array_t<double, py::array::c_style>;
 
 // C-contiguous and aligned: numpy allows misaligned arrays (np.frombuffer at
 // an odd offset, buffers unpickled from a network frame), and loading a float
@@ -270,91 +269,63 @@ py::tuple merge_topk_py(const py::list& ids_in, const py::list& distances_in, st
     return py::make_tuple(ids, distances);
 }
 
-py::array eigenvalue_allocation_py(const py::array& eigenvalues_in, std::size_t n_subspaces) {
-    if (!has_dtype<double>(eigenvalues_in) || eigenvalues_in.ndim() != 1)
-        throw std::invalid_argument("eigenvalues must be a 1-D float64 array");
-    DoubleArray eigenvalues = py::reinterpret_borrow<py::array>(eigenvalues_in);
-    require_contiguous(eigenvalues, "eigenvalues");
-    const std::vector<std::size_t> order =
-        eigenvalue_allocation(eigenvalues.data(), static_cast<std::size_t>(eigenvalues.shape(0)), n_subspaces);
-    py::array_t<std::int64_t> out(order.size());
-    for (std::size_t i = 0; i < order.size(); ++i) out.mutable_data()[i] = static_cast<std::int64_t>(order[i]);
+// vecs of shape (N, D) as the core takes them; the checks guard the pointers.
+FloatArray training_vectors(const py::array& vecs_in, std::size_t n_subspaces) {
+    FloatArray vecs = as_float32(vecs_in, "vecs");
+    if (vecs.ndim() != 2) throw std::invalid_argument("vecs must have shape (N, D)");
+    if (n_subspaces == 0 || vecs.shape(1) % n_subspaces != 0) throw std::invalid_argument("D must be a multiple of M");
+    return vecs;
+}
+
+py::array parametric_rotation_py(const py::array& vecs_in, std::size_t n_subspaces) {
+    FloatArray vecs = training_vectors(vecs_in, n_subspaces);
+    const std::size_t n = vecs.shape(0), dim = vecs.shape(1);
+    if (n < 2) throw std::invalid_argument("the parametric rotation needs at least 2 training vectors");
+    std::vector<float> rotation;
+    {
+        py::gil_scoped_release release;
+        rotation = parametric_rotation(vecs.data(), n, dim, n_subspaces);
+    }
+    FloatArray out({dim, dim});
+    std::copy(rotation.begin(), rotation.end(), out.mutable_data());
     return std::move(out);
 }
 
 py::tuple train_opq_py(const py::array& vecs_in, std::size_t n_subspaces, std::size_t n_codewords,
                        std::size_t pq_iterations, std::size_t rotation_iterations, bool parametric_init,
-                       std::uint64_t seed, const std::string& minit, const py::object& log_callback) {
-    FloatArray vecs = as_float32(vecs_in, "vecs");
-    if (vecs.ndim() != 2) throw std::invalid_argument("vecs must have shape (N, D)");
+                       std::uint64_t seed, const std::string& minit, const py::object& initial_in,
+                       const py::object& log_callback) {
+    FloatArray vecs = training_vectors(vecs_in, n_subspaces);
     const std::size_t n = vecs.shape(0), dim = vecs.shape(1);
-    if (n_subspaces == 0 || dim % n_subspaces != 0) throw std::invalid_argument("D must be a multiple of M");
     OPQOptions options;
     options.pq_iterations = pq_iterations;
     options.rotation_iterations = rotation_iterations;
     options.parametric_init = parametric_init;
     options.seed = seed;
     options.init = kmeans_init_from_name(minit);
-    if (options.init == KMeansInit::given) throw std::invalid_argument("train_opq takes a named minit");
+    const float* initial = nullptr;
+    FloatArray initial_array;
+    if (options.init == KMeansInit::given) {
+        initial_array = as_float32(py::array(initial_in), "minit");
+        const CodebookView start = codebook_of(initial_array);
+        if (start.n_subspaces != n_subspaces || start.n_codewords != n_codewords ||
+            start.subspace_dim != dim / n_subspaces)
+            throw std::invalid_argument("initial codewords must have shape (M, Ks, Ds)");
+        initial = initial_array.data();
+    }
+    if (options.init == KMeansInit::points && n_codewords > n)
+        throw std::invalid_argument("'points' init needs at least Ks training vectors");
     const Logger log = logger_of(log_callback);
     OPQModel model;
     {
         py::gil_scoped_release release;
-        model = train_opq(vecs.data(), n, dim, n_subspaces, n_codewords, options, nullptr, log);
+        model = train_opq(vecs.data(), n, dim, n_subspaces, n_codewords, options, initial, log);
     }
     FloatArray rotation({dim, dim});
     std::copy(model.rotation.begin(), model.rotation.end(), rotation.mutable_data());
     FloatArray codewords({n_subspaces, n_codewords, dim / n_subspaces});
     std::copy(model.codewords.begin(), model.codewords.end(), codewords.mutable_data());
     return py::make_tuple(rotation, codewords);
-}
-
-py::array cross_correlation_py(const py::array& x_in, const py::array& y_in) {
-    FloatArray x = as_float32(x_in, "x"), y = as_float32(y_in, "y");
-    if (x.ndim() != 2 || y.ndim() != 2 || x.shape(0) != y.shape(0) || x.shape(1) != y.shape(1))
-        throw std::invalid_argument("x and y must be float32 arrays of the same shape (N, D)");
-    const std::size_t n = x.shape(0), dim = x.shape(1);
-    std::vector<double> cross;
-    {
-        py::gil_scoped_release release;
-        cross = cross_correlation(x.data(), y.data(), n, dim);
-    }
-    DoubleArray out({dim, dim});
-    std::copy(cross.begin(), cross.end(), out.mutable_data());
-    return std::move(out);
-}
-
-DoubleArray square_float64(const py::array& matrix_in, const char* name) {
-    if (!matrix_in.dtype().is(py::dtype::of<double>()) || matrix_in.ndim() != 2 ||
-        matrix_in.shape(0) != matrix_in.shape(1) || matrix_in.shape(0) == 0)
-        throw std::invalid_argument(std::string(name) + " must be a non-empty square float64 matrix");
-    require_contiguous(matrix_in, name);
-    return py::reinterpret_borrow<DoubleArray>(matrix_in);
-}
-
-py::tuple symmetric_eigen_py(const py::array& matrix_in) {
-    DoubleArray matrix = square_float64(matrix_in, "matrix");
-    const std::size_t n = matrix.shape(0);
-    DoubleArray eigenvalues(n), eigenvectors({n, n});
-    double* values = eigenvalues.mutable_data();
-    double* vectors = eigenvectors.mutable_data();
-    {
-        py::gil_scoped_release release;
-        linalg::symmetric_eigen(matrix.data(), n, values, vectors);
-    }
-    return py::make_tuple(eigenvalues, eigenvectors);
-}
-
-py::array nearest_orthogonal_py(const py::array& matrix_in) {
-    DoubleArray matrix = square_float64(matrix_in, "matrix");
-    const std::size_t n = matrix.shape(0);
-    DoubleArray rotation({n, n});
-    double* out = rotation.mutable_data();
-    {
-        py::gil_scoped_release release;
-        linalg::nearest_orthogonal(matrix.data(), n, out);
-    }
-    return std::move(rotation);
 }
 
 }  // namespace
@@ -371,13 +342,10 @@ PYBIND11_MODULE(_core, m) {
     m.def("search", &search_py, py::arg("dtables"), py::arg("codes"), py::arg("topk"), py::arg("metric"),
           py::arg("subset") = py::none());
     m.def("merge_topk", &merge_topk_py, py::arg("ids"), py::arg("distances"), py::arg("topk"), py::arg("metric"));
-    m.def("cross_correlation", &cross_correlation_py, py::arg("x"), py::arg("y"));
-    m.def("symmetric_eigen", &symmetric_eigen_py, py::arg("matrix"));
-    m.def("nearest_orthogonal", &nearest_orthogonal_py, py::arg("matrix"));
-    m.def("eigenvalue_allocation", &eigenvalue_allocation_py, py::arg("eigenvalues"), py::arg("M"));
+    m.def("parametric_rotation", &parametric_rotation_py, py::arg("vecs"), py::arg("M"));
     m.def("train_opq", &train_opq_py, py::arg("vecs"), py::arg("M"), py::arg("Ks"), py::arg("pq_iterations"),
           py::arg("rotation_iterations"), py::arg("parametric_init"), py::arg("seed"), py::arg("minit"),
-          py::arg("log") = py::none());
+          py::arg("initial") = py::none(), py::arg("log") = py::none());
     m.def("get_simd_level", [] { return std::string(simd_level_name(get_simd_level())); });
     m.def(
         "set_simd_level", [](const std::string& name) { set_simd_level(simd_level_from_name(name)); },

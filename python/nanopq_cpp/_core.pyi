@@ -20,7 +20,6 @@ __version__: str
 # values; it reads any of the three.
 _Codes = npt.NDArray[np.unsignedinteger[Any]]
 _Float32 = npt.NDArray[np.float32]
-_Float64 = npt.NDArray[np.float64]
 _Int64 = npt.NDArray[np.int64]
 # Called with the GIL held, once per progress line (nanopq prints them).
 _Log = Callable[[str], object] | None
@@ -67,17 +66,9 @@ def merge_topk(
 ) -> tuple[_Int64, _Float32]:
     """The top-k of shards' (Nq, k_i) results, shape (Nq, topk), as search gives it; -1 ids are skipped."""
 
-def cross_correlation(x: _Float32, y: _Float32) -> _Float64:
-    """x^T y of shape (D, D) for two (N, D) arrays, summed in float64."""
-
-def symmetric_eigen(matrix: _Float64) -> tuple[_Float64, _Float64]:
-    """Eigenvalues (descending) and eigenvectors (columns) of a symmetric (D, D) matrix."""
-
-def nearest_orthogonal(matrix: _Float64) -> _Float64:
-    """The orthogonal matrix nearest to a square one (U V^T of its SVD)."""
-
-def eigenvalue_allocation(eigenvalues: _Float64, M: SupportsIndex) -> _Int64:
-    """The order of the eigenvectors that balances the variance of M subspaces."""
+def parametric_rotation(vecs: _Float32, M: SupportsIndex) -> _Float32:
+    """OPQ's parametric rotation R of shape (D, D): the covariance's eigenvectors
+    dealt to M subspaces by eigenvalue allocation."""
 
 def train_opq(
     vecs: _Float32,
@@ -88,9 +79,13 @@ def train_opq(
     parametric_init: bool,
     seed: SupportsIndex,
     minit: str,
+    initial: _Float32 | None = None,
     log: _Log = None,
 ) -> tuple[_Float32, _Float32]:
-    """The rotation R of shape (D, D) and the codewords of shape (M, Ks, D / M)."""
+    """The rotation R of shape (D, D) and the codewords of shape (M, Ks, D / M).
+
+    `minit` as for train_codewords; with 'given', `initial` starts every round.
+    """
 
 def get_simd_level() -> str:
     """'scalar', 'avx2', 'avx512' or 'neon': the kernels in use now."""

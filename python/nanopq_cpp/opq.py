@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional, Tuple, Type, Union, cast
 import numpy as np
 
 from . import _core
-from ._checks import all_finite, as_float32, as_int, as_seed
+from ._checks import all_finite, as_float32, as_int, as_seed, kmeans_init
 from ._errors import InputError, NotFittedError, core_errors
 from .pq import PQ, STATE_VERSION, DistanceTable
 
@@ -102,10 +102,9 @@ class OPQ:
         """A rotation that balances the variance of the subspaces (the
         parametric solution of Ge et al., assuming Gaussian data).
 
-        The covariance comes from numpy; its eigen-decomposition and the
-        allocation of eigenvectors to subspaces run in the C++ core, whose
-        Jacobi solver gives the same R whatever the thread count (LAPACK's
-        threaded routines do not).
+        The covariance, its eigen-decomposition (Jacobi, the same R at any
+        thread count, where LAPACK's threaded routines are not) and the
+        allocation of eigenvectors to subspaces all run in the C++ core.
 
         Args:
             vecs (np.ndarray): Training vectors with shape=(N, D) and dtype=np.float32.
@@ -119,11 +118,8 @@ class OPQ:
             raise InputError(f"input dimension must be dividable by M: D={D} is not a multiple of M={self.M}")
         if N < 2:
             raise InputError(f"eigenvalue allocation needs at least 2 training vectors, got N={N}")
-        cov = np.ascontiguousarray(np.atleast_2d(np.cov(vecs, rowvar=False)), dtype=np.float64)
-        eigenvalues, eigenvectors = _core.symmetric_eigen(cov)  # descending
-        order = np.argsort(-np.abs(eigenvalues), kind="stable")
-        allocation = _core.eigenvalue_allocation(np.ascontiguousarray(eigenvalues[order]), self.M)
-        return np.ascontiguousarray(eigenvectors[:, order][:, allocation], dtype=np.float32)
+        with core_errors():
+            return cast(np.ndarray, _core.parametric_rotation(vecs, self.M))
 
     def fit(
         self,
@@ -140,7 +136,8 @@ class OPQ:
         does: warm-starting from the previous round's codewords measured a 14%
         higher error at 10 rounds), then solves the orthogonal Procrustes
         problem for R; the last round trains the codewords for `pq_iter`
-        iterations. The metric is kept (nanopq 0.2.2 resets it to 'l2').
+        iterations. The whole loop runs in the C++ core, the same at any
+        thread count. The metric is kept (nanopq 0.2.2 resets it to 'l2').
 
         Args:
             vecs (np.ndarray): Training vectors with shape=(N, D) and dtype=np.float32.
@@ -158,32 +155,29 @@ class OPQ:
         pq_iterations = as_int(pq_iter, "pq_iter", minimum=1)
         rounds = as_int(rotation_iter, "rotation_iter", minimum=1)
         seed_value = as_seed(seed)
+        if not self.Ks < N:
+            raise InputError(f"the number of training vectors (N={N}) should be more than Ks={self.Ks}")
         if D % self.M != 0:
             raise InputError(f"input dimension must be dividable by M: D={D} is not a multiple of M={self.M}")
-        rotation = self.eigenvalue_allocation(vecs) if parametric_init else np.eye(D, dtype=np.float32)
-        for i in range(rounds):
-            last = i == rounds - 1
-            if self.verbose:
-                print(f"OPQ rotation training: {i} / {rounds}")
-            rotated = vecs @ rotation
-            pq = PQ(M=self.M, Ks=self.Ks, metric=self.metric, verbose=False)
-            pq.verbose = self.verbose
-            pq.fit(rotated, iter=pq_iterations if last else 1, seed=seed_value, minit=minit)
-            reconstructed = pq.decode(pq.encode(rotated))
-            if self.verbose:
-                print("==== Reconstruction error:", np.linalg.norm(rotated - reconstructed, "fro"), "====")
-            if last:
-                self.pq = pq
-                break
-            # Orthogonal Procrustes: R = U V^T for vecs^T Y = U S V^T. Both
-            # the product and the SVD run in the core: BLAS's sgemm and
-            # LAPACK's SVD give results that vary with their thread count.
-            # (vecs @ rotation above stays with numpy: each of its entries is
-            # one dot product, computed the same way at any thread count.)
-            with core_errors():
-                cross = _core.cross_correlation(vecs, reconstructed)
-                rotation = _core.nearest_orthogonal(cross).astype(np.float32)
-        self.R = rotation
+        init_name, initial = kmeans_init(minit, self.M, self.Ks, D // self.M)
+        log = print if self.verbose else None
+        with core_errors():
+            rotation, codewords = _core.train_opq(
+                vecs,
+                self.M,
+                self.Ks,
+                pq_iterations,
+                rounds,
+                bool(parametric_init),
+                seed_value,
+                init_name,
+                initial,
+                log,
+            )
+        pq = PQ(M=self.M, Ks=self.Ks, metric=self.metric, verbose=False)
+        pq.verbose = self.verbose
+        pq.Ds, pq.codewords = D // self.M, codewords
+        self.pq, self.R = pq, rotation
         return self
 
     def _rotation(self, action: str) -> np.ndarray:

@@ -19,13 +19,12 @@ from ._checks import (
     check_float32,
     check_metric,
     code_dtype_for,
+    kmeans_init,
 )
 from ._errors import CodeError, DTypeError, InputError, NotFittedError, core_errors
 
 # Bumped whenever the pickled state changes shape; __setstate__ refuses newer ones.
 STATE_VERSION = 1
-
-_MINIT_NAMES = ("random", "++", "points")
 
 
 def _progress_printer(verbose: bool) -> Optional[Callable[[str], None]]:
@@ -143,26 +142,7 @@ class PQ:
         iterations = as_int(iter, "iter", minimum=1)
         seed_value = as_seed(seed)
         Ds = D // self.M
-        initial = None
-        if isinstance(minit, np.ndarray):
-            initial = as_float32(minit, "minit", (3,), finite=True)
-            if initial.shape != (self.M, self.Ks, Ds):
-                raise InputError(
-                    f"minit as initial codewords must have shape (M, Ks, Ds)={(self.M, self.Ks, Ds)}, "
-                    f"got {initial.shape}"
-                )
-            init_name = "given"
-        elif isinstance(minit, str) and minit in _MINIT_NAMES:
-            init_name = minit
-        elif isinstance(minit, str) and minit == "matrix":
-            raise InputError(
-                "minit='matrix' needs the starting codewords themselves: pass minit=<np.ndarray of shape "
-                f"(M, Ks, Ds)={(self.M, self.Ks, Ds)}> (in nanopq, minit='matrix' fails inside scipy)"
-            )
-        else:
-            raise InputError(
-                f"minit must be 'points', 'random', '++' or an np.ndarray of codewords, got {minit!r}"
-            )
+        init_name, initial = kmeans_init(minit, self.M, self.Ks, Ds)
         if self.verbose:
             print(f"iter: {iterations}, seed: {seed}")
         with core_errors():

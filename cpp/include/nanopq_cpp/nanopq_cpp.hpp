@@ -6,6 +6,7 @@
 #include "threading.hpp"
 #include "random.hpp"
 #include "linalg.hpp"
+#include "statistics.hpp"
 #include "simd/level.hpp"
 #include "distance.hpp"
 #include "codes.hpp"
