@@ -225,6 +225,53 @@ py::tuple search_py(const py::array& tables_in, const py::array& codes, std::siz
     return py::make_tuple(ids, distances);
 }
 
+// One shard's array from a list of them: an ndarray of dtype T, 2-D, C-contiguous and aligned.
+template <class T>
+py::array shard_array(const py::handle& item, const char* name, std::size_t shard, const char* dtype) {
+    const std::string label = std::string(name) + "[" + std::to_string(shard) + "]";
+    if (!py::isinstance<py::array>(item) || !has_dtype<T>(py::reinterpret_borrow<py::array>(item)))
+        throw std::invalid_argument(label + " must be a numpy array of dtype " + dtype + " (native byte order)");
+    py::array array = py::reinterpret_borrow<py::array>(item);
+    if (array.ndim() != 2) throw std::invalid_argument(label + " must have shape (Nq, k)");
+    require_contiguous(array, label.c_str());
+    return array;
+}
+
+py::tuple merge_topk_py(const py::list& ids_in, const py::list& distances_in, std::size_t topk,
+                        const std::string& metric) {
+    const Metric parsed = metric_from_name(metric);
+    if (ids_in.size() != distances_in.size() || ids_in.size() == 0)
+        throw std::invalid_argument("ids and distances must be lists of one array per shard, of the same length");
+    std::vector<py::array> arrays;  // keeps the checked arrays alive while the GIL is released
+    std::vector<ShardTopk> shards;
+    const std::size_t n_shards = ids_in.size();
+    std::size_t n_queries = 0;
+    for (std::size_t s = 0; s < n_shards; ++s) {
+        py::array ids = shard_array<std::int64_t>(ids_in[s], "ids", s, "int64");
+        py::array distances = shard_array<float>(distances_in[s], "distances", s, "float32");
+        if (ids.shape(0) != distances.shape(0) || ids.shape(1) != distances.shape(1))
+            throw std::invalid_argument("ids[" + std::to_string(s) + "] and distances[" + std::to_string(s) +
+                                        "] must have the same shape");
+        if (s == 0) n_queries = ids.shape(0);
+        if (static_cast<std::size_t>(ids.shape(0)) != n_queries)
+            throw std::invalid_argument("every shard must answer the same number of queries (Nq)");
+        shards.push_back(ShardTopk{static_cast<const std::int64_t*>(ids.data()),
+                                   static_cast<const float*>(distances.data()),
+                                   static_cast<std::size_t>(ids.shape(1))});
+        arrays.push_back(std::move(ids));
+        arrays.push_back(std::move(distances));
+    }
+    py::array_t<std::int64_t> ids({n_queries, topk});
+    FloatArray distances({n_queries, topk});
+    std::int64_t* ids_out = ids.mutable_data();
+    float* distances_out = distances.mutable_data();
+    {
+        py::gil_scoped_release release;
+        merge_topk(shards.data(), n_shards, n_queries, topk, parsed, ids_out, distances_out);
+    }
+    return py::make_tuple(ids, distances);
+}
+
 // vecs of shape (N, D) as the core takes them; the checks guard the pointers.
 FloatArray training_vectors(const py::array& vecs_in, std::size_t n_subspaces) {
     FloatArray vecs = as_float32(vecs_in, "vecs");
@@ -353,6 +400,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("adist", &adist_py, py::arg("dtables"), py::arg("codes"));
     m.def("search", &search_py, py::arg("dtables"), py::arg("codes"), py::arg("topk"), py::arg("metric"),
           py::arg("subset") = py::none());
+    m.def("merge_topk", &merge_topk_py, py::arg("ids"), py::arg("distances"), py::arg("topk"), py::arg("metric"));
     m.def("parametric_rotation", &parametric_rotation_py, py::arg("vecs"), py::arg("M"));
     m.def("train_opq", &train_opq_py, py::arg("vecs"), py::arg("M"), py::arg("Ks"), py::arg("pq_iterations"),
           py::arg("rotation_iterations"), py::arg("parametric_init"), py::arg("seed"), py::arg("minit"),

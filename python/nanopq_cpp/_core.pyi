@@ -61,6 +61,11 @@ def search(
 ) -> tuple[_Int64, _Float32]:
     """Ids and distances of shape (Nq, topk), best first; -1 and +-inf fill missing slots."""
 
+def merge_topk(
+    ids: list[_Int64], distances: list[_Float32], topk: SupportsIndex, metric: str
+) -> tuple[_Int64, _Float32]:
+    """The top-k of shards' (Nq, k_i) results, shape (Nq, topk), as search gives it; -1 ids are skipped."""
+
 def parametric_rotation(vecs: _Float32, M: SupportsIndex) -> _Float32:
     """OPQ's parametric rotation R of shape (D, D): the covariance's eigenvectors
     dealt to M subspaces by eigenvalue allocation."""

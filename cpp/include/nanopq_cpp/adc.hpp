@@ -77,6 +77,25 @@ inline void keep_best(std::vector<Neighbor>& heap, std::size_t k, const Neighbor
     }
 }
 
+// A distance as a Neighbor key, and a key back as a distance: negated for
+// dot (negation is its own inverse, NaN included, so the round trip is exact).
+inline float key_of(Metric metric, float value) { return metric == Metric::dot ? -value : value; }
+
+// Sorts the kept candidates and writes the first k of them as search returns
+// them: ids and distances; id -1 and the worst distance (+inf for l2, -inf
+// for dot) fill the slots left over. merge_topk (merge.hpp) writes through
+// here too, so that merging the results of shards gives exactly what one
+// search over all their codes gives.
+inline void write_best(std::vector<Neighbor>& kept, std::size_t k, Metric metric, std::int64_t* ids, float* distances) {
+    std::sort(kept.begin(), kept.end());
+    const float missing = key_of(metric, std::numeric_limits<float>::infinity());
+    for (std::size_t j = 0; j < k; ++j) {
+        const bool found = j < kept.size();
+        ids[j] = found ? kept[j].id : -1;
+        distances[j] = found ? key_of(metric, kept[j].key) : missing;
+    }
+}
+
 // True if any of values[0..16) is <= bound (kNegated: any -value <= bound,
 // i.e. value >= -bound); false for NaN values. SSE2 and NEON are part of the
 // x86-64 and AArch64 baselines, so no dispatch is needed; the plain loop
@@ -152,7 +171,6 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
     const std::size_t n_candidates = subset ? n_subset : n;
     const std::size_t n_blocks = std::max<std::size_t>(1, (n_candidates + kScanBlock - 1) / kScanBlock);
     const std::size_t table_size = n_subspaces * n_codewords;
-    const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
     // One task per (group of queries, range of blocks of codes): every query
     // of the group runs over a block while it sits in cache, and a group's
     // tables (kQueryGroup x M x Ks floats) stay in L2. Each (query, range)
@@ -201,18 +219,11 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
             }
         }
     });
-    const float missing =
-        metric == Metric::l2 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
     for (std::size_t q = 0; q < n_queries; ++q) {
         std::vector<Neighbor> merged;
         for (std::size_t range = 0; range < n_ranges; ++range)
             for (const Neighbor& candidate : partial[q * n_ranges + range]) detail::keep_best(merged, k, candidate);
-        std::sort(merged.begin(), merged.end());
-        for (std::size_t j = 0; j < k; ++j) {
-            const bool found = j < merged.size();
-            out_ids[q * k + j] = found ? merged[j].id : -1;
-            out_distances[q * k + j] = found ? sign * merged[j].key : missing;
-        }
+        detail::write_best(merged, k, metric, out_ids + q * k, out_distances + q * k);
     }
 }
 

@@ -15,4 +15,5 @@
 #include "adc.hpp"
 #include "opq.hpp"
 #include "quantizer.hpp"
+#include "merge.hpp"
 #include "model_file.hpp"
