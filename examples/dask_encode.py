@@ -1,6 +1,8 @@
-"""Encode more vectors than one process should, with dask: a dask array chunked
-by rows, encoded on a cluster of worker processes, gives exactly the codes of
-a single-process ``pq.encode``.
+"""Encode and search more vectors than one process should, with dask: a dask
+array chunked by rows, encoded on a cluster of worker processes, gives exactly
+the codes of a single-process ``pq.encode``; the codes, kept on the workers as
+a dask array and searched block by block there, give after
+``nanopq_cpp.merge_topk`` exactly the neighbours of a single-process search.
 
 The quantizer reaches the workers by pickle, which holds little more than its
 codewords (and R for an OPQ), so it is shipped with every task at no real
@@ -16,12 +18,14 @@ from __future__ import annotations
 
 import pickle
 import time
-from typing import Any, List, Union
+from typing import Any, List, Tuple, Union
 
 import dask.array as da
 import nanopq_cpp as nanopq
 import numpy as np
 import numpy.typing as npt
+from dask.base import compute
+from dask.delayed import delayed
 from dask.distributed import Client, LocalCluster
 
 N_VECTORS = 200_003  # not a multiple of the chunk size: the last chunk is short
@@ -29,7 +33,11 @@ DIM = 64
 M = 8
 CHUNK_ROWS = 20_000
 N_WORKERS = 2
+N_QUERIES = 100
+TOPK = 10
 Quantizer = Union[nanopq.PQ, nanopq.OPQ]
+Codes = npt.NDArray[np.unsignedinteger[Any]]
+TopK = Tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]
 
 
 def encode_block(
@@ -45,6 +53,45 @@ def encode_block(
         np.ndarray: the chunk's codes, shape=(n, M), dtype=quantizer.code_dtype
     """
     return quantizer.encode(block)
+
+
+def search_block(codes: Codes, table: nanopq.DistanceTable, first_row: int, topk: int) -> TopK:
+    """The top-k of one block of codes, on a worker, with global row ids.
+
+    Args:
+        codes (np.ndarray): a block of codes, rows first_row, first_row + 1, ... of all of them
+        table (DistanceTable): the queries' distance tables
+        first_row (int): the block's first row among all codes
+        topk (int): how many neighbours to return per query
+
+    Returns:
+        tuple: ids (int64) and distances (float32), shape=(Nq, topk); -1 where
+        the block has fewer than topk rows
+    """
+    ids, distances = table.search(codes, topk=topk)
+    # -1 (no candidate) must stay -1: shifted, it would name a real row.
+    return np.where(ids >= 0, ids + first_row, -1), distances
+
+
+def dask_search(codes: da.Array, table: nanopq.DistanceTable, topk: int) -> TopK:
+    """Searches each block of rows of `codes` in a task of its own and merges the blocks' top-k.
+
+    Args:
+        codes (dask.array.Array): codes of shape (N, M), chunked by rows only
+        table (DistanceTable): distance tables of a batch of queries
+        topk (int): how many neighbours to return per query
+
+    Returns:
+        tuple: ids and distances, shape=(Nq, topk), equal to ``table.search(codes.compute(), topk)``
+    """
+    first_rows = np.cumsum([0, *codes.chunks[0][:-1]]).tolist()
+    table_once = delayed(table)  # one key: sent to each worker once, not with every task
+    tasks = [
+        delayed(search_block)(block, table_once, first, topk)
+        for block, first in zip(codes.to_delayed().ravel(), first_rows)
+    ]
+    results: List[TopK] = list(compute(*tasks))
+    return nanopq.merge_topk([ids for ids, _ in results], [dists for _, dists in results], topk, table.metric)
 
 
 def array_bytes(quantizer: Quantizer) -> int:
@@ -63,9 +110,10 @@ def array_bytes(quantizer: Quantizer) -> int:
 def main() -> None:
     rng = np.random.default_rng(0)
     train = rng.random((5_000, DIM), dtype=np.float32)
+    queries = rng.random((N_QUERIES, DIM), dtype=np.float32)
     quantizers: List[Quantizer] = [
         nanopq.PQ(M=M, verbose=False).fit(train, seed=123),
-        nanopq.OPQ(M=M, verbose=False).fit(train, rotation_iter=5, seed=123),
+        nanopq.OPQ(M=M, metric="dot", verbose=False).fit(train, rotation_iter=5, seed=123),
     ]
 
     # Worker processes (not threads), one task thread each: the parallelism
@@ -123,6 +171,20 @@ def main() -> None:
             print(
                 f"  codes {cluster_codes.shape} {cluster_codes.dtype}, identical to the single-process encode"
             )
+
+            # 3. Search: the codes stay on the workers (persist), each block is
+            # searched where it lies, and only each block's top-k comes back.
+            codes = codes.persist()
+            table = quantizer.dtable(queries)
+            start = time.perf_counter()
+            ids, distances = dask_search(codes, table, TOPK)
+            print(
+                f"  searched {codes.numblocks[0]} blocks for {N_QUERIES} queries ({quantizer.metric}) and "
+                f"merged: {time.perf_counter() - start:.2f} s"
+            )
+            single_ids, single_distances = table.search(single_process_codes, topk=TOPK)
+            assert np.array_equal(ids, single_ids) and np.array_equal(distances, single_distances)
+            print(f"  top-{TOPK} ids and distances identical to the single-process search")
 
 
 if __name__ == "__main__":

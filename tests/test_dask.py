@@ -1,5 +1,7 @@
 """Scale-out: a dask array encoded on worker processes gives exactly the codes
-of a single-process encode.
+of a single-process encode, and codes held as a dask array, searched block by
+block on the workers and merged with merge_topk, give exactly the neighbours
+of a single-process search.
 
 Two properties make that hold, and are tested here without dask too: encoding
 a row does not depend on which other rows share its block, and a quantizer
@@ -8,6 +10,7 @@ survives pickling (how it reaches the workers) unchanged, small and quickly.
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import time
@@ -172,3 +175,76 @@ def test_dask_workers_run_the_core_on_one_thread_each(client):
     """dask's nanny sets OMP_NUM_THREADS=1 in its workers, which nanopq_cpp
     honours: one core thread per dask thread, no oversubscription (README)."""
     assert set(client.run(nanopq_cpp.get_num_threads).values()) == {1}
+
+
+# -- sharded search with dask.distributed ------------------------------------------------
+
+# Chunks of the codes searched block by block: an empty chunk, a one-row
+# chunk, and a tail that repeats the first 2000 rows (ties across blocks).
+SEARCH_CHUNKS = (4000, 0, 1, 2999, 3000, 7, 2000)
+
+
+def with_metric(quantizer: Quantizer, metric: str) -> Quantizer:
+    """The same quantizer with another metric (it changes only the distance tables)."""
+    twin = copy.deepcopy(quantizer)
+    (twin.pq if isinstance(twin, nanopq_cpp.OPQ) else twin).metric = metric
+    return twin
+
+
+def search_block(
+    codes: np.ndarray, table: nanopq_cpp.DistanceTable, first_row: int, topk: int
+) -> Tuple[np.ndarray, np.ndarray]:
+    ids, distances = table.search(codes, topk=topk)
+    return np.where(ids >= 0, ids + first_row, -1), distances
+
+
+def dask_search(codes, table: nanopq_cpp.DistanceTable, topk: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Searches each row block of the dask array `codes` in a task of its own, and merges."""
+    import dask
+
+    first_rows = np.cumsum((0, *codes.chunks[0][:-1])).tolist()
+    table_once = dask.delayed(table)  # one key: sent to each worker once, not with every task
+    tasks = [
+        dask.delayed(search_block)(block, table_once, first, topk)
+        for block, first in zip(codes.to_delayed().ravel(), first_rows)
+    ]
+    results = dask.compute(*tasks)
+    return nanopq_cpp.merge_topk([r[0] for r in results], [r[1] for r in results], topk, table.metric)
+
+
+@pytest.fixture(scope="module")
+def dask_codes(client, quantizer, vectors) -> Tuple[object, np.ndarray]:
+    """Codes encoded on the workers and kept there as a dask array, and the same codes here."""
+    import dask.array as da
+
+    rows = np.concatenate([vectors, vectors[:2000]])
+    X = da.from_array(rows, chunks=(SEARCH_CHUNKS, DIM))
+    codes = X.map_blocks(
+        quantizer.encode,
+        dtype=quantizer.code_dtype,
+        chunks=(X.chunks[0], (quantizer.M,)),
+        meta=np.empty((0, quantizer.M), dtype=quantizer.code_dtype),
+    ).persist()
+    return codes, quantizer.encode(rows)
+
+
+@pytest.mark.parametrize("metric", ["l2", "dot"])
+@pytest.mark.parametrize("topk", [1, 10, 3500])
+@pytest.mark.parametrize("n_queries", [None, 5], ids=["one query", "batch"])
+def test_dask_sharded_search_equals_a_single_process_search(
+    dask_codes, quantizer, vectors, metric, topk, n_queries
+):
+    codes, single_process_codes = dask_codes
+    queries = vectors[-1] if n_queries is None else vectors[-n_queries:]
+    table = with_metric(quantizer, metric).dtable(queries)
+    ids, distances = dask_search(codes, table, topk)
+    single_ids, single_distances = table.search(single_process_codes, topk=topk)
+    assert np.array_equal(ids, single_ids)
+    assert np.array_equal(distances, single_distances)
+
+
+def test_the_sharded_codes_are_the_single_process_codes_and_tie_across_blocks(dask_codes, quantizer):
+    codes, single_process_codes = dask_codes
+    assert codes.numblocks[0] == len(SEARCH_CHUNKS)
+    assert np.array_equal(codes.compute(), single_process_codes)
+    assert np.array_equal(single_process_codes[-2000:], single_process_codes[:2000])

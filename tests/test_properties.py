@@ -73,10 +73,12 @@ def reference_decode(codewords, codes):
 
 def reference_dtable(codewords, query, metric):
     M, _, Ds = codewords.shape
-    sub = query.reshape(M, 1, Ds).astype(np.float64)
     if metric == "l2":
-        return ((sub - codewords) ** 2).sum(-1)
-    return (sub * codewords).sum(-1)
+        # nanopq's formula: a float32 norm, squared. Its root and square make it
+        # differ from the sum of squares (2 becomes 1.9999999) on integers too.
+        return np.linalg.norm(query.reshape(M, 1, Ds) - codewords, axis=-1) ** 2
+    # Small integers: every product and sum is exact in any order.
+    return (query.reshape(M, 1, Ds).astype(np.float64) * codewords).sum(-1)
 
 
 def reference_adist(table, codes):

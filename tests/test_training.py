@@ -6,6 +6,7 @@ import nanopq_cpp
 import numpy as np
 import pytest
 from conftest import correlated_clusters
+from nanopq_cpp import InputError
 
 nanopq = pytest.importorskip("nanopq")
 
@@ -145,12 +146,37 @@ def test_opq_keeps_dot_metric(correlated_data):
     np.testing.assert_allclose(table.adist(codes), expected, rtol=1e-4, atol=1e-3)
 
 
-def test_native_opq_training_agrees_with_python(correlated_data):
-    """The C++ train_opq (for native users) reaches the Python loop's quality."""
+def test_opq_fit_is_the_cores_training_loop(correlated_data):
+    """OPQ.fit hands its arguments to the core's train_opq (which native users
+    call) and keeps exactly what it returns."""
     X, Xt = correlated_data
-    python_opq = nanopq_cpp.OPQ(M=4, Ks=32, verbose=False).fit(Xt, pq_iter=10, rotation_iter=5, seed=0)
-    rotation, codewords = nanopq_cpp._core.train_opq(Xt, 4, 32, 10, 5, False, 0, "points")
-    native = nanopq_cpp.OPQ(M=4, Ks=32, verbose=False)
-    native.pq.Ds, native.pq.codewords, native.R = 8, codewords, rotation
-    np.testing.assert_allclose(rotation.T @ rotation, np.eye(32), atol=1e-4)
-    assert mean_squared_error(native, X) == pytest.approx(mean_squared_error(python_opq, X), rel=0.03)
+    opq = nanopq_cpp.OPQ(M=4, Ks=32, verbose=False).fit(Xt, pq_iter=10, rotation_iter=5, seed=7, minit="++")
+    rotation, codewords = nanopq_cpp._core.train_opq(Xt, 4, 32, 10, 5, False, 7, "++")
+    assert np.array_equal(opq.R, rotation) and np.array_equal(opq.codewords, codewords)
+    np.testing.assert_allclose(opq.R.T @ opq.R, np.eye(32), atol=1e-4)
+    assert (opq.pq.Ds, opq.pq.Ks, opq.pq.M) == (8, 32, 4)
+
+
+def test_opq_fit_starts_from_given_codewords(correlated_data):
+    X, Xt = correlated_data
+    start = nanopq_cpp.PQ(M=4, Ks=32, verbose=False).fit(Xt, iter=3, seed=1).codewords
+    given = nanopq_cpp.OPQ(M=4, Ks=32, verbose=False).fit(Xt, pq_iter=2, rotation_iter=2, minit=start)
+    rotation, codewords = nanopq_cpp._core.train_opq(Xt, 4, 32, 2, 2, False, 123, "given", start)
+    assert np.array_equal(given.R, rotation) and np.array_equal(given.codewords, codewords)
+    other = nanopq_cpp.OPQ(M=4, Ks=32, verbose=False).fit(Xt, pq_iter=2, rotation_iter=2, minit=start + 1.0)
+    assert not np.array_equal(other.codewords, given.codewords)
+    with pytest.raises(InputError, match=r"minit as initial codewords must have shape"):
+        nanopq_cpp.OPQ(M=4, Ks=32, verbose=False).fit(Xt, minit=start[:, :16])
+
+
+def test_opq_training_does_not_depend_on_the_thread_count(correlated_data, restore_threads):
+    _, Xt = correlated_data
+    results = []
+    for threads in (1, 2, 3):
+        nanopq_cpp.set_num_threads(threads)
+        opq = nanopq_cpp.OPQ(M=4, Ks=16, verbose=False).fit(
+            Xt, pq_iter=3, rotation_iter=3, parametric_init=True
+        )
+        results.append((opq.R, opq.codewords))
+    for rotation, codewords in results[1:]:
+        assert np.array_equal(rotation, results[0][0]) and np.array_equal(codewords, results[0][1])

@@ -79,6 +79,11 @@ def stub_attributes() -> Set[str]:
     }
 
 
+def stub_classes() -> Set[str]:
+    body = stub_module().body
+    return {node.name for node in body if isinstance(node, ast.ClassDef) and is_exported(node.name)}
+
+
 def split_top_level(text: str) -> List[str]:
     """Splits at commas outside brackets: annotations such as ``tuple[int, int]`` hold commas."""
     parts, depth, start = [], 0, 0
@@ -112,7 +117,11 @@ def runtime_parameters(name: str) -> List[Parameter]:
 
 
 def runtime_functions() -> Set[str]:
-    return {name for name, value in vars(_core).items() if is_exported(name) and callable(value)}
+    return {
+        name
+        for name, value in vars(_core).items()
+        if is_exported(name) and callable(value) and not isinstance(value, type)
+    }
 
 
 def test_the_stub_is_installed_next_to_the_package():
@@ -121,14 +130,17 @@ def test_the_stub_is_installed_next_to_the_package():
 
 def test_the_stub_names_exactly_what_the_module_exports():
     runtime = {name for name in vars(_core) if is_exported(name)}
-    stub = set(stub_functions()) | stub_attributes()
+    stub = set(stub_functions()) | stub_attributes() | stub_classes()
     assert runtime - stub == set(), "exported by _core but missing from _core.pyi"
     assert stub - runtime == set(), "in _core.pyi but not exported by _core"
 
 
 def test_functions_are_functions_and_attributes_are_attributes():
     assert set(stub_functions()) == runtime_functions()
-    assert stub_attributes() == {name for name in vars(_core) if is_exported(name)} - runtime_functions()
+    # The core's only class is the exception its model-file reader raises.
+    assert stub_classes() == {"ModelFileError"} and issubclass(_core.ModelFileError, ValueError)
+    exported = {name for name in vars(_core) if is_exported(name)}
+    assert stub_attributes() == exported - runtime_functions() - stub_classes()
 
 
 @pytest.mark.parametrize("name", sorted(runtime_functions()))

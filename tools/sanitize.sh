@@ -12,11 +12,14 @@
 # The Python suite runs on the interpreter as it is, with gcc's libasan
 # preloaded (Python itself is not instrumented, so the runtime must come
 # first) and the sanitized _core next to a copy of the package on PYTHONPATH.
-# Left out: tests marked slow, faiss (its own SWIG code, not ours, and slow
-# under the sanitizer), tests that build or run native programs or measure
-# memory (compilers and RSS under a preloaded sanitizer tell nothing). The
-# model-file tests go with them: they are pure Python or native programs, and
-# the C++ reader runs sanitized in ctest and in tools/fuzz.sh.
+# Left out: tests marked slow, tests marked scale (Ray's and Spark's own
+# binaries and the JVM would start with the sanitizer preloaded; merge_topk,
+# which they use, is tested here in tests/test_merge.py), faiss (its own SWIG
+# code, not ours, and slow under the sanitizer), tests that build or run
+# native programs or measure memory (compilers and RSS under a preloaded
+# sanitizer tell nothing). The model-file tests go with them: they are pure
+# Python or native programs, and the C++ reader runs sanitized in ctest and in
+# tools/fuzz.sh.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -128,7 +131,7 @@ step "Python suite"
 cd "$ROOT"
 status=0
 run_python pytest -q -p no:cacheprovider tests \
-  -m "not slow" \
+  -m "not slow and not scale" \
   --ignore=tests/test_faiss.py \
   --ignore=tests/test_native_consumer.py \
   --ignore=tests/test_wheel_contents.py \

@@ -10,6 +10,9 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
 
 #include <nanopq_cpp/nanopq_cpp.hpp>
 
@@ -19,7 +22,6 @@ using namespace nanopq_cpp;
 namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style>;
-using DoubleArray = py::array_t<double, py::array::c_style>;
 
 // C-contiguous and aligned: numpy allows misaligned arrays (np.frombuffer at
 // an odd offset, buffers unpickled from a network frame), and loading a float
@@ -232,6 +234,61 @@ py::tuple search_py(const py::array& tables_in, const py::array& codes, std::siz
     return py::make_tuple(ids, distances);
 }
 
+// One shard's array from a list of them: an ndarray of dtype T, 2-D, C-contiguous and aligned.
+template <class T>
+py::array shard_array(const py::handle& item, const char* name, std::size_t shard, const char* dtype) {
+    const std::string label = std::string(name) + "[" + std::to_string(shard) + "]";
+    if (!py::isinstance<py::array>(item) || !has_dtype<T>(py::reinterpret_borrow<py::array>(item)))
+        throw std::invalid_argument(label + " must be a numpy array of dtype " + dtype + " (native byte order)");
+    py::array array = py::reinterpret_borrow<py::array>(item);
+    if (array.ndim() != 2) throw std::invalid_argument(label + " must have shape (Nq, k)");
+    require_contiguous(array, label.c_str());
+    return array;
+}
+
+py::tuple merge_topk_py(const py::list& ids_in, const py::list& distances_in, std::size_t topk,
+                        const std::string& metric) {
+    const Metric parsed = metric_from_name(metric);
+    if (ids_in.size() != distances_in.size() || ids_in.size() == 0)
+        throw std::invalid_argument("ids and distances must be lists of one array per shard, of the same length");
+    std::vector<py::array> arrays;  // keeps the checked arrays alive while the GIL is released
+    std::vector<ShardTopk> shards;
+    const std::size_t n_shards = ids_in.size();
+    std::size_t n_queries = 0;
+    for (std::size_t s = 0; s < n_shards; ++s) {
+        py::array ids = shard_array<std::int64_t>(ids_in[s], "ids", s, "int64");
+        py::array distances = shard_array<float>(distances_in[s], "distances", s, "float32");
+        if (ids.shape(0) != distances.shape(0) || ids.shape(1) != distances.shape(1))
+            throw std::invalid_argument("ids[" + std::to_string(s) + "] and distances[" + std::to_string(s) +
+                                        "] must have the same shape");
+        if (s == 0) n_queries = ids.shape(0);
+        if (static_cast<std::size_t>(ids.shape(0)) != n_queries)
+            throw std::invalid_argument("every shard must answer the same number of queries (Nq)");
+        shards.push_back(ShardTopk{static_cast<const std::int64_t*>(ids.data()),
+                                   static_cast<const float*>(distances.data()),
+                                   static_cast<std::size_t>(ids.shape(1))});
+        arrays.push_back(std::move(ids));
+        arrays.push_back(std::move(distances));
+    }
+    py::array_t<std::int64_t> ids({n_queries, topk});
+    FloatArray distances({n_queries, topk});
+    std::int64_t* ids_out = ids.mutable_data();
+    float* distances_out = distances.mutable_data();
+    {
+        py::gil_scoped_release release;
+        merge_topk(shards.data(), n_shards, n_queries, topk, parsed, ids_out, distances_out);
+    }
+    return py::make_tuple(ids, distances);
+}
+
+// vecs of shape (N, D) as the core takes them; the checks guard the pointers.
+FloatArray training_vectors(const py::array& vecs_in, std::size_t n_subspaces) {
+    FloatArray vecs = as_float32(vecs_in, "vecs");
+    if (vecs.ndim() != 2) throw std::invalid_argument("vecs must have shape (N, D)");
+    if (n_subspaces == 0 || vecs.shape(1) % n_subspaces != 0) throw std::invalid_argument("D must be a multiple of M");
+    return vecs;
+}
+
 // Packed codes come from Python as a 1-D uint8 buffer and their (n, M, Ks);
 // the buffer is checked against that shape, and its codes against Ks, on
 // every call: it may have been unpickled, or written to, since pack().
@@ -270,7 +327,7 @@ py::array unpack_py(const py::array& packed, std::size_t n_rows, std::size_t n_s
     std::uint8_t* out = codes.mutable_data();
     {
         py::gil_scoped_release release;
-        unpack_rows(view, 0, n_rows, out);
+        detail::unpack_rows(view, 0, n_rows, out);
     }
     return std::move(codes);
 }
@@ -323,37 +380,49 @@ py::dict fast_scan_paths_py() {
     return paths;
 }
 
-py::array eigenvalue_allocation_py(const py::array& eigenvalues_in, std::size_t n_subspaces) {
-    if (!has_dtype<double>(eigenvalues_in) || eigenvalues_in.ndim() != 1)
-        throw std::invalid_argument("eigenvalues must be a 1-D float64 array");
-    DoubleArray eigenvalues = py::reinterpret_borrow<py::array>(eigenvalues_in);
-    require_contiguous(eigenvalues, "eigenvalues");
-    const std::vector<std::size_t> order =
-        eigenvalue_allocation(eigenvalues.data(), static_cast<std::size_t>(eigenvalues.shape(0)), n_subspaces);
-    py::array_t<std::int64_t> out(order.size());
-    for (std::size_t i = 0; i < order.size(); ++i) out.mutable_data()[i] = static_cast<std::int64_t>(order[i]);
+py::array parametric_rotation_py(const py::array& vecs_in, std::size_t n_subspaces) {
+    FloatArray vecs = training_vectors(vecs_in, n_subspaces);
+    const std::size_t n = vecs.shape(0), dim = vecs.shape(1);
+    if (n < 2) throw std::invalid_argument("the parametric rotation needs at least 2 training vectors");
+    std::vector<float> rotation;
+    {
+        py::gil_scoped_release release;
+        rotation = parametric_rotation(vecs.data(), n, dim, n_subspaces);
+    }
+    FloatArray out({dim, dim});
+    std::copy(rotation.begin(), rotation.end(), out.mutable_data());
     return std::move(out);
 }
 
 py::tuple train_opq_py(const py::array& vecs_in, std::size_t n_subspaces, std::size_t n_codewords,
                        std::size_t pq_iterations, std::size_t rotation_iterations, bool parametric_init,
-                       std::uint64_t seed, const std::string& minit, const py::object& log_callback) {
-    FloatArray vecs = as_float32(vecs_in, "vecs");
-    if (vecs.ndim() != 2) throw std::invalid_argument("vecs must have shape (N, D)");
+                       std::uint64_t seed, const std::string& minit, const py::object& initial_in,
+                       const py::object& log_callback) {
+    FloatArray vecs = training_vectors(vecs_in, n_subspaces);
     const std::size_t n = vecs.shape(0), dim = vecs.shape(1);
-    if (n_subspaces == 0 || dim % n_subspaces != 0) throw std::invalid_argument("D must be a multiple of M");
     OPQOptions options;
     options.pq_iterations = pq_iterations;
     options.rotation_iterations = rotation_iterations;
     options.parametric_init = parametric_init;
     options.seed = seed;
     options.init = kmeans_init_from_name(minit);
-    if (options.init == KMeansInit::given) throw std::invalid_argument("train_opq takes a named minit");
+    const float* initial = nullptr;
+    FloatArray initial_array;
+    if (options.init == KMeansInit::given) {
+        initial_array = as_float32(py::array(initial_in), "minit");
+        const CodebookView start = codebook_of(initial_array);
+        if (start.n_subspaces != n_subspaces || start.n_codewords != n_codewords ||
+            start.subspace_dim != dim / n_subspaces)
+            throw std::invalid_argument("initial codewords must have shape (M, Ks, Ds)");
+        initial = initial_array.data();
+    }
+    if (options.init == KMeansInit::points && n_codewords > n)
+        throw std::invalid_argument("'points' init needs at least Ks training vectors");
     const Logger log = logger_of(log_callback);
     OPQModel model;
     {
         py::gil_scoped_release release;
-        model = train_opq(vecs.data(), n, dim, n_subspaces, n_codewords, options, nullptr, log);
+        model = train_opq(vecs.data(), n, dim, n_subspaces, n_codewords, options, initial, log);
     }
     FloatArray rotation({dim, dim});
     std::copy(model.rotation.begin(), model.rotation.end(), rotation.mutable_data());
@@ -362,52 +431,60 @@ py::tuple train_opq_py(const py::array& vecs_in, std::size_t n_subspaces, std::s
     return py::make_tuple(rotation, codewords);
 }
 
-py::array cross_correlation_py(const py::array& x_in, const py::array& y_in) {
-    FloatArray x = as_float32(x_in, "x"), y = as_float32(y_in, "y");
-    if (x.ndim() != 2 || y.ndim() != 2 || x.shape(0) != y.shape(0) || x.shape(1) != y.shape(1))
-        throw std::invalid_argument("x and y must be float32 arrays of the same shape (N, D)");
-    const std::size_t n = x.shape(0), dim = x.shape(1);
-    std::vector<double> cross;
-    {
-        py::gil_scoped_release release;
-        cross = cross_correlation(x.data(), y.data(), n, dim);
+// Model files (docs/model-format.md): the core's reader and writer serve Python
+// too, so the format is parsed and checked in one place (and that place fuzzed).
+py::bytes model_to_bytes_py(const std::string& metric, const py::array& codewords_in, const py::object& rotation_in) {
+    FloatArray codewords = as_float32(codewords_in, "codewords");
+    const CodebookView view = codebook_of(codewords);
+    ProductQuantizer pq(view.n_subspaces, view.n_codewords, view.subspace_dim,
+                        std::vector<float>(codewords.data(), codewords.data() + codewords.size()),
+                        metric_from_name(metric));
+    std::vector<unsigned char> bytes;
+    if (rotation_in.is_none()) {
+        bytes = model_to_bytes(pq);
+    } else {
+        FloatArray rotation = as_float32(py::array(rotation_in), "R");
+        bytes = model_to_bytes(OptimizedProductQuantizer(
+            std::vector<float>(rotation.data(), rotation.data() + rotation.size()), std::move(pq)));
     }
-    DoubleArray out({dim, dim});
-    std::copy(cross.begin(), cross.end(), out.mutable_data());
-    return std::move(out);
+    return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
-DoubleArray square_float64(const py::array& matrix_in, const char* name) {
-    if (!matrix_in.dtype().is(py::dtype::of<double>()) || matrix_in.ndim() != 2 ||
-        matrix_in.shape(0) != matrix_in.shape(1) || matrix_in.shape(0) == 0)
-        throw std::invalid_argument(std::string(name) + " must be a non-empty square float64 matrix");
-    require_contiguous(matrix_in, name);
-    return py::reinterpret_borrow<DoubleArray>(matrix_in);
+py::tuple header_tuple(const ModelHeader& header) {
+    return py::make_tuple(header.format_version, model_kind_name(header.kind), metric_name(header.metric),
+                          header.n_subspaces, header.n_codewords, header.subspace_dim, header.payload_bytes,
+                          header.payload_crc32);
 }
 
-py::tuple symmetric_eigen_py(const py::array& matrix_in) {
-    DoubleArray matrix = square_float64(matrix_in, "matrix");
-    const std::size_t n = matrix.shape(0);
-    DoubleArray eigenvalues(n), eigenvectors({n, n});
-    double* values = eigenvalues.mutable_data();
-    double* vectors = eigenvectors.mutable_data();
-    {
-        py::gil_scoped_release release;
-        linalg::symmetric_eigen(matrix.data(), n, values, vectors);
-    }
-    return py::make_tuple(eigenvalues, eigenvectors);
+// The validated header of a model of `total_size` bytes that starts with `head`.
+py::tuple parse_model_header_py(const py::bytes& head, std::uint64_t total_size, const std::string& source) {
+    const std::string_view bytes = head;
+    const std::size_t available = std::min(bytes.size(), kModelHeaderBytes);
+    const unsigned char empty[1] = {0};
+    const auto* data = available ? reinterpret_cast<const unsigned char*>(bytes.data()) : empty;
+    return header_tuple(detail::parse_model_header(data, available, total_size, source));
 }
 
-py::array nearest_orthogonal_py(const py::array& matrix_in) {
-    DoubleArray matrix = square_float64(matrix_in, "matrix");
-    const std::size_t n = matrix.shape(0);
-    DoubleArray rotation({n, n});
-    double* out = rotation.mutable_data();
-    {
-        py::gil_scoped_release release;
-        linalg::nearest_orthogonal(matrix.data(), n, out);
-    }
-    return std::move(rotation);
+// (kind, metric, codewords, R or None) of the model held in `data`.
+py::tuple model_from_bytes_py(const py::bytes& data, const std::string& source) {
+    const std::string_view bytes = data;
+    const AnyQuantizer model = model_from_bytes(bytes.data(), bytes.size(), source);
+    return std::visit(
+        [](const auto& quantizer) {
+            FloatArray codewords({quantizer.n_subspaces(), quantizer.n_codewords(), quantizer.subspace_dim()});
+            std::copy(quantizer.codewords().begin(), quantizer.codewords().end(), codewords.mutable_data());
+            py::object rotation = py::none();
+            const char* kind = "PQ";
+            if constexpr (std::is_same_v<std::decay_t<decltype(quantizer)>, OptimizedProductQuantizer>) {
+                const std::size_t dim = quantizer.dim();
+                FloatArray matrix({dim, dim});
+                std::copy(quantizer.rotation().begin(), quantizer.rotation().end(), matrix.mutable_data());
+                rotation = std::move(matrix);
+                kind = "OPQ";
+            }
+            return py::make_tuple(kind, metric_name(quantizer.metric()), std::move(codewords), rotation);
+        },
+        model);
 }
 
 }  // namespace
@@ -423,6 +500,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("adist", &adist_py, py::arg("dtables"), py::arg("codes"));
     m.def("search", &search_py, py::arg("dtables"), py::arg("codes"), py::arg("topk"), py::arg("metric"),
           py::arg("subset") = py::none());
+    m.def("merge_topk", &merge_topk_py, py::arg("ids"), py::arg("distances"), py::arg("topk"), py::arg("metric"));
     m.def("pack", &pack_py, py::arg("codes"), py::arg("Ks"));
     m.def("check_packed", &check_packed_py, py::arg("packed"), py::arg("N"), py::arg("M"), py::arg("Ks"));
     m.def("unpack", &unpack_py, py::arg("packed"), py::arg("N"), py::arg("M"), py::arg("Ks"));
@@ -430,13 +508,14 @@ PYBIND11_MODULE(_core, m) {
     m.def("search_packed", &search_packed_py, py::arg("dtables"), py::arg("packed"), py::arg("N"), py::arg("topk"),
           py::arg("metric"), py::arg("subset") = py::none());
     m.def("fast_scan_paths", &fast_scan_paths_py);
-    m.def("cross_correlation", &cross_correlation_py, py::arg("x"), py::arg("y"));
-    m.def("symmetric_eigen", &symmetric_eigen_py, py::arg("matrix"));
-    m.def("nearest_orthogonal", &nearest_orthogonal_py, py::arg("matrix"));
-    m.def("eigenvalue_allocation", &eigenvalue_allocation_py, py::arg("eigenvalues"), py::arg("M"));
+    m.def("parametric_rotation", &parametric_rotation_py, py::arg("vecs"), py::arg("M"));
     m.def("train_opq", &train_opq_py, py::arg("vecs"), py::arg("M"), py::arg("Ks"), py::arg("pq_iterations"),
           py::arg("rotation_iterations"), py::arg("parametric_init"), py::arg("seed"), py::arg("minit"),
-          py::arg("log") = py::none());
+          py::arg("initial") = py::none(), py::arg("log") = py::none());
+    py::register_exception<ModelFileError>(m, "ModelFileError", PyExc_ValueError);
+    m.def("model_to_bytes", &model_to_bytes_py, py::arg("metric"), py::arg("codewords"), py::arg("R") = py::none());
+    m.def("parse_model_header", &parse_model_header_py, py::arg("head"), py::arg("total_size"), py::arg("source"));
+    m.def("model_from_bytes", &model_from_bytes_py, py::arg("data"), py::arg("source"));
     m.def("get_simd_level", [] { return std::string(simd_level_name(get_simd_level())); });
     m.def(
         "set_simd_level", [](const std::string& name) { set_simd_level(simd_level_from_name(name)); },

@@ -10,6 +10,7 @@ from ._paths import get_cmake_dir, get_include
 from ._pickle import load_nanopq_pickle
 from ._threads import get_num_threads, set_num_threads
 from .convert_faiss import faiss_to_nanopq, nanopq_to_faiss
+from .merge import merge_topk
 from .model_file import load, save
 from .opq import OPQ
 from .packed import PackedCodes
@@ -22,6 +23,7 @@ __all__ = [
     "OPQ",
     "DistanceTable",
     "PackedCodes",
+    "merge_topk",
     "nanopq_to_faiss",
     "faiss_to_nanopq",
     "load_nanopq_pickle",

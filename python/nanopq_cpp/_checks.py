@@ -181,3 +181,26 @@ def check_allocation(n_bytes: int, what: str) -> None:
             f"{what} need {_format_bytes(n_bytes)}, "
             f"more than the {_format_bytes(available)} of memory available"
         )
+
+
+_MINIT_NAMES = ("random", "++", "points")
+
+
+def kmeans_init(minit: Any, M: int, Ks: int, Ds: int) -> Tuple[str, Optional[np.ndarray]]:
+    """The core's name for a k-means initialisation, and the starting codewords
+    when `minit` is an array of them (shape (M, Ks, Ds))."""
+    if isinstance(minit, np.ndarray):
+        initial = as_float32(minit, "minit", (3,), finite=True)
+        if initial.shape != (M, Ks, Ds):
+            raise InputError(
+                f"minit as initial codewords must have shape (M, Ks, Ds)={(M, Ks, Ds)}, got {initial.shape}"
+            )
+        return "given", initial
+    if isinstance(minit, str) and minit in _MINIT_NAMES:
+        return minit, None
+    if isinstance(minit, str) and minit == "matrix":
+        raise InputError(
+            "minit='matrix' needs the starting codewords themselves: pass minit=<np.ndarray of shape "
+            f"(M, Ks, Ds)={(M, Ks, Ds)}> (in nanopq, minit='matrix' fails inside scipy)"
+        )
+    raise InputError(f"minit must be 'points', 'random', '++' or an np.ndarray of codewords, got {minit!r}")

@@ -20,7 +20,6 @@ __version__: str
 # values; it reads any of the three.
 _Codes = npt.NDArray[np.unsignedinteger[Any]]
 _Float32 = npt.NDArray[np.float32]
-_Float64 = npt.NDArray[np.float64]
 _Int64 = npt.NDArray[np.int64]
 # Called with the GIL held, once per progress line (nanopq prints them).
 _Log = Callable[[str], object] | None
@@ -91,17 +90,14 @@ def search_packed(
 def fast_scan_paths() -> dict[str, str]:
     """What searching packed codes runs at the active level, for '4-bit' and '8-bit' codes."""
 
-def cross_correlation(x: _Float32, y: _Float32) -> _Float64:
-    """x^T y of shape (D, D) for two (N, D) arrays, summed in float64."""
+def merge_topk(
+    ids: list[_Int64], distances: list[_Float32], topk: SupportsIndex, metric: str
+) -> tuple[_Int64, _Float32]:
+    """The top-k of shards' (Nq, k_i) results, shape (Nq, topk), as search gives it; -1 ids are skipped."""
 
-def symmetric_eigen(matrix: _Float64) -> tuple[_Float64, _Float64]:
-    """Eigenvalues (descending) and eigenvectors (columns) of a symmetric (D, D) matrix."""
-
-def nearest_orthogonal(matrix: _Float64) -> _Float64:
-    """The orthogonal matrix nearest to a square one (U V^T of its SVD)."""
-
-def eigenvalue_allocation(eigenvalues: _Float64, M: SupportsIndex) -> _Int64:
-    """The order of the eigenvectors that balances the variance of M subspaces."""
+def parametric_rotation(vecs: _Float32, M: SupportsIndex) -> _Float32:
+    """OPQ's parametric rotation R of shape (D, D): the covariance's eigenvectors
+    dealt to M subspaces by eigenvalue allocation."""
 
 def train_opq(
     vecs: _Float32,
@@ -112,9 +108,28 @@ def train_opq(
     parametric_init: bool,
     seed: SupportsIndex,
     minit: str,
+    initial: _Float32 | None = None,
     log: _Log = None,
 ) -> tuple[_Float32, _Float32]:
-    """The rotation R of shape (D, D) and the codewords of shape (M, Ks, D / M)."""
+    """The rotation R of shape (D, D) and the codewords of shape (M, Ks, D / M).
+
+    `minit` as for train_codewords; with 'given', `initial` starts every round.
+    """
+
+class ModelFileError(ValueError):
+    """A model file or buffer the core's reader refuses, or a model it cannot write."""
+
+def model_to_bytes(metric: str, codewords: _Float32, R: _Float32 | None = None) -> bytes:
+    """The model file (docs/model-format.md) of a PQ, or of an OPQ when R is given."""
+
+def parse_model_header(
+    head: bytes, total_size: SupportsIndex, source: str
+) -> tuple[int, str, str, int, int, int, int, int]:
+    """(format version, kind, metric, M, Ks, Ds, payload bytes, payload CRC-32) of a
+    model of `total_size` bytes that starts with `head`; `source` names it in errors."""
+
+def model_from_bytes(data: bytes, source: str) -> tuple[str, str, _Float32, _Float32 | None]:
+    """(kind 'PQ' or 'OPQ', metric, codewords, R or None) of a whole model file."""
 
 def get_simd_level() -> str:
     """'scalar', 'avx2', 'avx512' or 'neon': the kernels in use now."""

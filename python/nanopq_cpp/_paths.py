@@ -7,6 +7,7 @@ against exactly the code that the Python module runs.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 # Relative to a directory of the package; both are installed by CMakeLists.txt.
@@ -21,7 +22,7 @@ def _installed_dir(marker: Path) -> Path:
     source tree and site-packages, where the built files go), so every entry of
     ``__path__`` is searched rather than only this file's directory.
     """
-    from . import __path__ as package_dirs
+    package_dirs = sys.modules[__package__].__path__
 
     for directory in package_dirs:
         if (Path(directory) / marker).is_file():

@@ -8,10 +8,12 @@ from typing import Any, Dict, Optional, Tuple, Type, Union, cast
 import numpy as np
 
 from . import _core
-from ._checks import all_finite, as_float32, as_int, as_seed
+from ._checks import all_finite, as_float32, as_int, as_seed, kmeans_init
 from ._errors import InputError, NotFittedError, core_errors
+from ._model_bytes import write_model
+from ._state import STATE_VERSION, check_state_version, pickled_rotation
 from .packed import PackedCodes
-from .pq import PQ, STATE_VERSION, DistanceTable
+from .pq import PQ, DistanceTable
 
 # Rows rotated at a time by OPQ.encode: 16 MiB of float32 at D=64.
 _ROTATION_BLOCK = 65536
@@ -24,7 +26,7 @@ class OPQ:
     using training vectors. Each input vector is rotated via `R`, then quantized
     into PQ-codes in the same manner as the original PQ.
 
-    .. [Ge14] T. Ge et al., "Optimized Product Quantization", IEEE TPAMI 2014
+    .. [Ge14] Ge, He, Ke and Sun, "Optimized Product Quantization", IEEE TPAMI 2014
 
     Args:
         M (int): The number of sub-spaces
@@ -56,9 +58,13 @@ class OPQ:
         return {"nanopq_cpp_state": STATE_VERSION, "pq": self.pq, "R": self.R}
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
-        from ._pickle import restore_opq_state
-
-        restore_opq_state(self, state)
+        """Restores our state dict or a nanopq 0.2.2 ``__dict__``, checking it."""
+        check_state_version(state, "OPQ")
+        pq = state.get("pq")
+        if not isinstance(pq, PQ):
+            raise InputError("the pickled OPQ has no PQ inside")
+        self.R = pickled_rotation(state.get("R"), pq.M * pq.Ds if pq.Ds is not None else None)
+        self.pq = pq
 
     @property
     def M(self) -> int:
@@ -103,10 +109,9 @@ class OPQ:
         """A rotation that balances the variance of the subspaces (the
         parametric solution of Ge et al., assuming Gaussian data).
 
-        The covariance comes from numpy; its eigen-decomposition and the
-        allocation of eigenvectors to subspaces run in the C++ core, whose
-        Jacobi solver gives the same R whatever the thread count (LAPACK's
-        threaded routines do not).
+        The covariance, its eigen-decomposition (Jacobi, the same R at any
+        thread count, where LAPACK's threaded routines are not) and the
+        allocation of eigenvectors to subspaces all run in the C++ core.
 
         Args:
             vecs (np.ndarray): Training vectors with shape=(N, D) and dtype=np.float32.
@@ -120,11 +125,8 @@ class OPQ:
             raise InputError(f"input dimension must be dividable by M: D={D} is not a multiple of M={self.M}")
         if N < 2:
             raise InputError(f"eigenvalue allocation needs at least 2 training vectors, got N={N}")
-        cov = np.ascontiguousarray(np.atleast_2d(np.cov(vecs, rowvar=False)), dtype=np.float64)
-        eigenvalues, eigenvectors = _core.symmetric_eigen(cov)  # descending
-        order = np.argsort(-np.abs(eigenvalues), kind="stable")
-        allocation = _core.eigenvalue_allocation(np.ascontiguousarray(eigenvalues[order]), self.M)
-        return np.ascontiguousarray(eigenvectors[:, order][:, allocation], dtype=np.float32)
+        with core_errors():
+            return cast(np.ndarray, _core.parametric_rotation(vecs, self.M))
 
     def fit(
         self,
@@ -141,7 +143,8 @@ class OPQ:
         does: warm-starting from the previous round's codewords measured a 14%
         higher error at 10 rounds), then solves the orthogonal Procrustes
         problem for R; the last round trains the codewords for `pq_iter`
-        iterations. The metric is kept (nanopq 0.2.2 resets it to 'l2').
+        iterations. The whole loop runs in the C++ core, the same at any
+        thread count. The metric is kept (nanopq 0.2.2 resets it to 'l2').
 
         Args:
             vecs (np.ndarray): Training vectors with shape=(N, D) and dtype=np.float32.
@@ -159,32 +162,29 @@ class OPQ:
         pq_iterations = as_int(pq_iter, "pq_iter", minimum=1)
         rounds = as_int(rotation_iter, "rotation_iter", minimum=1)
         seed_value = as_seed(seed)
+        if not self.Ks < N:
+            raise InputError(f"the number of training vectors (N={N}) should be more than Ks={self.Ks}")
         if D % self.M != 0:
             raise InputError(f"input dimension must be dividable by M: D={D} is not a multiple of M={self.M}")
-        rotation = self.eigenvalue_allocation(vecs) if parametric_init else np.eye(D, dtype=np.float32)
-        for i in range(rounds):
-            last = i == rounds - 1
-            if self.verbose:
-                print(f"OPQ rotation training: {i} / {rounds}")
-            rotated = vecs @ rotation
-            pq = PQ(M=self.M, Ks=self.Ks, metric=self.metric, verbose=False)
-            pq.verbose = self.verbose
-            pq.fit(rotated, iter=pq_iterations if last else 1, seed=seed_value, minit=minit)
-            reconstructed = pq.decode(pq.encode(rotated))
-            if self.verbose:
-                print("==== Reconstruction error:", np.linalg.norm(rotated - reconstructed, "fro"), "====")
-            if last:
-                self.pq = pq
-                break
-            # Orthogonal Procrustes: R = U V^T for vecs^T Y = U S V^T. Both
-            # the product and the SVD run in the core: BLAS's sgemm and
-            # LAPACK's SVD give results that vary with their thread count.
-            # (vecs @ rotation above stays with numpy: each of its entries is
-            # one dot product, computed the same way at any thread count.)
-            with core_errors():
-                cross = _core.cross_correlation(vecs, reconstructed)
-                rotation = _core.nearest_orthogonal(cross).astype(np.float32)
-        self.R = rotation
+        init_name, initial = kmeans_init(minit, self.M, self.Ks, D // self.M)
+        log = print if self.verbose else None
+        with core_errors():
+            rotation, codewords = _core.train_opq(
+                vecs,
+                self.M,
+                self.Ks,
+                pq_iterations,
+                rounds,
+                bool(parametric_init),
+                seed_value,
+                init_name,
+                initial,
+                log,
+            )
+        pq = PQ(M=self.M, Ks=self.Ks, metric=self.metric, verbose=False)
+        pq.verbose = self.verbose
+        pq.Ds, pq.codewords = D // self.M, codewords
+        self.pq, self.R = pq, rotation
         return self
 
     def _rotation(self, action: str) -> np.ndarray:
@@ -203,7 +203,8 @@ class OPQ:
         return R
 
     def rotate(self, vecs: np.ndarray) -> np.ndarray:
-        """Rotate input vector(s) by the rotation matrix.
+        """Rotate input vector(s) by the rotation matrix: ``vecs @ R``, computed
+        by numpy as nanopq does, so the result is nanopq's to the bit.
 
         Args:
             vecs (np.ndarray): a vector (D, ) or vectors (N, D), dtype=np.float32
@@ -215,11 +216,18 @@ class OPQ:
         vecs = as_float32(vecs, "vecs", (1, 2))
         if vecs.shape[-1] != R.shape[0]:
             raise InputError(f"vecs dimension must be D={R.shape[0]}, got {vecs.shape[-1]}")
-        if vecs.ndim == 2 and len(vecs) == 1:
-            # numpy computes a one-row product as a matrix-vector product, which
-            # rounds differently from the matrix-matrix product of a batch. Two
-            # copies of the row keep it on the batch's path, so a row rotates,
-            # and encodes, the same in any block (a one-row dask chunk, say).
+        return cast(np.ndarray, vecs @ R)
+
+    def _rotate_block(self, vecs: np.ndarray, R: np.ndarray) -> np.ndarray:
+        """``vecs @ R`` for encoding, where a row must rotate the same in any block.
+
+        numpy computes a one-row product as a matrix-vector product, which rounds
+        differently from the matrix-matrix product of a batch. Two copies of the
+        row keep it on the batch's path, so a row encodes the same in any block
+        (a one-row dask chunk, say); nanopq's one-row encode takes the other path
+        and can differ from ours at an exact near-tie only.
+        """
+        if len(vecs) == 1:
             return cast(np.ndarray, (np.repeat(vecs, 2, axis=0) @ R)[:1])
         return cast(np.ndarray, vecs @ R)
 
@@ -232,19 +240,20 @@ class OPQ:
         Returns:
             np.ndarray: PQ codes with shape=(N, M) and dtype=self.code_dtype
         """
-        self._rotation("encode")
+        R = self._rotation("encode")
         vecs = as_float32(vecs, "vecs", (2,), finite=True)
+        if vecs.shape[1] != R.shape[0]:
+            raise InputError(f"vecs dimension must be D={R.shape[0]}, got {vecs.shape[1]}")
         if len(vecs) <= _ROTATION_BLOCK:
-            return self.pq.encode(self.rotate(vecs))
+            return self.pq.encode(self._rotate_block(vecs, R))
         # Rotated in blocks, so the temporary is one block, not a copy of the
-        # input. No block has a single row: numpy turns a one-row product
-        # into a matrix-vector product, which rounds differently.
+        # input. No block has a single row (see _rotate_block).
         codes = np.empty((len(vecs), self.M), dtype=self.code_dtype)
         begin = 0
         while begin < len(vecs):
             end = begin + _ROTATION_BLOCK
             end = len(vecs) if len(vecs) - end < 2 else end
-            codes[begin:end] = self.pq.encode(self.rotate(vecs[begin:end]))
+            codes[begin:end] = self.pq.encode(self._rotate_block(vecs[begin:end], R))
             begin = end
         return codes
 
@@ -270,11 +279,16 @@ class OPQ:
         Returns:
             nanopq_cpp.DistanceTable
         """
-        self._rotation("dtable")
+        R = self._rotation("dtable")
         # Checked before rotating, so messages name `query` and a NaN or
         # infinity is refused before the product spreads it.
         query = as_float32(query, "query", (1, 2), finite=True)
-        return self.pq.dtable(self.rotate(query))
+        if query.shape[-1] != R.shape[0]:
+            raise InputError(f"query dimension must be D={R.shape[0]}, got {query.shape[-1]}")
+        # Each query rotated on its own, by the matrix-vector product of
+        # nanopq's one-query dtable, so a batch's tables equal one-by-one tables.
+        rotated = query @ R if query.ndim == 1 else np.matmul(query[:, np.newaxis, :], R)[:, 0, :]
+        return self.pq.dtable(rotated)
 
     def pack(self, codes: np.ndarray) -> PackedCodes:
         """Pack PQ-codes for the fast scan: :func:`PQ.pack` of ``self.pq``.
@@ -306,6 +320,8 @@ class OPQ:
         Args:
             path (str or os.PathLike): where to write (replaced if it exists)
         """
-        from .model_file import save
+        write_model(path, *self._model_arrays())
 
-        save(self, path)
+    def _model_arrays(self) -> Tuple[str, np.ndarray, np.ndarray]:
+        """(metric, codewords, rotation): what a model file holds, checked."""
+        return self.metric, self.pq._fitted_codewords("save"), self._rotation("save")

@@ -19,14 +19,12 @@ from ._checks import (
     check_float32,
     check_metric,
     code_dtype_for,
+    kmeans_init,
 )
 from ._errors import CodeError, DTypeError, InputError, NotFittedError, core_errors
+from ._model_bytes import write_model
+from ._state import STATE_VERSION, restore_pq_state
 from .packed import PackedCodes
-
-# Bumped whenever the pickled state changes shape; __setstate__ refuses newer ones.
-STATE_VERSION = 1
-
-_MINIT_NAMES = ("random", "++", "points")
 
 
 def _progress_printer(verbose: bool) -> Optional[Callable[[str], None]]:
@@ -44,7 +42,7 @@ class PQ:
 
     All vectors must be np.ndarray with np.float32.
 
-    .. [Jegou11] H. Jegou et al., "Product Quantization for Nearest Neighbor Search", IEEE TPAMI 2011
+    .. [Jegou11] Jegou, Douze and Schmid, "Product Quantization for Nearest Neighbor Search", IEEE TPAMI 2011
 
     Args:
         M (int): The number of sub-spaces
@@ -104,8 +102,6 @@ class PQ:
         }
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
-        from ._pickle import restore_pq_state
-
         restore_pq_state(self, state)
 
     # -- training ---------------------------------------------------------------
@@ -144,26 +140,7 @@ class PQ:
         iterations = as_int(iter, "iter", minimum=1)
         seed_value = as_seed(seed)
         Ds = D // self.M
-        initial = None
-        if isinstance(minit, np.ndarray):
-            initial = as_float32(minit, "minit", (3,), finite=True)
-            if initial.shape != (self.M, self.Ks, Ds):
-                raise InputError(
-                    f"minit as initial codewords must have shape (M, Ks, Ds)={(self.M, self.Ks, Ds)}, "
-                    f"got {initial.shape}"
-                )
-            init_name = "given"
-        elif isinstance(minit, str) and minit in _MINIT_NAMES:
-            init_name = minit
-        elif isinstance(minit, str) and minit == "matrix":
-            raise InputError(
-                "minit='matrix' needs the starting codewords themselves: pass minit=<np.ndarray of shape "
-                f"(M, Ks, Ds)={(self.M, self.Ks, Ds)}> (in nanopq, minit='matrix' fails inside scipy)"
-            )
-        else:
-            raise InputError(
-                f"minit must be 'points', 'random', '++' or an np.ndarray of codewords, got {minit!r}"
-            )
+        init_name, initial = kmeans_init(minit, self.M, self.Ks, Ds)
         if self.verbose:
             print(f"iter: {iterations}, seed: {seed}")
         with core_errors():
@@ -299,8 +276,17 @@ class PQ:
         n_queries = 1 if query.ndim == 1 else len(query)
         table_shape = f"{n_queries} x M={self.M} x Ks={self.Ks}"
         check_allocation(n_queries * self.M * self.Ks * 4, f"the distance tables ({table_shape} float32)")
-        with core_errors():
-            tables = _core.distance_tables(query.reshape(-1, query.shape[-1]), codewords, self.metric)
+        queries = query.reshape(n_queries, query.shape[-1])
+        if self.metric == "dot":
+            # nanopq computes each row as q_m @ codewords[m].T, i.e. numpy's BLAS
+            # sgemv, whose rounding depends on the BLAS kernel: only numpy itself
+            # reproduces it. One stacked matmul makes that same call per (query,
+            # subspace), so every table equals nanopq's to the bit (docs/exactness.md).
+            sub_queries = queries.reshape(n_queries, self.M, codewords.shape[2], 1)
+            tables = np.matmul(codewords, sub_queries)[..., 0]
+        else:
+            with core_errors():
+                tables = _core.distance_tables(queries, codewords, self.metric)
         return DistanceTable(tables[0] if query.ndim == 1 else tables, metric=self.metric)
 
     def search(
@@ -324,9 +310,11 @@ class PQ:
         Args:
             path (str or os.PathLike): where to write (replaced if it exists)
         """
-        from .model_file import save
+        write_model(path, *self._model_arrays())
 
-        save(self, path)
+    def _model_arrays(self) -> Tuple[str, np.ndarray, None]:
+        """(metric, codewords, no rotation): what a model file holds, checked."""
+        return self.metric, self._fitted_codewords("save"), None
 
 
 class DistanceTable:

@@ -80,7 +80,7 @@ TEST_CASE("pack and unpack round trip, in n * ceil(M/2) or n * M bytes") {
                 // Single rows and ranges.
                 std::vector<std::uint8_t> row(M);
                 for (std::size_t i = 0; i < n; i += 7) {
-                    np::unpack_row(packed.view(), i, row.data());
+                    np::detail::unpack_row(packed.view(), i, row.data());
                     CHECK(std::equal(row.begin(), row.end(), codes.begin() + i * M));
                 }
             }
@@ -115,7 +115,7 @@ TEST_CASE("every level's fast-scan kernels give the portable kernels' masks") {
         for (std::size_t M : {1u, 2u, 3u, 16u, 33u, 64u}) {
             INFO("level ", np::simd_level_name(kernels->level), " M=", M);
             const std::size_t n_blocks = 5, n_queries = 7;
-            std::size_t max_entry = std::min<std::size_t>(np::kMaxLevel4Bit, 65535 / M);
+            std::size_t max_entry = std::min<std::size_t>(np::detail::kMaxLevel4Bit, 65535 / M);
             if (kernels->scan_4bit) {
                 const std::size_t n_pairs = (M + 1) / 2;
                 std::vector<std::uint8_t> blocks(n_blocks * n_pairs * 32), luts(n_queries * n_pairs * 32);

@@ -92,7 +92,7 @@ inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces
     QuantizedTable quantized;
     const std::size_t M = n_subspaces, Ks = n_codewords;
     // 16-bit sums: M * levels <= 65535. 4-bit LUT entries stay <= 127 so
-    // kernels may add two in 8 bits (kMaxLevel4Bit, fast_scan_scalar.hpp).
+    // kernels may add two in 8 bits (detail::kMaxLevel4Bit, fast_scan_scalar.hpp).
     const std::size_t levels = std::min<std::size_t>(bits == 4 ? kMaxLevel4Bit : 255, 65535 / M);
     if (levels == 0) return quantized;
     std::vector<double> lowest(M);
@@ -409,7 +409,7 @@ inline void adist_packed(const float* tables, std::size_t n_queries, const Packe
     parallel_for(n_blocks, threads, [&](std::size_t block) {
         const std::size_t begin = block * kScanBlock, count = std::min(kScanBlock, n - begin);
         std::vector<std::uint8_t> rows(count * M);
-        unpack_rows(codes, begin, count, rows.data());
+        detail::unpack_rows(codes, begin, count, rows.data());
         for (std::size_t q = 0; q < n_queries; ++q)
             reference::adist(tables + q * M * Ks, M, Ks, rows.data(), count, out + q * n + begin);
     });

@@ -14,6 +14,7 @@
 #include "distance.hpp"
 #include "linalg.hpp"
 #include "random.hpp"
+#include "statistics.hpp"
 #include "threading.hpp"
 
 namespace nanopq_cpp {
@@ -87,18 +88,9 @@ inline void init_gaussian(const float* data, std::size_t n, std::size_t dim, std
                           Random& random, float* centroids) {
     // Mean and covariance of the data, then samples mean + V sqrt(L) z for the
     // eigen-decomposition cov = V L V^T (negative round-off eigenvalues -> 0).
-    std::vector<double> mean(dim, 0.0), cov(dim * dim, 0.0), centered(dim);
-    for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t d = 0; d < dim; ++d) mean[d] += data[i * stride + d];
-    for (auto& m : mean) m /= static_cast<double>(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        for (std::size_t d = 0; d < dim; ++d) centered[d] = data[i * stride + d] - mean[d];
-        for (std::size_t a = 0; a < dim; ++a)
-            for (std::size_t b = a; b < dim; ++b) cov[a * dim + b] += centered[a] * centered[b];
-    }
-    const double denominator = n > 1 ? static_cast<double>(n - 1) : 1.0;
-    for (std::size_t a = 0; a < dim; ++a)
-        for (std::size_t b = a; b < dim; ++b) cov[b * dim + a] = cov[a * dim + b] /= denominator;
+    const Moments data_moments = moments(data, n, dim, stride);
+    const std::vector<double>& mean = data_moments.mean;
+    const std::vector<double>& cov = data_moments.covariance;
     std::vector<double> eigenvalues(dim), eigenvectors(dim * dim);
     linalg::symmetric_eigen(cov.data(), dim, eigenvalues.data(), eigenvectors.data());
     std::vector<double> scale(dim), z(dim);

@@ -5,10 +5,8 @@
 //
 //   * symmetric_eigen     - eigenvalue allocation from a covariance matrix,
 //                           and factoring a covariance for Gaussian sampling.
-//   * svd_square          - the singular value decomposition behind the
-//                           orthogonal Procrustes step.
-//   * nearest_orthogonal  - the Procrustes rotation itself (OPQ's R update).
-//   * matmul              - plain row-major matrix product.
+//   * nearest_orthogonal  - the Procrustes rotation (OPQ's R update), through
+//                           a one-sided Jacobi singular value decomposition.
 //
 // Conventions: every matrix is row-major and double precision. Only the
 // standard library is used. All algorithms visit their data in a fixed order
@@ -45,6 +43,8 @@
 #include <string>
 #include <vector>
 
+#include "common.hpp"
+
 namespace nanopq_cpp::linalg {
 
 namespace detail {
@@ -70,16 +70,6 @@ constexpr int kMaxSweeps = 100;
     throw std::invalid_argument(std::string("nanopq_cpp::linalg::") + function_name + ": " + reason);
 }
 
-// rows * cols, refusing sizes whose element count does not fit in size_t
-// (such a buffer could not exist, and the wrapped product would make us index
-// out of bounds).
-inline std::size_t checked_product(std::size_t rows, std::size_t cols, const char* function_name) {
-    if (cols != 0 && rows > std::numeric_limits<std::size_t>::max() / cols) {
-        fail(function_name, "matrix dimensions overflow size_t");
-    }
-    return rows * cols;
-}
-
 // Validates the common preconditions of the square-matrix routines and
 // returns n * n.
 inline std::size_t validate_square(const char* function_name, std::size_t n,
@@ -92,15 +82,7 @@ inline std::size_t validate_square(const char* function_name, std::size_t n,
             fail(function_name, "null pointer argument");
         }
     }
-    return checked_product(n, n, function_name);
-}
-
-// True when [x, x + x_count) and [y, y + y_count) share an element.
-// std::less gives a total order even on pointers into unrelated arrays,
-// where the built-in < is unspecified.
-inline bool ranges_overlap(const double* x, std::size_t x_count, const double* y, std::size_t y_count) {
-    const std::less<const double*> before;
-    return before(x, y + y_count) && before(y, x + x_count);
+    return nanopq_cpp::checked_product(n, n, function_name);
 }
 
 // Dot product with four independent partial sums. Splitting the sum hides
@@ -217,25 +199,6 @@ inline std::size_t index_of_max_abs(const double* values, std::size_t length) {
         }
     }
     return best;
-}
-
-// c = a * b without any aliasing between c and the inputs. The i-k-j loop
-// order streams rows of b and c contiguously; each c[i][j] is accumulated
-// over k in ascending order, which fixes the rounding.
-inline void matmul_unaliased(const double* a, const double* b, std::size_t rows, std::size_t inner, std::size_t cols,
-                             double* c) {
-    for (std::size_t i = 0; i < rows; ++i) {
-        double* c_row = c + i * cols;
-        std::fill(c_row, c_row + cols, 0.0);
-        const double* a_row = a + i * inner;
-        for (std::size_t k = 0; k < inner; ++k) {
-            const double a_ik = a_row[k];
-            const double* b_row = b + k * cols;
-            for (std::size_t j = 0; j < cols; ++j) {
-                c_row[j] += a_ik * b_row[j];
-            }
-        }
-    }
 }
 
 // Row stride (in doubles) for an n x n working matrix that is read down its
@@ -478,32 +441,6 @@ inline SvdRows svd_rows(const double* a, std::size_t n, std::size_t count, const
 
 }  // namespace detail
 
-// c = a * b, where a is rows x inner and b is inner x cols, all row-major; c
-// is rows x cols. c may alias a or b (the product is then formed in a
-// temporary first). Each entry is summed over the inner index in ascending
-// order, so results are deterministic.
-// Throws std::invalid_argument if any dimension is zero, any pointer is null,
-// or an element count overflows size_t.
-inline void matmul(const double* a, const double* b, std::size_t rows, std::size_t inner, std::size_t cols, double* c) {
-    constexpr const char* kName = "matmul";
-    if (rows == 0 || inner == 0 || cols == 0) {
-        detail::fail(kName, "dimensions must be positive");
-    }
-    if (a == nullptr || b == nullptr || c == nullptr) {
-        detail::fail(kName, "null pointer argument");
-    }
-    const std::size_t a_count = detail::checked_product(rows, inner, kName);
-    const std::size_t b_count = detail::checked_product(inner, cols, kName);
-    const std::size_t c_count = detail::checked_product(rows, cols, kName);
-    if (detail::ranges_overlap(c, c_count, a, a_count) || detail::ranges_overlap(c, c_count, b, b_count)) {
-        std::vector<double> product(c_count);
-        detail::matmul_unaliased(a, b, rows, inner, cols, product.data());
-        std::copy(product.begin(), product.end(), c);
-        return;
-    }
-    detail::matmul_unaliased(a, b, rows, inner, cols, c);
-}
-
 // Eigen-decomposition of a symmetric n x n matrix by the cyclic-by-row
 // Jacobi method [GVL 8.5].
 //
@@ -525,7 +462,7 @@ inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenva
 
     // Working copy with a padded row stride (see padded_stride).
     const std::size_t stride = detail::padded_stride(n, kName);
-    std::vector<double> work(detail::checked_product(n, stride, kName), 0.0);
+    std::vector<double> work(nanopq_cpp::checked_product(n, stride, kName), 0.0);
     double max_abs_value = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
         for (std::size_t j = i; j < n; ++j) {
@@ -656,41 +593,12 @@ inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenva
     }
 }
 
-// Singular value decomposition a = u * diag(singular_values) * v^T of a
-// square n x n matrix by one-sided (Hestenes) Jacobi [HES], [GVL 8.6]:
-// plane rotations applied on the right orthogonalise the columns of a copy
-// of a; their product is v, the final column norms are the singular values,
-// and the normalised columns are u.
-//
-// u and v are row-major n x n with orthonormal columns; singular_values are
-// descending and >= 0. For rank-deficient input (zero or numerically zero
-// columns after orthogonalisation, i.e. norm <= n * eps * sigma_max) the
-// corresponding columns of u are completed deterministically to an
-// orthonormal basis; the reported singular value is still the column norm
-// (0 for exact zeros, rounding-noise level otherwise). Each (u_j, v_j) pair
-// is signed so that the largest-magnitude component of v_j is positive.
-// The outputs may alias the input (not each other).
-// Throws std::invalid_argument if n == 0, a pointer is null, or a contains
-// NaN/Inf.
-inline void svd_square(const double* a, std::size_t n, double* u, double* singular_values, double* v) {
-    constexpr const char* kName = "svd_square";
-    const std::size_t count = detail::validate_square(kName, n, {a, u, singular_values, v});
-    const detail::SvdRows rows = detail::svd_rows(a, n, count, kName);
-    for (std::size_t r = 0; r < n; ++r) {
-        singular_values[r] = rows.singular_values[r];
-        for (std::size_t k = 0; k < n; ++k) {
-            u[k * n + r] = rows.left_rows[r * n + k];
-            v[k * n + r] = rows.right_rows[r * n + k];
-        }
-    }
-}
-
 // Orthogonal Procrustes [SCH], [GVL 6.4]: the orthogonal r maximising
 // trace(r^T a) (equivalently minimising ||a - r||_F, or, with a = X^T Y,
 // ||X r - Y||_F), given by r = u v^T for a = u s v^T. In OPQ this is the
 // rotation update with a = X^T Y (data times reconstructed codes).
-// For rank-deficient a the maximiser is not unique; the basis completion of
-// svd_square makes the returned choice deterministic. r may alias a.
+// For rank-deficient a the maximiser is not unique; the deterministic basis
+// completion of svd_rows makes the returned choice deterministic. r may alias a.
 // Throws std::invalid_argument if n == 0, a pointer is null, or a contains
 // NaN/Inf.
 inline void nearest_orthogonal(const double* a, std::size_t n, double* r) {

@@ -8,29 +8,12 @@
 //     nanopq_cpp::ProductQuantizer pq = nanopq_cpp::load_pq("model.npq");
 //     nanopq_cpp::AnyQuantizer any = nanopq_cpp::load_model("model.npq");  // PQ or OPQ
 //
-// Format version 1, all integers and floats little-endian (docs/model-format.md
-// has the full specification):
-//
-//     offset size  field
-//          0    8  magic 89 4E 50 51 0D 0A 1A 0A ("\x89NPQ\r\n\x1a\n")
-//          8    4  u32 format version (1)
-//         12    4  u32 kind: 1 = PQ, 2 = OPQ
-//         16    4  u32 metric: 0 = l2, 1 = dot
-//         20    4  u32 reserved, 0
-//         24    8  u64 M
-//         32    8  u64 Ks
-//         40    8  u64 Ds
-//         48    8  u64 payload size in bytes: 4 * (M*Ks*Ds + (OPQ ? D*D : 0)), D = M*Ds
-//         56    4  u32 CRC-32 of the payload
-//         60    4  u32 CRC-32 of bytes 0-59
-//         64       payload: codewords float32 [M][Ks][Ds], then for OPQ the
-//                  rotation float32 [D][D] row-major (x_rotated = x R)
-//
-// The file ends right after the payload. CRC-32 is zlib's (IEEE 802.3,
-// reflected, as Python's zlib.crc32). Loading checks the magic, the version,
-// both checksums, every field and the exact file size before it allocates or
-// reads the arrays, and that every float is finite; any failure throws
-// ModelFileError naming the file and the problem, never reads out of bounds.
+// The format is specified in docs/model-format.md, and only there. This file
+// is its one writer and reader, for C++ and, through the binding, for Python.
+// Loading checks the magic, the version, both checksums, every field and the
+// exact file size before it allocates or reads the arrays, and that every
+// float is finite; any failure throws ModelFileError naming the file and the
+// problem, never reads out of bounds.
 
 #include <cmath>
 #include <cstddef>

@@ -6,6 +6,7 @@
 #include "threading.hpp"
 #include "random.hpp"
 #include "linalg.hpp"
+#include "statistics.hpp"
 #include "simd/level.hpp"
 #include "distance.hpp"
 #include "codes.hpp"
@@ -16,4 +17,5 @@
 #include "fast_scan.hpp"
 #include "opq.hpp"
 #include "quantizer.hpp"
+#include "merge.hpp"
 #include "model_file.hpp"

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -16,6 +18,7 @@
 #include "kmeans.hpp"
 #include "linalg.hpp"
 #include "pq.hpp"
+#include "statistics.hpp"
 #include "threading.hpp"
 
 namespace nanopq_cpp {
@@ -102,38 +105,44 @@ inline std::vector<double> cross_correlation(const float* x, const float* y, std
     return total;
 }
 
-// The covariance of a (n x dim) with itself around its mean (sample covariance,
-// divided by n - 1, as np.cov), in double.
-inline std::vector<double> covariance(const float* vecs, std::size_t n, std::size_t dim) {
-    require(n > 1, "a covariance needs at least two vectors");
-    std::vector<double> mean(dim, 0.0), cov(dim * dim, 0.0), centered(dim);
-    for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t d = 0; d < dim; ++d) mean[d] += vecs[i * dim + d];
-    for (auto& m : mean) m /= static_cast<double>(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        for (std::size_t d = 0; d < dim; ++d) centered[d] = vecs[i * dim + d] - mean[d];
-        for (std::size_t a = 0; a < dim; ++a)
-            for (std::size_t b = a; b < dim; ++b) cov[a * dim + b] += centered[a] * centered[b];
-    }
-    for (std::size_t a = 0; a < dim; ++a)
-        for (std::size_t b = a; b < dim; ++b) cov[b * dim + a] = cov[a * dim + b] /= static_cast<double>(n - 1);
-    return cov;
-}
-
 // The parametric rotation: eigenvectors of the covariance, columns ordered by
-// eigenvalue_allocation. Row-major dim x dim; x_rotated = x * R.
+// eigenvalue_allocation. Row-major dim x dim; x_rotated = x * R. As nanopq,
+// eigenvalues are ranked by magnitude (a round-off negative one included).
 inline std::vector<float> parametric_rotation(const float* vecs, std::size_t n, std::size_t dim,
                                               std::size_t n_subspaces) {
+    require(n_subspaces > 0 && dim % n_subspaces == 0, "dim must be a positive multiple of M");
     const std::vector<double> cov = covariance(vecs, n, dim);
     std::vector<double> eigenvalues(dim), eigenvectors(dim * dim);
     linalg::symmetric_eigen(cov.data(), dim, eigenvalues.data(), eigenvectors.data());
-    const std::vector<std::size_t> order = eigenvalue_allocation(eigenvalues.data(), dim, n_subspaces);
+    std::vector<std::size_t> by_magnitude(dim);
+    std::iota(by_magnitude.begin(), by_magnitude.end(), std::size_t{0});
+    std::stable_sort(by_magnitude.begin(), by_magnitude.end(), [&](std::size_t a, std::size_t b) {
+        return std::fabs(eigenvalues[a]) > std::fabs(eigenvalues[b]);
+    });
+    std::vector<double> ranked_values(dim);
+    for (std::size_t d = 0; d < dim; ++d) ranked_values[d] = eigenvalues[by_magnitude[d]];
+    const std::vector<std::size_t> order = eigenvalue_allocation(ranked_values.data(), dim, n_subspaces);
     std::vector<float> rotation(dim * dim);
     for (std::size_t r = 0; r < dim; ++r)
         for (std::size_t c = 0; c < dim; ++c)
-            rotation[r * dim + c] = static_cast<float>(eigenvectors[r * dim + order[c]]);
+            rotation[r * dim + c] = static_cast<float>(eigenvectors[r * dim + by_magnitude[order[c]]]);
     return rotation;
 }
+
+namespace detail {
+
+// The shortest decimal form that reads back as the same float, as Python prints
+// numpy's float32 (so the verbose lines look like nanopq's).
+inline std::string shortest_float(float value) {
+    char text[32];
+    for (int digits = 1; digits <= 9; ++digits) {
+        std::snprintf(text, sizeof text, "%.*g", digits, static_cast<double>(value));
+        if (std::strtof(text, nullptr) == value) break;
+    }
+    return text;
+}
+
+}  // namespace detail
 
 struct OPQOptions {
     std::size_t pq_iterations = 20;  // k-means iterations of the final PQ
@@ -174,11 +183,14 @@ inline OPQModel train_opq(const float* vecs, std::size_t n, std::size_t dim, std
     std::vector<std::uint32_t> codes(code_count);
     for (std::size_t it = 0; it < options.rotation_iterations; ++it) {
         const bool last = it + 1 == options.rotation_iterations;
-        if (log)
-            log("OPQ rotation training: " + std::to_string(it) + " / " + std::to_string(options.rotation_iterations));
-        rotate(vecs, n, dim, model.rotation.data(), rotated.data(), threads);
         KMeansOptions kmeans_options;
         kmeans_options.iterations = last ? options.pq_iterations : 1;
+        // nanopq's verbose lines: the round, then its PQ's fit, then the error.
+        if (log) {
+            log("OPQ rotation training: " + std::to_string(it) + " / " + std::to_string(options.rotation_iterations));
+            log("iter: " + std::to_string(kmeans_options.iterations) + ", seed: " + std::to_string(options.seed));
+        }
+        rotate(vecs, n, dim, model.rotation.data(), rotated.data(), threads);
         kmeans_options.num_threads = threads;
         // Every round starts k-means afresh, as nanopq does: warm-starting
         // from the previous round's codewords measured a 14% higher error.
@@ -194,7 +206,8 @@ inline OPQModel train_opq(const float* vecs, std::size_t n, std::size_t dim, std
                 const double diff = static_cast<double>(rotated[i]) - reconstructed[i];
                 error += diff * diff;
             }
-            log("==== Reconstruction error: " + std::to_string(std::sqrt(error)) + " ====");
+            log("==== Reconstruction error: " + detail::shortest_float(static_cast<float>(std::sqrt(error))) +
+                " ====");
         }
         if (last) break;
         const std::vector<double> cross = cross_correlation(vecs, reconstructed.data(), n, dim, threads);

@@ -4,7 +4,7 @@
 // (fast_scan.hpp). This file is the one description of the layout; the
 // kernels (simd/fast_scan_*.hpp) and pack/unpack below follow it.
 //
-// 4-bit layout (Ks <= 16): rows in blocks of kRowsPer4BitBlock = 32, subspaces
+// 4-bit layout (Ks <= 16): rows in blocks of detail::kRowsPer4BitBlock = 32, subspaces
 // in pairs (2p, 2p + 1); an odd M gets a last pair whose second half is zero.
 // A full block is n_pairs * 32 bytes, pair p at byte 32 p:
 //     byte j      (j < 16): code(row j, 2p)     | code(row j + 16, 2p)     << 4
@@ -12,7 +12,7 @@
 // so one 32-byte load gives, in its 128-bit halves, the two 16-entry table
 // indices a `vpshufb` (or NEON `tbl`) looks up for 32 rows.
 //
-// 8-bit layout (16 < Ks <= 256): rows in blocks of kRowsPer8BitBlock = 64; a
+// 8-bit layout (16 < Ks <= 256): rows in blocks of detail::kRowsPer8BitBlock = 64; a
 // full block is M * 64 bytes, subspace m at byte 64 m:
 //     byte j (j < 64): code(row j, m)
 // one 64-byte load per subspace: the indices of a `vpermi2b` lookup.
@@ -36,8 +36,10 @@
 
 namespace nanopq_cpp {
 
+namespace detail {
 inline constexpr std::size_t kRowsPer4BitBlock = 32;
 inline constexpr std::size_t kRowsPer8BitBlock = 64;
+}  // namespace detail
 
 // Bits a packed code takes for Ks codewords: 4 (Ks <= 16) or 8 (Ks <= 256).
 inline std::size_t packed_bits_for(std::size_t n_codewords) {
@@ -55,7 +57,7 @@ struct PackedCodesView {
 
     std::size_t bits() const { return packed_bits_for(n_codewords); }
     std::size_t n_pairs() const { return (n_subspaces + 1) / 2; }
-    std::size_t block_rows() const { return bits() == 4 ? kRowsPer4BitBlock : kRowsPer8BitBlock; }
+    std::size_t block_rows() const { return bits() == 4 ? detail::kRowsPer4BitBlock : detail::kRowsPer8BitBlock; }
     // Bytes of one full block, and of one row in the row-major tail.
     std::size_t block_bytes() const { return bits() == 4 ? n_pairs() * 32 : n_subspaces * 64; }
     std::size_t row_bytes() const { return bits() == 4 ? n_pairs() : n_subspaces; }
@@ -80,6 +82,8 @@ inline std::uint8_t code_in_tail_row(const PackedCodesView& view, const std::uin
 
 }  // namespace detail
 
+namespace detail {
+
 // Writes the codes of row `row` (M uint8 values) to out.
 inline void unpack_row(const PackedCodesView& view, std::size_t row, std::uint8_t* out) {
     const std::size_t M = view.n_subspaces;
@@ -98,7 +102,7 @@ inline void unpack_row(const PackedCodesView& view, std::size_t row, std::uint8_
         }
     } else {
         const std::uint8_t* row_data = view.tail() + (row - b * rows_per_block) * view.row_bytes();
-        for (std::size_t m = 0; m < M; ++m) out[m] = detail::code_in_tail_row(view, row_data, m);
+        for (std::size_t m = 0; m < M; ++m) out[m] = code_in_tail_row(view, row_data, m);
     }
 }
 
@@ -150,6 +154,8 @@ inline void tail_as_block(const PackedCodesView& view, std::uint8_t* out) {
         }
     }
 }
+
+}  // namespace detail
 
 // Packs n rows of M codes (row-major, each < Ks <= 256) into out, which holds
 // packed_size(n, M, Ks) bytes. Throws std::out_of_range for a code >= Ks.
@@ -211,7 +217,7 @@ inline void check_packed_codes(const PackedCodesView& view) {
     }
     std::vector<std::uint8_t> row(view.n_subspaces);
     for (std::size_t i = 0; i < view.n_rows; ++i) {
-        unpack_row(view, i, row.data());
+        detail::unpack_row(view, i, row.data());
         for (std::size_t m = 0; m < view.n_subspaces; ++m)
             if (row[m] >= view.n_codewords)
                 throw std::out_of_range(
@@ -239,25 +245,6 @@ public:
         check_packed_codes(view());
     }
 
-    // The rows after the last full block as one full block (block_bytes() bytes
-    // at out), with code 0 in the rows past the end: the kernels scan only full
-    // blocks.
-    inline void tail_as_block(const PackedCodesView& view, std::uint8_t* out) {
-        std::fill(out, out + view.block_bytes(), std::uint8_t{0});
-        const std::size_t M = view.n_subspaces, first = view.n_full_blocks() * view.block_rows();
-        std::vector<std::uint8_t> row(M);
-        for (std::size_t j = 0; j < view.n_tail_rows(); ++j) {
-            unpack_row(view, first + j, row.data());
-            for (std::size_t m = 0; m < M; ++m) {
-                if (view.bits() == 8)
-                    out[m * 64 + j] = row[m];
-                else
-                    out[(m / 2) * 32 + (m % 2) * 16 + j % 16] |=
-                        static_cast<std::uint8_t>(j < 16 ? row[m] : row[m] << 4);
-            }
-        }
-    }
-
     // Packs n rows of M codes < Ks (Ks <= 256).
     template <class code_t>
     static PackedCodes from_codes(const code_t* codes, std::size_t n_rows, std::size_t n_subspaces,
@@ -282,7 +269,7 @@ public:
     // The codes again, [rows][M] uint8 (the code dtype of Ks <= 256).
     std::vector<std::uint8_t> unpack() const {
         std::vector<std::uint8_t> codes(checked_product(n_rows_, n_subspaces_, "codes"));
-        unpack_rows(view(), 0, n_rows_, codes.data());
+        detail::unpack_rows(view(), 0, n_rows_, codes.data());
         return codes;
     }
 

@@ -34,8 +34,11 @@ struct KernelTable {
     // Fast scan of packed codes (fast_scan_scalar.hpp states the contract);
     // null where the level has no such kernel and the packed search runs the
     // exact scan instead.
-    Scan4BitKernel scan_4bit;
-    Scan8BitKernel scan_8bit;
+    void (*scan_4bit)(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t n_pairs, const std::uint8_t* luts,
+                      std::size_t n_queries, const std::uint16_t* thresholds, std::uint32_t* masks);
+    void (*scan_8bit)(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t n_subspaces,
+                      const std::uint8_t* luts, std::size_t n_queries, const std::uint16_t* thresholds,
+                      std::uint64_t* masks);
 };
 
 inline const KernelTable& kernels_for(SimdLevel level) {

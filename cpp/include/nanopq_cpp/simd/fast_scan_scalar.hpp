@@ -8,7 +8,7 @@
 // LUT entries is <= that query's threshold: bit j of masks[b * n_queries + q]
 // is row j of block b. The caller (fast_scan.hpp) keeps every sum below 65536,
 // so SIMD kernels may accumulate in 16 bits, and 4-bit LUT entries at most
-// kMaxLevel4Bit, so they may add two lookups in 8 bits first.
+// detail::kMaxLevel4Bit, so they may add two lookups in 8 bits first.
 //
 // LUT layouts, one LUT after another for the n_queries queries:
 //   4 bits: [pair][32] bytes: 16 entries of subspace 2p, then 16 of 2p + 1
@@ -32,16 +32,10 @@
 
 namespace nanopq_cpp {
 
+namespace detail {
+// The largest 4-bit LUT entry: two fit a byte.
 inline constexpr std::size_t kMaxLevel4Bit = 127;
-
-// A 4-bit kernel: n_pairs pairs of subspaces, masks of 32 rows.
-using Scan4BitKernel = void (*)(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t n_pairs,
-                                const std::uint8_t* luts, std::size_t n_queries, const std::uint16_t* thresholds,
-                                std::uint32_t* masks);
-// An 8-bit kernel: n_subspaces subspaces, masks of 64 rows.
-using Scan8BitKernel = void (*)(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t n_subspaces,
-                                const std::uint8_t* luts, std::size_t n_queries, const std::uint16_t* thresholds,
-                                std::uint64_t* masks);
+}  // namespace detail
 
 namespace reference {
 

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <utility>
 
 namespace nanopq_cpp {
 
@@ -94,92 +95,139 @@ inline void nearest_codeword(const float* points, std::size_t n_points, std::siz
     }
 }
 
-// Squared l2 distance from one sub-vector to each codeword ([Ks][Ds] layout).
+// x, unchanged, but opaque to the compiler: a product passed through it is
+// never fused with the addition that follows. GCC's default outside ISO mode
+// (-ffp-contract=fast), and clang's within an expression, turn `sum + a * b`
+// into one FMA where the target has it (always on aarch64, in AVX2 functions),
+// and an FMA rounds once where numpy rounds twice. Free: no instruction.
+template <class T>
+inline T unfused(T x) {
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    __asm__("" : "+x"(x));
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
+    __asm__("" : "+w"(x));
+#elif defined(__GNUC__) || defined(__clang__)
+    volatile T kept = x;  // other targets: a store and a load, still exact
+    x = kept;
+#endif
+    // MSVC contracts only under /fp:contract or /fp:fast, which we do not use.
+    return x;
+}
+
+// numpy's pairwise summation of term(first), ..., term(first + n - 1): the order
+// np.sum and np.add.reduce use along a contiguous axis (pairwise_sum in numpy's
+// loops_utils.h.src, unchanged from 1.9 to 2.x). Fewer than 8 terms: in order.
+// Up to 128: eight partial sums over strides of 8, combined as
+// ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then the remaining terms in order.
+// More: the two halves, the first a multiple of 8 long, recursively.
+template <class Term>
+inline float pairwise_block(std::size_t first, std::size_t n, const Term& term) {
+    if (n < 8) {
+        float sum = -0.0f;  // numpy 2 starts at -0.0; numpy_sum's +0.0 hides the difference
+        for (std::size_t i = 0; i < n; ++i) sum += term(first + i);
+        return sum;
+    }
+    float r[8];
+    for (std::size_t j = 0; j < 8; ++j) r[j] = term(first + j);
+    std::size_t i = 8;
+    for (; i < n - n % 8; i += 8)
+        for (std::size_t j = 0; j < 8; ++j) r[j] += term(first + i + j);
+    float sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) sum += term(first + i);
+    return sum;
+}
+
+template <class Term>
+inline float pairwise_sum(std::size_t first, std::size_t n, const Term& term) {
+    if (n <= 128) return pairwise_block(first, n, term);
+    std::size_t half = n / 2;
+    half -= half % 8;
+    return pairwise_sum(first, half, term) + pairwise_sum(first + half, n - half, term);
+}
+
+// np.sum of the n terms along a contiguous axis, to the bit: the reduction
+// starts from its identity, +0.0, and adds the pairwise sum to it.
+template <class Term>
+inline float numpy_sum(std::size_t n, const Term& term) {
+    return 0.0f + pairwise_sum(0, n, term);
+}
+
+// One row of an l2 distance table, as nanopq computes it:
+// np.linalg.norm(query - codewords, axis=1) ** 2. That is the float32 squares
+// of the differences, summed in numpy's order, then a square root and a
+// square, each rounded to float32; the square of the root differs from the
+// plain sum of squares in about half the entries. Codewords in [Ks][Ds] layout.
 inline void l2_to_codewords(const float* query, const float* codewords, std::size_t n_codewords, std::size_t dim,
                             float* out) {
     for (std::size_t k = 0; k < n_codewords; ++k) {
         const float* c = codewords + k * dim;
-        float sum = 0.0f;
-        for (std::size_t d = 0; d < dim; ++d) {
+        const float sum = numpy_sum(dim, [&](std::size_t d) {
             const float diff = query[d] - c[d];
-            sum += diff * diff;
-        }
-        out[k] = sum;
+            return unfused(diff * diff);
+        });
+        const float root = std::sqrt(sum);
+        out[k] = root * root;
     }
 }
 
-// Inner product of one sub-vector with each codeword ([Ks][Ds] layout).
+// One row of an inner-product table: query . codeword for each codeword
+// ([Ks][Ds] layout), products rounded to float32 and summed in order. nanopq
+// computes this with numpy's matmul, i.e. its BLAS's sgemv, whose order
+// depends on the BLAS kernel; the Python layer therefore calls numpy for 'dot'
+// tables and this serves native callers. It equals numpy's for Ds <= 3 and is
+// otherwise within a few units in the last place of it (docs/exactness.md).
 inline void dot_to_codewords(const float* query, const float* codewords, std::size_t n_codewords, std::size_t dim,
                              float* out) {
     for (std::size_t k = 0; k < n_codewords; ++k) {
         const float* c = codewords + k * dim;
         float sum = 0.0f;
-        for (std::size_t d = 0; d < dim; ++d) sum += query[d] * c[d];
+        for (std::size_t d = 0; d < dim; ++d) sum += unfused(query[d] * c[d]);
         out[k] = sum;
     }
 }
 
-// out[i] = sum_m table[m][codes[i][m]]: the ADC scan, for a compile-time
-// number of subspaces kM (0: M known only at run time). Four codes are summed
-// side by side, and for even M each code in two chains (even and odd m), so
-// the additions' latency overlaps; nanopq's np.sum(..., axis=1) also sums
-// pairwise, so results agree to rounding. Measured on the AMD EPYC we develop
-// on (M=16, Ks=256, one core): 115 M codes/s for the plain loop with run-time
-// M, 288 M codes/s with four codes, 308 M codes/s with the two chains, where
-// the load ports (two loads per term) are the limit. Every SIMD level uses this
-// loop: AVX2/AVX-512 gathers measured 75-95 M codes/s here.
+// The ADC distance of one code: numpy_sum of table[m][code[m]] over m, which is
+// nanopq's np.sum(dtable[range(M), codes], axis=1) to the bit. kM > 0 fixes M
+// at compile time, so the loops unroll; 0 means M is known only at run time.
 template <std::size_t kM, class code_t>
-void adist_unrolled(const float* table, std::size_t n_subspaces, std::size_t n_codewords, const code_t* codes,
-                    std::size_t n, float* out) {
-    constexpr bool kTwoChains = kM != 0 && kM % 2 == 0;
-    const std::size_t M = kM != 0 ? kM : n_subspaces;
-    std::size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const code_t* code = codes + i * M;
-        float even[4] = {0.0f, 0.0f, 0.0f, 0.0f}, odd[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        if (kTwoChains) {
-            for (std::size_t m = 0; m < M; m += 2) {
-                const float* row = table + m * n_codewords;
-                const float* next_row = row + n_codewords;
-                for (std::size_t p = 0; p < 4; ++p) {
-                    even[p] += row[code[p * M + m]];
-                    odd[p] += next_row[code[p * M + m + 1]];
-                }
-            }
-        } else {
-            for (std::size_t m = 0; m < M; ++m) {
-                const float* row = table + m * n_codewords;
-                for (std::size_t p = 0; p < 4; ++p) even[p] += row[code[p * M + m]];
-            }
-        }
-        for (std::size_t p = 0; p < 4; ++p) out[i + p] = even[p] + odd[p];
-    }
-    for (; i < n; ++i) {
-        const code_t* code = codes + i * M;
-        float even = 0.0f, odd = 0.0f;
-        std::size_t m = 0;
-        if (kTwoChains)
-            for (; m < M; m += 2) {
-                even += table[m * n_codewords + code[m]];
-                odd += table[(m + 1) * n_codewords + code[m + 1]];
-            }
-        for (; m < M; ++m) even += table[m * n_codewords + code[m]];
-        out[i] = even + odd;
-    }
+inline float adist_one(const float* table, std::size_t n_subspaces, std::size_t n_codewords, const code_t* code) {
+    const auto term = [&](std::size_t m) { return table[m * n_codewords + code[m]]; };
+    // A compile-time M up to 128 needs no recursion, so the whole sum unrolls.
+    if (kM != 0 && kM <= 128) return 0.0f + pairwise_block(0, kM, term);
+    return numpy_sum(n_subspaces, term);
 }
 
-// The ADC scan for any M; codes must already be checked against Ks.
+// out[i] = the ADC distance of code i, for n codes ([n][M]). The eight partial
+// sums of numpy's order (M >= 8) are independent chains, so one code at a time
+// keeps the load ports busy: they bound this loop, two loads per term.
+template <std::size_t kM, class code_t>
+void adist_rows(const float* table, std::size_t n_subspaces, std::size_t n_codewords, const code_t* codes,
+                std::size_t n, float* out) {
+    const std::size_t M = kM != 0 ? kM : n_subspaces;
+    for (std::size_t i = 0; i < n; ++i) out[i] = adist_one<kM>(table, M, n_codewords, codes + i * M);
+}
+
+// Calls adist_rows<kM> for the kM in kFixed... that equals n_subspaces, else
+// adist_rows<0> (M known at run time only).
+template <class code_t, std::size_t kFirst, std::size_t... kFixed>
+void adist_fixed(std::index_sequence<kFirst, kFixed...>, const float* table, std::size_t n_subspaces,
+                 std::size_t n_codewords, const code_t* codes, std::size_t n, float* out) {
+    if (n_subspaces == kFirst) return adist_rows<kFirst>(table, n_subspaces, n_codewords, codes, n, out);
+    if constexpr (sizeof...(kFixed) > 0)
+        adist_fixed(std::index_sequence<kFixed...>{}, table, n_subspaces, n_codewords, codes, n, out);
+    else
+        adist_rows<0>(table, n_subspaces, n_codewords, codes, n, out);
+}
+
+// The ADC scan for any M; codes must already be checked against Ks. M of 1 to
+// 16 and multiples of 8 up to 128 get a compile-time loop (the run-time one
+// measured 30% slower at M=12).
 template <class code_t>
 void adist(const float* table, std::size_t n_subspaces, std::size_t n_codewords, const code_t* codes, std::size_t n,
            float* out) {
-    switch (n_subspaces) {
-        case 4: return adist_unrolled<4>(table, n_subspaces, n_codewords, codes, n, out);
-        case 8: return adist_unrolled<8>(table, n_subspaces, n_codewords, codes, n, out);
-        case 16: return adist_unrolled<16>(table, n_subspaces, n_codewords, codes, n, out);
-        case 32: return adist_unrolled<32>(table, n_subspaces, n_codewords, codes, n, out);
-        case 64: return adist_unrolled<64>(table, n_subspaces, n_codewords, codes, n, out);
-        default: return adist_unrolled<0>(table, n_subspaces, n_codewords, codes, n, out);
-    }
+    using Fixed = std::index_sequence<1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 24, 32, 40, 48, 56, 64,
+                                      80, 96, 112, 128>;
+    adist_fixed(Fixed{}, table, n_subspaces, n_codewords, codes, n, out);
 }
 
 // The end of a SIMD nearest-codeword search, the same for every ISA: pick the

@@ -1,0 +1,92 @@
+"""Model file bytes, written and read by the C++ core (model_file.hpp).
+
+The format is specified once, in docs/model-format.md. This module only moves
+arrays and bytes between Python and the core's writer and reader, which check
+every field, both checksums and the finiteness of every float (and which
+tools/fuzz.sh fuzzes). PQ, OPQ and model_file build on it; it imports none of
+them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator, NamedTuple, Optional, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from ._errors import ModelFileError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class ModelHeader(NamedTuple):
+    """The fields of a model file's header, after validation."""
+
+    format_version: int
+    kind: str  # "PQ" or "OPQ"
+    metric: str
+    M: int
+    Ks: int
+    Ds: int
+    payload_bytes: int
+    payload_crc32: int
+
+
+# The header's size: read first, so a foreign or huge file is never read whole.
+HEADER_BYTES = 64
+
+
+@contextlib.contextmanager
+def _model_errors() -> Iterator[None]:
+    try:
+        yield
+    except _core.ModelFileError as error:
+        raise ModelFileError(str(error)) from None
+
+
+def model_bytes(metric: str, codewords: np.ndarray, rotation: Optional[np.ndarray]) -> bytes:
+    """The model file of a PQ (rotation None) or an OPQ, from checked float32 arrays."""
+    with _model_errors():
+        return bytes(_core.model_to_bytes(metric, codewords, rotation))
+
+
+def write_model(path: PathLike, metric: str, codewords: np.ndarray, rotation: Optional[np.ndarray]) -> None:
+    """Writes the model file to `path`, replacing it."""
+    data = model_bytes(metric, codewords, rotation)
+    with open(path, "wb") as stream:
+        stream.write(data)
+
+
+def parse_header(head: bytes, total_size: int, source: str) -> ModelHeader:
+    """The validated header of a model of `total_size` bytes starting with `head`."""
+    with _model_errors():
+        return ModelHeader(*_core.parse_model_header(head, total_size, source))
+
+
+def parse_model(data: bytes, source: str) -> Tuple[str, str, np.ndarray, Optional[np.ndarray]]:
+    """(kind, metric, codewords, R or None) of the model in `data`."""
+    with _model_errors():
+        kind, metric, codewords, rotation = _core.model_from_bytes(data, source)
+    return kind, metric, codewords, rotation
+
+
+def read_model_file(path: PathLike) -> Tuple[str, str, np.ndarray, Optional[np.ndarray]]:
+    """(kind, metric, codewords, R or None) of the model file at `path`."""
+    source = f"model file {str(path)!r}"
+    with open(path, "rb") as stream:
+        head = stream.read(HEADER_BYTES)
+        header = parse_header(head, os.fstat(stream.fileno()).st_size, source)
+        payload = stream.read(header.payload_bytes)
+    if len(payload) != header.payload_bytes:
+        raise ModelFileError(f"{source}: read error: the file changed size while being read")
+    return parse_model(head + payload, source)
+
+
+def read_header(path: PathLike) -> ModelHeader:
+    """The validated header of the model file at `path`; the arrays are not read."""
+    with open(path, "rb") as stream:
+        return parse_header(
+            stream.read(HEADER_BYTES), os.fstat(stream.fileno()).st_size, f"model file {str(path)!r}"
+        )
