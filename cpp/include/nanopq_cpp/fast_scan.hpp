@@ -153,9 +153,9 @@ inline void write_top_k(const std::vector<std::vector<Neighbor>>& partial, std::
     }
 }
 
-// The exact scan of packed codes for the queries listed: rows unpacked a
-// block at a time and summed by reference::adist, as search() sums unpacked
-// codes; `subset` (optional) restricts it to those row ids. Tasks are (group
+// The exact scan of the rows `subset` lists (a search among some rows) for
+// the queries listed: rows unpacked a block at a time and summed by
+// reference::adist, as search() sums unpacked codes. Tasks are (group
 // of queries, block of rows), as in search(): a group's float tables stay in
 // L2 while it runs over the block.
 inline void exact_search_packed(const float* tables, const PackedCodesView& codes,
@@ -200,6 +200,40 @@ inline void exact_search_packed(const float* tables, const PackedCodesView& code
         }
     });
     write_top_k(partial, n_blocks, queries, k, metric, out_ids, out_distances);
+}
+
+// The exact scan of all rows of packed codes for the queries listed:
+// search() (adc.hpp) itself, over chunks of rows unpacked in turn, and the
+// chunks' top-k merged as search() would rank them. So the fallback is the
+// search of unpacked codes, at its speed, plus one unpacking of each row.
+inline constexpr std::size_t kExactChunkRows = std::size_t{1} << 18;
+
+inline void exact_search_packed_rows(const float* tables, const PackedCodesView& codes,
+                                     const std::vector<std::size_t>& queries, std::size_t k, Metric metric,
+                                     std::int64_t* out_ids, float* out_distances, int num_threads) {
+    const std::size_t M = codes.n_subspaces, Ks = codes.n_codewords, table_size = M * Ks;
+    const std::size_t n_queries = queries.size(), n = codes.n_rows;
+    std::vector<float> listed(checked_product(n_queries, table_size, "tables"));
+    for (std::size_t i = 0; i < n_queries; ++i)
+        std::copy_n(tables + queries[i] * table_size, table_size, listed.data() + i * table_size);
+    const std::size_t n_chunks = std::max<std::size_t>(1, (n + kExactChunkRows - 1) / kExactChunkRows);
+    const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
+    std::vector<std::vector<Neighbor>> partial(n_queries * n_chunks);
+    std::vector<std::uint8_t> rows;
+    std::vector<std::int64_t> ids(checked_product(n_queries, k, "search results"));
+    std::vector<float> distances(ids.size());
+    for (std::size_t chunk = 0; chunk < n_chunks; ++chunk) {
+        const std::size_t begin = chunk * kExactChunkRows, count = std::min(kExactChunkRows, n - begin);
+        rows.resize(count * M);
+        unpack_rows(codes, begin, count, rows.data());
+        search(listed.data(), n_queries, M, Ks, rows.data(), count, k, metric, nullptr, 0, ids.data(), distances.data(),
+               num_threads);
+        for (std::size_t i = 0; i < n_queries; ++i)
+            for (std::size_t j = 0; j < k && ids[i * k + j] >= 0; ++j)
+                partial[i * n_chunks + chunk].push_back(
+                    Neighbor{sign * distances[i * k + j], static_cast<std::int64_t>(begin) + ids[i * k + j]});
+    }
+    write_top_k(partial, n_chunks, queries, k, metric, out_ids, out_distances);
 }
 
 // Rows of the fast scan's tasks, and queries per task: the codes of a task
@@ -375,9 +409,11 @@ inline void search_packed(const float* tables, std::size_t n_queries, const Pack
         quantized.push_back(quantized_table);
         luts.insert(luts.end(), lut.begin(), lut.end());
     }
-    if (!exact_queries.empty())
+    if (!exact_queries.empty() && subset)
         detail::exact_search_packed(tables, codes, exact_queries, k, metric, subset, n_subset, out_ids, out_distances,
                                     num_threads);
+    else if (!exact_queries.empty())
+        detail::exact_search_packed_rows(tables, codes, exact_queries, k, metric, out_ids, out_distances, num_threads);
     if (fast_queries.empty()) return;
     if (bits == 4) {
         const std::size_t n_pairs = codes.n_pairs();
