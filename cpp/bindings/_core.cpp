@@ -84,28 +84,39 @@ py::dtype code_dtype_for(std::size_t n_codewords) {
     }
 }
 
+// vecs of shape (N, D) as the core takes them; the checks guard the pointers.
+FloatArray training_vectors(const py::array& vecs_in, std::size_t n_subspaces) {
+    FloatArray vecs = as_float32(vecs_in, "vecs");
+    if (vecs.ndim() != 2) throw std::invalid_argument("vecs must have shape (N, D)");
+    if (n_subspaces == 0 || vecs.shape(1) % n_subspaces != 0) throw std::invalid_argument("D must be a multiple of M");
+    return vecs;
+}
+
+// The starting codewords k-means takes for `init` (null unless 'given'), held
+// in `storage`, after the checks that keep the core inside its buffers.
+const float* starting_codewords(KMeansInit init, const py::object& initial_in, std::size_t n, std::size_t dim,
+                                std::size_t n_subspaces, std::size_t n_codewords, FloatArray& storage) {
+    if (init == KMeansInit::points && n_codewords > n)
+        throw std::invalid_argument("'points' init needs at least Ks training vectors");
+    if (init != KMeansInit::given) return nullptr;
+    storage = as_float32(py::array(initial_in), "minit");
+    const CodebookView start = codebook_of(storage);
+    if (start.n_subspaces != n_subspaces || start.n_codewords != n_codewords || start.subspace_dim != dim / n_subspaces)
+        throw std::invalid_argument("initial codewords must have shape (M, Ks, Ds)");
+    return storage.data();
+}
+
 py::array train_codewords_py(const py::array& vecs_in, std::size_t n_subspaces, std::size_t n_codewords,
                              std::size_t iterations, std::uint64_t seed, const std::string& minit,
                              const py::object& initial_in, const py::object& log_callback) {
-    FloatArray vecs = as_float32(vecs_in, "vecs");
-    if (vecs.ndim() != 2) throw std::invalid_argument("vecs must have shape (N, D)");
+    FloatArray vecs = training_vectors(vecs_in, n_subspaces);
     const std::size_t n = vecs.shape(0), dim = vecs.shape(1);
-    if (n_subspaces == 0 || dim % n_subspaces != 0) throw std::invalid_argument("D must be a multiple of M");
     KMeansOptions options;
     options.iterations = iterations;
     options.init = kmeans_init_from_name(minit);
-    const float* initial = nullptr;
     FloatArray initial_array;
-    if (options.init == KMeansInit::given) {
-        initial_array = as_float32(py::array(initial_in), "minit");
-        const CodebookView start = codebook_of(initial_array);
-        if (start.n_subspaces != n_subspaces || start.n_codewords != n_codewords ||
-            start.subspace_dim != dim / n_subspaces)
-            throw std::invalid_argument("initial codewords must have shape (M, Ks, Ds)");
-        initial = initial_array.data();
-    }
-    if (options.init == KMeansInit::points && n_codewords > n)
-        throw std::invalid_argument("'points' init needs at least Ks training vectors");
+    const float* initial =
+        starting_codewords(options.init, initial_in, n, dim, n_subspaces, n_codewords, initial_array);
     const Logger log = logger_of(log_callback);
     std::vector<float> codewords;
     {
@@ -281,14 +292,6 @@ py::tuple merge_topk_py(const py::list& ids_in, const py::list& distances_in, st
     return py::make_tuple(ids, distances);
 }
 
-// vecs of shape (N, D) as the core takes them; the checks guard the pointers.
-FloatArray training_vectors(const py::array& vecs_in, std::size_t n_subspaces) {
-    FloatArray vecs = as_float32(vecs_in, "vecs");
-    if (vecs.ndim() != 2) throw std::invalid_argument("vecs must have shape (N, D)");
-    if (n_subspaces == 0 || vecs.shape(1) % n_subspaces != 0) throw std::invalid_argument("D must be a multiple of M");
-    return vecs;
-}
-
 // Packed codes come from Python as a 1-D uint8 buffer and their (n, M, Ks);
 // the buffer is checked against that shape, and its codes against Ks, on
 // every call: it may have been unpickled, or written to, since pack().
@@ -406,18 +409,9 @@ py::tuple train_opq_py(const py::array& vecs_in, std::size_t n_subspaces, std::s
     options.parametric_init = parametric_init;
     options.seed = seed;
     options.init = kmeans_init_from_name(minit);
-    const float* initial = nullptr;
     FloatArray initial_array;
-    if (options.init == KMeansInit::given) {
-        initial_array = as_float32(py::array(initial_in), "minit");
-        const CodebookView start = codebook_of(initial_array);
-        if (start.n_subspaces != n_subspaces || start.n_codewords != n_codewords ||
-            start.subspace_dim != dim / n_subspaces)
-            throw std::invalid_argument("initial codewords must have shape (M, Ks, Ds)");
-        initial = initial_array.data();
-    }
-    if (options.init == KMeansInit::points && n_codewords > n)
-        throw std::invalid_argument("'points' init needs at least Ks training vectors");
+    const float* initial =
+        starting_codewords(options.init, initial_in, n, dim, n_subspaces, n_codewords, initial_array);
     const Logger log = logger_of(log_callback);
     OPQModel model;
     {

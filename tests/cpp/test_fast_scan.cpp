@@ -1,8 +1,8 @@
 // Tests for nanopq_cpp/packed_codes.hpp and fast_scan.hpp: packing round
-// trips and checks, every fast-scan kernel of every supported SIMD level
-// against the portable one, the rounding bound, and packed search equal to
-// the search of unpacked codes (ids and distances) on random and adversarial
-// tables, at any thread count.
+// trips and checks, the rounding bound, and packed search equal to the search
+// of unpacked codes (ids and distances) on random and adversarial tables, at
+// every supported SIMD level and any thread count. (test_kernels.cpp runs the
+// fast-scan kernels of every level against the portable ones.)
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -107,58 +107,6 @@ TEST_CASE("packed bytes from elsewhere are checked against the shape and Ks") {
     bytes = packed.bytes();
     bytes.back() = static_cast<std::uint8_t>((bytes.back() & 0x0F) | 0xF0);
     CHECK(np::PackedCodes(bytes, 70, 5, 15).unpack() == codes);
-}
-
-TEST_CASE("every level's fast-scan kernels give the portable kernels' masks") {
-    np::Random random(11);
-    for (const np::KernelTable* kernels : every_level()) {
-        for (std::size_t M : {1u, 2u, 3u, 16u, 33u, 64u}) {
-            INFO("level ", np::simd_level_name(kernels->level), " M=", M);
-            const std::size_t n_blocks = 5, n_queries = 7;
-            std::size_t max_entry = std::min<std::size_t>(np::detail::kMaxLevel4Bit, 65535 / M);
-            if (kernels->scan_4bit) {
-                const std::size_t n_pairs = (M + 1) / 2;
-                std::vector<std::uint8_t> blocks(n_blocks * n_pairs * 32), luts(n_queries * n_pairs * 32);
-                for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
-                for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
-                // Thresholds from none to all, and the median: bits on both sides.
-                std::vector<std::uint16_t> thresholds = {0,
-                                                         65535,
-                                                         static_cast<std::uint16_t>(M * max_entry / 2),
-                                                         static_cast<std::uint16_t>(M * max_entry / 3),
-                                                         static_cast<std::uint16_t>(M * max_entry * 2 / 3),
-                                                         1,
-                                                         static_cast<std::uint16_t>(M * max_entry)};
-                std::vector<std::uint32_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 0xDEADBEEF);
-                np::reference::scan_4bit(blocks.data(), n_blocks, n_pairs, luts.data(), n_queries, thresholds.data(),
-                                         expected.data());
-                kernels->scan_4bit(blocks.data(), n_blocks, n_pairs, luts.data(), n_queries, thresholds.data(),
-                                   masks.data());
-                CHECK(masks == expected);
-                // Both halves of the range occur.
-                CHECK(expected[2] != 0);
-                CHECK(expected[2] != 0xFFFFFFFFu);
-            }
-            max_entry = std::min<std::size_t>(255, 65535 / M);
-            if (kernels->scan_8bit) {
-                std::vector<std::uint8_t> blocks(n_blocks * M * 64), luts(n_queries * M * 256);
-                for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
-                for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
-                std::vector<std::uint16_t> thresholds = {0,
-                                                         65535,
-                                                         static_cast<std::uint16_t>(M * max_entry / 2),
-                                                         static_cast<std::uint16_t>(M * max_entry / 3),
-                                                         static_cast<std::uint16_t>(M * max_entry * 2 / 3),
-                                                         1,
-                                                         static_cast<std::uint16_t>(M * max_entry)};
-                std::vector<std::uint64_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 12345);
-                np::reference::scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
-                                         expected.data());
-                kernels->scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(), masks.data());
-                CHECK(masks == expected);
-            }
-        }
-    }
 }
 
 TEST_CASE("the quantized sum bounds every row's float distance from below") {

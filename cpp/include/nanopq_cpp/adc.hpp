@@ -11,15 +11,9 @@
 #include <utility>
 #include <vector>
 
-#if defined(__SSE2__) || defined(_M_X64)
-#include <emmintrin.h>
-#elif defined(__ARM_NEON) || defined(_M_ARM64)
-#include <arm_neon.h>
-#endif
-
 #include "codes.hpp"
 #include "common.hpp"
-#include "simd/scalar.hpp"
+#include "simd/dispatch.hpp"
 #include "threading.hpp"
 
 namespace nanopq_cpp {
@@ -40,11 +34,12 @@ void adist(const float* tables, std::size_t n_queries, std::size_t n_subspaces, 
     // Table look-ups per thread: about a quarter of a millisecond of work, so
     // small scans stay on one thread.
     const int threads = threads_for(n * n_queries * n_subspaces, std::size_t{1} << 20, num_threads);
+    const auto adist_rows = detail::adist_kernel(active_kernels(), codes);
     parallel_for(n_blocks, threads, [&](std::size_t block) {
         const std::size_t begin = block * kScanBlock, count = std::min(kScanBlock, n - begin);
         for (std::size_t q = 0; q < n_queries; ++q)
-            reference::adist(tables + q * table_size, n_subspaces, n_codewords, codes + begin * n_subspaces, count,
-                             out + q * n + begin);
+            adist_rows(tables + q * table_size, n_subspaces, n_codewords, codes + begin * n_subspaces, count,
+                       out + q * n + begin);
     });
 }
 
@@ -96,56 +91,29 @@ inline void write_best(std::vector<Neighbor>& kept, std::size_t k, Metric metric
     }
 }
 
-// True if any of values[0..16) is <= bound (kNegated: any -value <= bound,
-// i.e. value >= -bound); false for NaN values. SSE2 and NEON are part of the
-// x86-64 and AArch64 baselines, so no dispatch is needed; the plain loop
-// elsewhere compiles to one scalar compare per value, which measured as 12%
-// of a search at M=16 where the vector compare is under 3%.
-template <bool kNegated>
-inline bool any_within(const float* values, float bound) {
-#if defined(__SSE2__) || defined(_M_X64)
-    const __m128 limit = _mm_set1_ps(kNegated ? -bound : bound);
-    const auto hit = [&](std::size_t offset) {
-        const __m128 value = _mm_loadu_ps(values + offset);
-        return kNegated ? _mm_cmpge_ps(value, limit) : _mm_cmple_ps(value, limit);
-    };
-    return _mm_movemask_ps(_mm_or_ps(_mm_or_ps(hit(0), hit(4)), _mm_or_ps(hit(8), hit(12)))) != 0;
-#elif defined(__ARM_NEON) || defined(_M_ARM64)
-    const float32x4_t limit = vdupq_n_f32(kNegated ? -bound : bound);
-    const auto hit = [&](std::size_t offset) {
-        const float32x4_t value = vld1q_f32(values + offset);
-        return kNegated ? vcgeq_f32(value, limit) : vcleq_f32(value, limit);
-    };
-    return vmaxvq_u32(vorrq_u32(vorrq_u32(hit(0), hit(4)), vorrq_u32(hit(8), hit(12)))) != 0;
-#else
-    bool any = false;
-    for (std::size_t t = 0; t < 16; ++t) any |= (kNegated ? -values[t] : values[t]) <= bound;
-    return any;
-#endif
-}
-
 // Offers the rows of one block to the heap of the k best: distances[0..count)
 // with ids id_of(0..count), keyed by the distance (kNegated: by the negated
 // inner product, so that smaller is better for both metrics). Once the heap is
 // full, only a key <= the worst kept one can enter (an equal key may win on
-// its id), so keys are first compared with that bound 16 at a time
-// (any_within), and only the rare chunks holding a hit reach the heap. A NaN
-// worst key compares false with everything, so then every key goes to the
-// heap's own ordering.
+// its id), so the table's first_at_most / first_at_least skips to the next
+// such row, and only those few reach the heap. A NaN worst key compares false
+// with everything, so then every row goes to the heap's own ordering.
 template <bool kNegated, class IdOf>
-void offer_block(const float* distances, std::size_t count, const IdOf& id_of, std::vector<Neighbor>& heap,
-                 std::size_t k) {
-    constexpr std::size_t kChunk = 16;
+void offer_block(const KernelTable& kernels, const float* distances, std::size_t count, const IdOf& id_of,
+                 std::vector<Neighbor>& heap, std::size_t k) {
     const auto key = [&](std::size_t j) { return kNegated ? -distances[j] : distances[j]; };
     std::size_t j = 0;
     for (; j < count && heap.size() < k; ++j) keep_best(heap, k, Neighbor{key(j), id_of(j)});
     while (j < count) {
         const float worst = heap.front().key;
-        const std::size_t end = std::min(count, j + kChunk);
-        if (worst != worst || end - j < kChunk || any_within<kNegated>(distances + j, worst))
-            for (std::size_t t = j; t < end; ++t)
-                if (!(key(t) > heap.front().key)) keep_best(heap, k, Neighbor{key(t), id_of(t)});
-        j = end;
+        if (worst == worst) {
+            // key <= worst, i.e. distance >= -worst for negated keys.
+            j += kNegated ? kernels.first_at_least(distances + j, count - j, -worst)
+                          : kernels.first_at_most(distances + j, count - j, worst);
+            if (j == count) break;
+        }
+        keep_best(heap, k, Neighbor{key(j), id_of(j)});
+        ++j;
     }
 }
 
@@ -185,6 +153,8 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
     const std::size_t n_ranges = std::min(n_blocks, std::max<std::size_t>(1, (wanted_tasks + n_groups - 1) / n_groups));
     const std::size_t blocks_per_range = (n_blocks + n_ranges - 1) / n_ranges;
     std::vector<std::vector<Neighbor>> partial(n_queries * n_ranges);
+    const KernelTable& kernels = active_kernels();
+    const auto adist_rows = detail::adist_kernel(kernels, codes);
     parallel_for(n_groups * n_ranges, threads, [&](std::size_t task) {
         const std::size_t group = task / n_ranges, range = task % n_ranges;
         const std::size_t first_query = group * kQueryGroup;
@@ -208,14 +178,13 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
                 return subset ? subset[begin + j] : static_cast<std::int64_t>(begin + j);
             };
             for (std::size_t q = first_query; q < last_query; ++q) {
-                reference::adist(tables + q * table_size, n_subspaces, n_codewords, block_codes, count,
-                                 distances.data());
+                adist_rows(tables + q * table_size, n_subspaces, n_codewords, block_codes, count, distances.data());
                 std::vector<Neighbor>& heap = partial[q * n_ranges + range];
                 heap.reserve(std::min(k, n_candidates));
                 if (metric == Metric::l2)
-                    detail::offer_block<false>(distances.data(), count, id_of, heap, k);
+                    detail::offer_block<false>(kernels, distances.data(), count, id_of, heap, k);
                 else
-                    detail::offer_block<true>(distances.data(), count, id_of, heap, k);
+                    detail::offer_block<true>(kernels, distances.data(), count, id_of, heap, k);
             }
         }
     });

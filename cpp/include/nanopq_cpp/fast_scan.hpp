@@ -351,10 +351,14 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
 
 }  // namespace detail
 
-// Which path packed codes of Ks codewords take with `kernels`: "fast scan"
-// or "exact scan" (no kernel for the width at that level).
+// Whether packed codes of Ks codewords get the fast scan with `kernels`: at
+// the scalar level (its kernels are the portable ones), and where the level
+// has a kernel of its own for the width. Elsewhere the portable kernel would
+// be no faster than the exact scan, which runs instead.
 inline bool has_fast_scan(const KernelTable& kernels, std::size_t n_codewords) {
-    return packed_bits_for(n_codewords) == 4 ? kernels.scan_4bit != nullptr : kernels.scan_8bit != nullptr;
+    if (kernels.level == SimdLevel::scalar) return true;
+    return packed_bits_for(n_codewords) == 4 ? kernels.scan_4bit != &reference::scan_4bit
+                                             : kernels.scan_8bit != &reference::scan_8bit;
 }
 
 // What packed codes of Ks codewords run at the level of `kernels`, for

@@ -170,15 +170,13 @@ inline void distance_tables(const float* queries, std::size_t n_queries, const C
     const std::size_t tasks = n_queries * M;
     // One task per (query, subspace); run inline for a single small table.
     const int threads = threads_for(tasks * Ks * Ds, std::size_t{1} << 20, num_threads);
+    const KernelTable& kernels = active_kernels();
     parallel_for(tasks, threads, [&](std::size_t task) {
         const std::size_t q = task / M, m = task % M;
         const float* sub = queries + q * M * Ds + m * Ds;
         const float* words = codebook.codewords + m * Ks * Ds;
         float* row = out + (q * M + m) * Ks;
-        if (metric == Metric::l2)
-            reference::l2_to_codewords(sub, words, Ks, Ds, row);
-        else
-            reference::dot_to_codewords(sub, words, Ks, Ds, row);
+        (metric == Metric::l2 ? kernels.l2_table : kernels.dot_table)(sub, words, Ks, Ds, row);
     });
 }
 

@@ -181,6 +181,65 @@ NANOPQ_CPP_TARGET_AVX2 inline void cross_accumulate(const float* x, const float*
         }
 }
 
+// reference::unfused for a whole register (compiled for AVX2, as its callers).
+NANOPQ_CPP_TARGET_AVX2 inline __m256 unfused(__m256 x) {
+#if defined(__GNUC__) || defined(__clang__)
+    __asm__("" : "+x"(x));
+#endif
+    return x;
+}
+
+// reference::l2_to_codewords with the dimensions in vector lanes, for
+// 8 <= Ds <= 128, where numpy's pairwise sum keeps eight partial sums r[j]
+// over dimensions j, j+8, ...: lane j of one register is r[j], summed in the
+// same order, and ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) is two in-register
+// additions of swapped lanes (addition commutes exactly), then the tail.
+// Other Ds go to the reference, so every entry is the reference's to the bit.
+NANOPQ_CPP_TARGET_AVX2 inline void l2_to_codewords(const float* query, const float* codewords,
+                                                   std::size_t n_codewords, std::size_t dim, float* out) {
+    if (dim < 8 || dim > 128) return reference::l2_to_codewords(query, codewords, n_codewords, dim, out);
+    const std::size_t full = dim - dim % 8;
+    for (std::size_t k = 0; k < n_codewords; ++k) {
+        const float* c = codewords + k * dim;
+        __m256 diff = _mm256_sub_ps(_mm256_loadu_ps(query), _mm256_loadu_ps(c));
+        __m256 partial = unfused(_mm256_mul_ps(diff, diff));
+        for (std::size_t d = 8; d < full; d += 8) {
+            diff = _mm256_sub_ps(_mm256_loadu_ps(query + d), _mm256_loadu_ps(c + d));
+            partial = _mm256_add_ps(partial, unfused(_mm256_mul_ps(diff, diff)));
+        }
+        const __m256 pairs = _mm256_add_ps(partial, _mm256_permute_ps(partial, 0xB1));  // r0+r1 in lane 0, ...
+        const __m256 quads = _mm256_add_ps(pairs, _mm256_permute_ps(pairs, 0x4E));      // (r0+r1)+(r2+r3), ...
+        float sum = _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(quads), _mm256_extractf128_ps(quads, 1)));
+        for (std::size_t d = full; d < dim; ++d) {
+            const float tail = query[d] - c[d];
+            sum += reference::unfused(tail * tail);
+        }
+        const float root = std::sqrt(0.0f + sum);
+        out[k] = root * root;
+    }
+}
+
+template <bool kAtLeast>
+NANOPQ_CPP_TARGET_AVX2 inline __m256 within(const float* values, __m256 limit) {
+    const __m256 value = _mm256_loadu_ps(values);
+    return kAtLeast ? _mm256_cmp_ps(value, limit, _CMP_GE_OQ) : _mm256_cmp_ps(value, limit, _CMP_LE_OQ);
+}
+
+// reference::first_within, 32 values per step: four compares OR-ed into one
+// mask, and the scalar loop only for the step that holds the first hit.
+template <bool kAtLeast>
+NANOPQ_CPP_TARGET_AVX2 inline std::size_t first_within(const float* values, std::size_t count, float bound) {
+    const __m256 limit = _mm256_set1_ps(bound);
+    std::size_t i = 0;
+    for (; i + 32 <= count; i += 32) {
+        const __m256 any =
+            _mm256_or_ps(_mm256_or_ps(within<kAtLeast>(values + i, limit), within<kAtLeast>(values + i + 8, limit)),
+                         _mm256_or_ps(within<kAtLeast>(values + i + 16, limit), within<kAtLeast>(values + i + 24, limit)));
+        if (_mm256_movemask_ps(any) != 0) break;
+    }
+    return i + reference::first_within<kAtLeast>(values + i, count - i, bound);
+}
+
 }  // namespace avx2
 }  // namespace nanopq_cpp
 

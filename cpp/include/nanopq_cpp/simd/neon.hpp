@@ -58,6 +58,26 @@ inline void nearest_codeword(const float* points, std::size_t n_points, std::siz
                       distances ? distances + i : nullptr);
 }
 
+template <bool kAtLeast>
+inline uint32x4_t within(const float* values, float32x4_t limit) {
+    const float32x4_t value = vld1q_f32(values);
+    return kAtLeast ? vcgeq_f32(value, limit) : vcleq_f32(value, limit);
+}
+
+// reference::first_within, 16 values per step (see avx2::first_within).
+template <bool kAtLeast>
+inline std::size_t first_within(const float* values, std::size_t count, float bound) {
+    const float32x4_t limit = vdupq_n_f32(bound);
+    std::size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        const uint32x4_t any =
+            vorrq_u32(vorrq_u32(within<kAtLeast>(values + i, limit), within<kAtLeast>(values + i + 4, limit)),
+                      vorrq_u32(within<kAtLeast>(values + i + 8, limit), within<kAtLeast>(values + i + 12, limit)));
+        if (vmaxvq_u32(any) != 0) break;
+    }
+    return i + reference::first_within<kAtLeast>(values + i, count - i, bound);
+}
+
 }  // namespace neon
 }  // namespace nanopq_cpp
 

@@ -230,6 +230,17 @@ void adist(const float* table, std::size_t n_subspaces, std::size_t n_codewords,
     adist_fixed(Fixed{}, table, n_subspaces, n_codewords, codes, n, out);
 }
 
+// The index of the first of values[0..count) that is <= bound (kAtLeast:
+// >= bound), or count if none is; a NaN value never qualifies. The top-k
+// search's filter: once k rows are kept, a row must reach the worst kept
+// distance to matter, and few do, so this runs over long stretches at a time.
+template <bool kAtLeast>
+inline std::size_t first_within(const float* values, std::size_t count, float bound) {
+    for (std::size_t i = 0; i < count; ++i)
+        if (kAtLeast ? values[i] >= bound : values[i] <= bound) return i;
+    return count;
+}
+
 // The end of a SIMD nearest-codeword search, the same for every ISA: pick the
 // best of the per-lane winners (lowest index among equal distances, the scalar
 // reference's answer), then search the codewords past the last full block with

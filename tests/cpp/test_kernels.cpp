@@ -1,0 +1,248 @@
+// Every entry of the kernel table (simd/dispatch.hpp), at every SIMD level this
+// CPU supports, against the portable entry of the scalar row: exactly where the
+// kernel promises the portable bits (tables, distances, top-k filters), and to
+// rounding where a level fuses multiply-adds (nearest codeword, k-means,
+// cross-correlation).
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <nanopq_cpp/distance.hpp>
+#include <nanopq_cpp/random.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "test_helpers.hpp"
+
+namespace np = nanopq_cpp;
+
+namespace {
+
+const np::KernelTable& portable() { return np::kernels_for(np::SimdLevel::scalar); }
+
+std::vector<const np::KernelTable*> other_rows() {
+    std::vector<const np::KernelTable*> rows;
+    for (np::SimdLevel level : np::supported_simd_levels())
+        if (level != np::SimdLevel::scalar) rows.push_back(&np::kernels_for(level));
+    return rows;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+bool close(float a, float b, float relative) {
+    return std::fabs(a - b) <= relative * std::fmax(1.0f, std::fmax(std::fabs(a), std::fabs(b)));
+}
+
+const std::size_t kDims[] = {1, 2, 3, 4, 7, 8, 9, 12, 16, 17, 24, 64, 128, 129, 200};
+
+}  // namespace
+
+TEST_CASE("every supported level has a complete row") {
+    const std::vector<np::SimdLevel> levels = np::supported_simd_levels();
+    REQUIRE(levels.front() == np::SimdLevel::scalar);
+    for (np::SimdLevel level : levels) {
+        const np::KernelTable& row = np::kernels_for(level);
+        CHECK(row.level == level);
+        CHECK(bool(row.nearest_codeword));
+        CHECK(bool(row.nearest_codeword_by_norms));
+        CHECK(bool(row.l2_table));
+        CHECK(bool(row.dot_table));
+        CHECK(bool(row.adist_u8));
+        CHECK(bool(row.adist_u16));
+        CHECK(bool(row.adist_u32));
+        CHECK(bool(row.first_at_most));
+        CHECK(bool(row.first_at_least));
+        CHECK(bool(row.cross_accumulate));
+        CHECK(bool(row.scan_4bit));
+        CHECK(bool(row.scan_8bit));
+    }
+    MESSAGE("levels checked against scalar here: " << levels.size() - 1);
+}
+
+TEST_CASE("l2_table and dot_table: the portable bits at every level") {
+    for (const np::KernelTable* row : other_rows())
+        for (std::size_t dim : kDims) {
+            CAPTURE(np::simd_level_name(row->level));
+            CAPTURE(dim);
+            const std::size_t Ks = 37;
+            const std::vector<float> codewords = test::uniform_vectors(Ks, dim, dim);
+            const std::vector<float> query = test::uniform_vectors(1, dim, dim + 100);
+            std::vector<float> expected(Ks), got(Ks, -1.0f);
+            portable().l2_table(query.data(), codewords.data(), Ks, dim, expected.data());
+            row->l2_table(query.data(), codewords.data(), Ks, dim, got.data());
+            CHECK(same_bits(got, expected));
+            portable().dot_table(query.data(), codewords.data(), Ks, dim, expected.data());
+            row->dot_table(query.data(), codewords.data(), Ks, dim, got.data());
+            CHECK(same_bits(got, expected));
+        }
+}
+
+TEST_CASE("adist: the portable bits at every level, for each code width") {
+    for (const np::KernelTable* row : other_rows())
+        for (std::size_t M : {1, 3, 8, 13, 16, 64, 130}) {
+            CAPTURE(np::simd_level_name(row->level));
+            CAPTURE(M);
+            const std::size_t Ks = 300, n = 77;
+            const std::vector<float> table = test::uniform_vectors(M, Ks, M);
+            std::vector<std::uint8_t> narrow(n * M);
+            std::vector<std::uint16_t> middle(n * M);
+            std::vector<std::uint32_t> wide(n * M);
+            np::Random random(M, 3);
+            for (std::size_t i = 0; i < n * M; ++i) {
+                wide[i] = middle[i] = static_cast<std::uint16_t>(random.below(Ks));
+                narrow[i] = static_cast<std::uint8_t>(middle[i] % 256);
+            }
+            std::vector<float> expected(n), got(n);
+            portable().adist_u8(table.data(), M, Ks, narrow.data(), n, expected.data());
+            row->adist_u8(table.data(), M, Ks, narrow.data(), n, got.data());
+            CHECK(same_bits(got, expected));
+            portable().adist_u16(table.data(), M, Ks, middle.data(), n, expected.data());
+            row->adist_u16(table.data(), M, Ks, middle.data(), n, got.data());
+            CHECK(same_bits(got, expected));
+            portable().adist_u32(table.data(), M, Ks, wide.data(), n, expected.data());
+            row->adist_u32(table.data(), M, Ks, wide.data(), n, got.data());
+            CHECK(same_bits(got, expected));
+        }
+}
+
+TEST_CASE("first_at_most and first_at_least: the portable index at every level, NaN never qualifying") {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (const np::KernelTable* row : other_rows())
+        for (std::size_t count : {0, 1, 15, 16, 31, 32, 33, 100, 1000}) {
+            CAPTURE(np::simd_level_name(row->level));
+            CAPTURE(count);
+            std::vector<float> values = test::uniform_vectors(count, 1, count + 7);
+            for (std::size_t i = 0; i < count; i += 5) values[i] = nan;
+            // Bounds below, inside and above the values' range; every hit position.
+            for (float bound : {-2.0f, -0.999f, -0.5f, 0.0f, 0.5f, 0.999f, 2.0f}) {
+                CHECK(row->first_at_most(values.data(), count, bound) ==
+                      portable().first_at_most(values.data(), count, bound));
+                CHECK(row->first_at_least(values.data(), count, bound) ==
+                      portable().first_at_least(values.data(), count, bound));
+            }
+            for (std::size_t hit = 0; hit < count; hit += 7) {
+                std::vector<float> far(count, 5.0f);
+                far[hit] = -5.0f;
+                CHECK(row->first_at_most(far.data(), count, 0.0f) == hit);
+                CHECK(row->first_at_least(far.data(), count, 5.0f) == (hit == 0 ? 1u : 0u));
+                CHECK(row->first_at_least(far.data(), count, 6.0f) == count);
+            }
+        }
+}
+
+TEST_CASE("nearest_codeword and nearest_codeword_by_norms: the portable labels but for ties, distances to rounding") {
+    for (const np::KernelTable* row : other_rows())
+        for (std::size_t dim : {1, 2, 3, 4, 8, 9, 16, 24}) {
+            for (std::size_t Ks : {5, 16, 17, 256}) {
+                CAPTURE(np::simd_level_name(row->level));
+                CAPTURE(dim);
+                CAPTURE(Ks);
+                const std::size_t n = 203, stride = dim + 3;
+                const std::vector<float> points = test::uniform_vectors(n, stride, dim * Ks);
+                const std::vector<float> codewords = test::uniform_vectors(Ks, dim, dim * Ks + 1);
+                const std::vector<float> transposed = np::transpose_codewords(codewords.data(), Ks, dim);
+                std::vector<float> norms(Ks);
+                for (std::size_t k = 0; k < Ks; ++k) norms[k] = np::reference::squared_norm(&codewords[k * dim], dim);
+                std::vector<std::uint32_t> expected_labels(n), labels(n);
+                std::vector<float> expected_distances(n), distances(n);
+                std::size_t label_mismatches = 0, distance_mismatches = 0;
+                for (bool by_norms : {false, true}) {
+                    if (by_norms) {
+                        portable().nearest_codeword_by_norms(points.data(), n, stride, transposed.data(), norms.data(),
+                                                             Ks, dim, expected_labels.data(),
+                                                             expected_distances.data());
+                        row->nearest_codeword_by_norms(points.data(), n, stride, transposed.data(), norms.data(), Ks,
+                                                       dim, labels.data(), distances.data());
+                    } else {
+                        portable().nearest_codeword(points.data(), n, stride, transposed.data(), Ks, dim,
+                                                    expected_labels.data(), expected_distances.data());
+                        row->nearest_codeword(points.data(), n, stride, transposed.data(), Ks, dim, labels.data(),
+                                              distances.data());
+                    }
+                    // A level that fuses multiply-adds may pick the other codeword
+                    // of a tie within rounding: then the distances agree.
+                    for (std::size_t i = 0; i < n; ++i) {
+                        const bool same_distance = close(distances[i], expected_distances[i], 1e-5f);
+                        label_mismatches += labels[i] != expected_labels[i] && !same_distance;
+                        distance_mismatches += !same_distance;
+                    }
+                }
+                CHECK(label_mismatches == 0);
+                CHECK(distance_mismatches == 0);
+            }
+        }
+}
+
+TEST_CASE("cross_accumulate: the portable sums to rounding") {
+    for (const np::KernelTable* row : other_rows())
+        for (std::size_t dim : {1, 5, 8, 13, 32}) {
+            CAPTURE(np::simd_level_name(row->level));
+            CAPTURE(dim);
+            const std::size_t rows = 23;
+            const std::vector<float> x = test::uniform_vectors(rows, dim, dim);
+            const std::vector<float> y = test::uniform_vectors(rows, dim, dim + 1);
+            std::vector<float> expected(dim * dim, 0.5f), got(dim * dim, 0.5f);
+            portable().cross_accumulate(x.data(), y.data(), rows, dim, expected.data());
+            row->cross_accumulate(x.data(), y.data(), rows, dim, got.data());
+            std::size_t mismatches = 0;
+            for (std::size_t i = 0; i < got.size(); ++i) mismatches += !close(got[i], expected[i], 1e-5f);
+            CHECK(mismatches == 0);
+        }
+}
+
+TEST_CASE("scan_4bit and scan_8bit: the portable masks at every level") {
+    np::Random random(11);
+    for (const np::KernelTable* kernels : other_rows()) {
+        for (std::size_t M : {1u, 2u, 3u, 16u, 33u, 64u}) {
+            INFO("level ", np::simd_level_name(kernels->level), " M=", M);
+            const std::size_t n_blocks = 5, n_queries = 7;
+            std::size_t max_entry = std::min<std::size_t>(np::detail::kMaxLevel4Bit, 65535 / M);
+            if (kernels->scan_4bit) {
+                const std::size_t n_pairs = (M + 1) / 2;
+                std::vector<std::uint8_t> blocks(n_blocks * n_pairs * 32), luts(n_queries * n_pairs * 32);
+                for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
+                for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
+                // Thresholds from none to all, and the median: bits on both sides.
+                std::vector<std::uint16_t> thresholds = {0,
+                                                         65535,
+                                                         static_cast<std::uint16_t>(M * max_entry / 2),
+                                                         static_cast<std::uint16_t>(M * max_entry / 3),
+                                                         static_cast<std::uint16_t>(M * max_entry * 2 / 3),
+                                                         1,
+                                                         static_cast<std::uint16_t>(M * max_entry)};
+                std::vector<std::uint32_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 0xDEADBEEF);
+                np::reference::scan_4bit(blocks.data(), n_blocks, n_pairs, luts.data(), n_queries, thresholds.data(),
+                                         expected.data());
+                kernels->scan_4bit(blocks.data(), n_blocks, n_pairs, luts.data(), n_queries, thresholds.data(),
+                                   masks.data());
+                CHECK(masks == expected);
+                // Both halves of the range occur.
+                CHECK(expected[2] != 0);
+                CHECK(expected[2] != 0xFFFFFFFFu);
+            }
+            max_entry = std::min<std::size_t>(255, 65535 / M);
+            if (kernels->scan_8bit) {
+                std::vector<std::uint8_t> blocks(n_blocks * M * 64), luts(n_queries * M * 256);
+                for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
+                for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
+                std::vector<std::uint16_t> thresholds = {0,
+                                                         65535,
+                                                         static_cast<std::uint16_t>(M * max_entry / 2),
+                                                         static_cast<std::uint16_t>(M * max_entry / 3),
+                                                         static_cast<std::uint16_t>(M * max_entry * 2 / 3),
+                                                         1,
+                                                         static_cast<std::uint16_t>(M * max_entry)};
+                std::vector<std::uint64_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 12345);
+                np::reference::scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
+                                         expected.data());
+                kernels->scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(), masks.data());
+                CHECK(masks == expected);
+            }
+        }
+    }
+}
