@@ -122,6 +122,27 @@ TEST_CASE("search returns the k best codes of a full sort of adist, for l2 and d
     }
 }
 
+TEST_CASE("search and adist with no queries, or no codes, write nothing and do not fail") {
+    const std::size_t M = 4, Ks = 16;
+    const std::vector<float> tables = test::uniform_vectors(2 * M, Ks, 5);
+    const std::vector<std::uint8_t> codes = random_codes<std::uint8_t>(100, M, Ks, 6);
+    std::vector<std::int64_t> ids(6, 7);
+    std::vector<float> distances(6, 7.0f);
+    for (int threads : {1, 2}) {
+        np::search(tables.data(), 0, M, Ks, codes.data(), 100, 3, np::Metric::l2, nullptr, 0, ids.data(),
+                   distances.data(), threads);
+        np::adist(tables.data(), 0, M, Ks, codes.data(), 100, distances.data(), threads);
+        CHECK(ids == std::vector<std::int64_t>(6, 7));
+        CHECK(distances == std::vector<float>(6, 7.0f));
+        np::search(tables.data(), 2, M, Ks, codes.data(), 0, 3, np::Metric::dot, nullptr, 0, ids.data(),
+                   distances.data(), threads);
+        CHECK(ids == std::vector<std::int64_t>(6, -1));
+        CHECK(distances == std::vector<float>(6, -std::numeric_limits<float>::infinity()));
+        std::fill(ids.begin(), ids.end(), 7);
+        std::fill(distances.begin(), distances.end(), 7.0f);
+    }
+}
+
 TEST_CASE("search within a subset, and with fewer candidates than k") {
     const std::size_t M = 2, Ks = 8, n = 100, k = 5;
     const std::vector<float> tables = test::uniform_vectors(M, Ks, 45);

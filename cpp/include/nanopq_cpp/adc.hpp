@@ -147,7 +147,7 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
     // Neighbor's total order are one set, so the split, sized to keep every
     // thread busy, cannot change the result.
     constexpr std::size_t kQueryGroup = 16;
-    const std::size_t n_groups = (n_queries + kQueryGroup - 1) / kQueryGroup;
+    const std::size_t n_groups = std::max<std::size_t>(1, (n_queries + kQueryGroup - 1) / kQueryGroup);
     const int threads = threads_for(n_candidates * n_queries * n_subspaces, std::size_t{1} << 20, num_threads);
     const std::size_t wanted_tasks = threads == 1 ? 1 : 4 * static_cast<std::size_t>(threads);
     const std::size_t n_ranges = std::min(n_blocks, std::max<std::size_t>(1, (wanted_tasks + n_groups - 1) / n_groups));
