@@ -122,16 +122,10 @@ inline std::vector<SimdLevel> supported_simd_levels() {
     return levels;
 }
 
-// The level used unless told otherwise: the widest supported, except that AMD
-// CPUs get AVX2 even when they have AVX-512. Zen 4 runs 512-bit operations as
-// two 256-bit halves, and our AVX-512 encoder measured 15% slower than the
-// AVX2 one there (0.38 s against 0.32 s for 200k x 128 floats, M=16).
-inline SimdLevel best_simd_level() {
-#if defined(NANOPQ_CPP_X86)
-    if (simd_level_supported(SimdLevel::avx512) && detail::detect_x86().amd) return SimdLevel::avx2;
-#endif
-    return supported_simd_levels().back();
-}
+// The level used unless told otherwise: the widest supported. (On AMD the
+// avx512 row keeps AVX2's kernels where those measured faster; see
+// dispatch.hpp.)
+inline SimdLevel best_simd_level() { return supported_simd_levels().back(); }
 
 namespace detail {
 
