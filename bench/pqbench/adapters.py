@@ -216,6 +216,19 @@ def unpack_faiss_codes(packed: np.ndarray, M: int, nbits: int) -> np.ndarray:
     return bits.astype(np.int64) @ weights
 
 
+def pack_faiss_codes(codes: np.ndarray, nbits: int) -> np.ndarray:
+    """Codes of shape (N, M), one integer per subspace, in faiss's byte layout
+    (the inverse of unpack_faiss_codes), for 4-bit and 8-bit codes."""
+    if nbits == 8:
+        return np.ascontiguousarray(codes, dtype=np.uint8)
+    if nbits != 4:
+        raise ValueError(f"pack_faiss_codes packs 4-bit and 8-bit codes, not {nbits}-bit ones")
+    nibbles = codes.astype(np.uint8)
+    if nibbles.shape[1] % 2:  # an odd M leaves the high half of the last byte zero
+        nibbles = np.pad(nibbles, ((0, 0), (0, 1)))
+    return np.ascontiguousarray(nibbles[:, 0::2] | (nibbles[:, 1::2] << 4))
+
+
 def choose_adapters(settings: Settings, skip_faiss: bool, skip_nanopq: bool) -> tuple[list[Any], list[str]]:
     """The adapters of the libraries to run, in LIBRARY_ORDER, and why any is left out."""
     adapters: list[Any] = [CppAdapter(settings)]

@@ -2,9 +2,11 @@
 
 They catch a broken run, not a slow one: a job that left a library out, a
 time that is not a positive number, an accuracy far from the other
-libraries'. The thresholds are loose on purpose: libraries' trainings differ
-by a few percent, and on the tiny --quick sets one query more or less moves
-recall by a percent or more.
+libraries', a nanopq_cpp result that must be exact and is not (a job may
+check its results itself and record a failure with RunResult.fail). The
+thresholds are loose on purpose: libraries' trainings differ by a few
+percent, and on the tiny --quick sets one query more or less moves recall by
+a percent or more.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 from collections.abc import Sequence
 
 from .jobs.base import Job, Metric, MetricKind, all_metrics, all_operations
+from .libraries import CPP
 from .results import RunResult
 
 # Codes from the same codewords match nanopq_cpp's up to near-ties, where
@@ -31,6 +34,7 @@ def find_problems(results: Sequence[RunResult], jobs: Sequence[Job], libraries: 
     problems = []
     for result in results:
         at = f"{result.threads} thread{'s' if result.threads > 1 else ''}"
+        problems += [f"{at}: {problem}" for problem in result.problems]
         times = {(timing.operation, timing.library): timing.seconds for timing in result.timings}
         for job in jobs:
             for operation in job.operations:
@@ -73,6 +77,13 @@ def score_problems(metric: Metric, values: dict[str, float]) -> list[str]:
             f"{metric.label} of {lib} is {value:.1%}, under {MIN_AGREEMENT:.0%}"
             for lib, value in finite.items()
             if value < MIN_AGREEMENT
+        ]
+    elif metric.kind == MetricKind.EXACT_SHARE:
+        # nanopq_cpp's searches return exactly the exact top-k; the others may approximate it.
+        problems += [
+            f"{metric.label} of {lib} is {value:.4%}, not 100%"
+            for lib, value in finite.items()
+            if lib == CPP and value != 1.0
         ]
     elif metric.kind in (MetricKind.SHARED_RECALL, MetricKind.OWN_RECALL):
         best = max(finite.values())

@@ -33,8 +33,9 @@ def parse_threads(values: Sequence[str]) -> list[int]:
     return sorted(counts)
 
 
-def build_parser(doc: str, default_plot: str) -> argparse.ArgumentParser:
-    """The command-line interface; `doc` (compare.py's docstring) gives its description and epilog."""
+def build_parser(doc: str, default_plot: str, job_names: Sequence[str]) -> argparse.ArgumentParser:
+    """The command-line interface; `doc` (compare.py's docstring) gives its description and
+    epilog, `job_names` the jobs --jobs may name, in the order they run."""
     parser = argparse.ArgumentParser(
         prog="python bench/compare.py",
         description=doc.split("\n\n")[0],
@@ -65,6 +66,15 @@ def build_parser(doc: str, default_plot: str) -> argparse.ArgumentParser:
         nargs="+",
         default=["1", "all"],
         help="thread counts, e.g. '1 2' or '1,4' or 'all' (default: 1 all)",
+    )
+    run.add_argument(
+        "--jobs",
+        nargs="+",
+        choices=list(job_names),
+        default=list(job_names),
+        metavar="JOB",
+        help=f"the jobs to run, in this order whichever order they are given: {' '.join(job_names)} "
+        "(default: all; shared_search needs pq)",
     )
     run.add_argument("--repeat", type=int, default=3, help="timed runs per fast operation (default 3)")
     run.add_argument("--fit-repeat", type=int, default=1, help="runs per fit (default 1)")

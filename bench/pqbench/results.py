@@ -38,6 +38,9 @@ class RunResult:
     timings: list[Timing] = field(default_factory=list)
     accuracy: dict[str, dict[str, float]] = field(default_factory=dict)
     remarks: list[str] = field(default_factory=list)
+    # Checks a job made itself and failed, one message each; compare.py lists
+    # them with the other failed checks and exits 1 (see checks.py).
+    problems: list[str] = field(default_factory=list)
 
     def record(self, operation: str, library: str, seconds: float, runs: int, scale: float = 1.0) -> None:
         """Stores a time, extrapolated by `scale` when measured on a subset."""
@@ -46,6 +49,10 @@ class RunResult:
     def score(self, metric: str, library: str, value: float) -> None:
         """Stores an accuracy number (the key of a Metric of some job)."""
         self.accuracy.setdefault(metric, {})[library] = value
+
+    def fail(self, problem: str) -> None:
+        """Records a failed check, e.g. results that must be exact and are not."""
+        self.problems.append(problem)
 
 
 def speedups(result: RunResult) -> dict[str, dict[str, float]]:

@@ -34,6 +34,9 @@ class RunContext:
     slow_seconds: float
     nanopq_max: int | None
     settings: Settings
+    # What a job prepares once and reuses at every thread count, by job name:
+    # models fitted outside the clock, encoded databases, indexes.
+    prepared: dict[str, Any] = field(default_factory=dict)
 
     def rows_for(self, library: str, rows: int) -> int:
         """How many of `rows` a library processes: nanopq may be capped by --nanopq-max."""
@@ -75,8 +78,9 @@ class MetricKind(enum.IntEnum):
 
     ERROR = 1  # reconstruction error (MSE): lower is better
     AGREEMENT = 2  # share of codes equal to nanopq_cpp's, from the same codewords
-    SHARED_RECALL = 3  # recall when every library searches the same codes
-    OWN_RECALL = 4  # recall with each library's own training
+    EXACT_SHARE = 3  # share of the exact top-k of the same codes found: nanopq_cpp's must be 100%
+    SHARED_RECALL = 4  # recall when every library searches the same codes
+    OWN_RECALL = 5  # recall with each library's own training
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,11 @@ def no_notes(ctx: RunContext) -> list[str]:
     return []
 
 
+def always_available(ctx: RunContext) -> str | None:
+    """For a job that runs at any settings compare.py accepts."""
+    return None
+
+
 @dataclass(frozen=True)
 class Job:
     """A benchmark job.
@@ -107,6 +116,11 @@ class Job:
         metrics: the accuracy scores it records.
         notes: notes(ctx) explains how it measures, for the report and the JSON file.
         libraries: the libraries it can measure.
+        needs: the jobs that must run before it in the same block (it uses
+            what they leave there); --jobs refuses to run it without them.
+        unavailable: unavailable(ctx) says why the job cannot run at these
+            settings, or None when it can. A job left out this way is listed
+            as skipped, or, when --jobs names it, stops the run before it starts.
     """
 
     name: str
@@ -115,6 +129,8 @@ class Job:
     metrics: tuple[Metric, ...] = ()
     notes: Callable[[RunContext], list[str]] = no_notes
     libraries: tuple[str, ...] = LIBRARY_ORDER
+    needs: tuple[str, ...] = ()
+    unavailable: Callable[[RunContext], str | None] = always_available
 
 
 def all_operations(jobs: Sequence[Job]) -> list[Operation]:

@@ -96,4 +96,5 @@ JOB = Job(
         Metric("search_recall10", "recall@10, top-k search (shared codes)", MetricKind.SHARED_RECALL),
     ),
     notes=notes,
+    needs=("pq",),
 )
