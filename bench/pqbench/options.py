@@ -73,8 +73,8 @@ def build_parser(doc: str, default_plot: str, job_names: Sequence[str]) -> argpa
         choices=list(job_names),
         default=list(job_names),
         metavar="JOB",
-        help=f"the jobs to run, in this order whichever order they are given: {' '.join(job_names)} "
-        "(default: all; shared_search needs pq)",
+        help=f"the jobs to run (default: all); they run in this order, whatever the order given: "
+        f"{' '.join(job_names)}. shared_search needs pq",
     )
     run.add_argument("--repeat", type=int, default=3, help="timed runs per fast operation (default 3)")
     run.add_argument("--fit-repeat", type=int, default=1, help="runs per fit (default 1)")
