@@ -20,6 +20,14 @@ def correlated_clusters(n: int, dim: int, seed: int, n_clusters: int = 32) -> np
     return ((centers[labels] + rng.normal(size=(n, dim)) * scales) @ mixing).astype(np.float32)
 
 
+@pytest.fixture
+def restore_level():
+    """Puts back the SIMD level a test changes."""
+    before = nanopq_cpp.get_simd_level()
+    yield
+    nanopq_cpp.set_simd_level(before)
+
+
 @pytest.fixture(scope="session")
 def tutorial_data():
     """The data of nanopq's tutorial: uniform 12-dim vectors."""

@@ -12,13 +12,6 @@ from conftest import correlated_clusters, random_pq
 LEVELS = nanopq_cpp.supported_simd_levels()
 
 
-@pytest.fixture
-def restore_level():
-    before = nanopq_cpp.get_simd_level()
-    yield
-    nanopq_cpp.set_simd_level(before)
-
-
 def assert_same_search(table: nanopq_cpp.DistanceTable, codes: np.ndarray, packed, topk: int, subset=None):
     expected_ids, expected = table.search(codes, topk=topk, subset=subset)
     ids, distances = table.search(packed, topk=topk, subset=subset)

@@ -14,13 +14,6 @@ from conftest import correlated_clusters, random_pq
 LEVELS = nanopq_cpp.supported_simd_levels()
 
 
-@pytest.fixture
-def restore_level():
-    before = nanopq_cpp.get_simd_level()
-    yield
-    nanopq_cpp.set_simd_level(before)
-
-
 def run_everything(level: str, Ks: int, Ds: int):
     """The Python calls whose kernels differ by level (simd/dispatch.hpp's table):
     encode, l2 tables, top-k search and k-means. adist's entries are the

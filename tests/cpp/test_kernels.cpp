@@ -38,6 +38,15 @@ bool close(float a, float b, float relative) {
     return std::fabs(a - b) <= relative * std::fmax(1.0f, std::fmax(std::fabs(a), std::fabs(b)));
 }
 
+// One threshold a query for sums that reach `largest`: from no row to all
+// rows, and the median, so that masks have bits on both sides.
+std::vector<std::uint16_t> scan_thresholds(std::size_t largest) {
+    auto share = [&](std::size_t numerator, std::size_t denominator) {
+        return static_cast<std::uint16_t>(largest * numerator / denominator);
+    };
+    return {0, 65535, share(1, 2), share(1, 3), share(2, 3), 1, share(1, 1)};
+}
+
 const std::size_t kDims[] = {1, 2, 3, 4, 7, 8, 9, 12, 16, 17, 24, 64, 128, 129, 200};
 
 }  // namespace
@@ -207,14 +216,7 @@ TEST_CASE("scan_4bit and scan_8bit: the portable masks at every level") {
                 std::vector<std::uint8_t> blocks(n_blocks * n_pairs * 32), luts(n_queries * n_pairs * 32);
                 for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
                 for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
-                // Thresholds from none to all, and the median: bits on both sides.
-                std::vector<std::uint16_t> thresholds = {0,
-                                                         65535,
-                                                         static_cast<std::uint16_t>(M * max_entry / 2),
-                                                         static_cast<std::uint16_t>(M * max_entry / 3),
-                                                         static_cast<std::uint16_t>(M * max_entry * 2 / 3),
-                                                         1,
-                                                         static_cast<std::uint16_t>(M * max_entry)};
+                const std::vector<std::uint16_t> thresholds = scan_thresholds(M * max_entry);
                 std::vector<std::uint32_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 0xDEADBEEF);
                 np::reference::scan_4bit(blocks.data(), n_blocks, n_pairs, luts.data(), n_queries, thresholds.data(),
                                          expected.data());
@@ -230,13 +232,7 @@ TEST_CASE("scan_4bit and scan_8bit: the portable masks at every level") {
                 std::vector<std::uint8_t> blocks(n_blocks * M * 64), luts(n_queries * M * 256);
                 for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
                 for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
-                std::vector<std::uint16_t> thresholds = {0,
-                                                         65535,
-                                                         static_cast<std::uint16_t>(M * max_entry / 2),
-                                                         static_cast<std::uint16_t>(M * max_entry / 3),
-                                                         static_cast<std::uint16_t>(M * max_entry * 2 / 3),
-                                                         1,
-                                                         static_cast<std::uint16_t>(M * max_entry)};
+                const std::vector<std::uint16_t> thresholds = scan_thresholds(M * max_entry);
                 std::vector<std::uint64_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 12345);
                 np::reference::scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
                                          expected.data());
