@@ -236,10 +236,11 @@ inline void exact_search_packed_rows(const float* tables, const PackedCodesView&
     write_top_k(partial, n_chunks, queries, k, metric, out_ids, out_distances);
 }
 
-// Rows of the fast scan's tasks, and queries per task: the codes of a task
-// (16384 rows: 256-512 KiB for M = 16-32) stay in L2 while every query of the
-// group passes over them; the group's LUTs take about 64 KiB.
-inline constexpr std::size_t kFastScanTaskRows = 16384;
+// Bytes of codes in a fast-scan task, and queries per task: the codes of a
+// task (256 KiB: 16384 rows for M = 32 at 4 bits or M = 16 at 8 bits) stay in
+// L2 while every query of the group passes over them; the group's LUTs take
+// about 64 KiB.
+inline constexpr std::size_t kFastScanTaskBytes = 256 * 1024;
 inline constexpr std::size_t kFastScanLutBytes = 64 * 1024;
 // Rows per kernel call once a task is under way: the bounds tighten between
 // calls. A task starts with one block and doubles, so few rows pass the
@@ -257,7 +258,7 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
     const std::size_t rows_per_block = codes.block_rows(), block_bytes = codes.block_bytes();
     const std::size_t n_full = codes.n_full_blocks();
     const std::size_t n_blocks = n_full + (codes.n_tail_rows() > 0 ? 1 : 0);
-    const std::size_t task_blocks = kFastScanTaskRows / rows_per_block;
+    const std::size_t task_blocks = std::max<std::size_t>(1, kFastScanTaskBytes / block_bytes);
     const std::size_t n_ranges = std::max<std::size_t>(1, (n_blocks + task_blocks - 1) / task_blocks);
     const std::size_t group_size = std::max<std::size_t>(4, kFastScanLutBytes / lut_bytes);
     const std::size_t n_queries = queries.size();
