@@ -116,7 +116,7 @@ inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces
     const std::size_t lut_bytes = bits == 4 ? (M + 1) / 2 * 32 : M * 256;
     std::fill(lut, lut + lut_bytes, std::uint8_t{0});
     for (std::size_t m = 0; m < M; ++m) {
-        std::uint8_t* row = bits == 4 ? lut + (m / 2) * 32 + (m % 2) * 16 : lut + m * 256;
+        std::uint8_t* row = bits == 4 ? lut + subspace_offset_4bit(m) : lut + m * 256;
         for (std::size_t k = 0; k < Ks; ++k) {
             const double level = std::floor((static_cast<double>(sign * table[m * Ks + k]) - lowest[m]) / step);
             row[k] = static_cast<std::uint8_t>(std::min(static_cast<double>(levels), std::max(0.0, level)));

@@ -80,15 +80,15 @@ inline std::uint8_t code_in_tail_row(const PackedCodesView& view, const std::uin
     return m % 2 == 0 ? row_data[m / 2] & 0x0F : row_data[m / 2] >> 4;
 }
 
-}  // namespace detail
-
-namespace detail {
+// Where subspace m's 16 bytes start in a 4-bit block, and in a 4-bit LUT,
+// which follows the same layout: pair m / 2, then its half.
+inline constexpr std::size_t subspace_offset_4bit(std::size_t m) { return (m / 2) * 32 + (m % 2) * 16; }
 
 // Writes the codes of row `row` (M uint8 values) to out.
 inline void unpack_row(const PackedCodesView& view, std::size_t row, std::uint8_t* out) {
     const std::size_t M = view.n_subspaces;
     const bool eight_bits = view.bits() == 8;
-    const std::size_t rows_per_block = eight_bits ? kRowsPer8BitBlock : kRowsPer4BitBlock;
+    const std::size_t rows_per_block = view.block_rows();
     const std::size_t b = row / rows_per_block, in_block = row % rows_per_block;
     if (b < view.n_full_blocks()) {
         const std::uint8_t* block = view.block(b);
@@ -98,7 +98,7 @@ inline void unpack_row(const PackedCodesView& view, std::size_t row, std::uint8_
             const std::uint8_t* column = block + in_block % 16;
             const int shift = in_block < 16 ? 0 : 4;
             for (std::size_t m = 0; m < M; ++m)
-                out[m] = static_cast<std::uint8_t>((column[(m / 2) * 32 + (m % 2) * 16] >> shift) & 0x0F);
+                out[m] = static_cast<std::uint8_t>((column[subspace_offset_4bit(m)] >> shift) & 0x0F);
         }
     } else {
         const std::uint8_t* row_data = view.tail() + (row - b * rows_per_block) * view.row_bytes();
@@ -125,7 +125,7 @@ inline void unpack_rows(const PackedCodesView& view, std::size_t first, std::siz
                 for (std::size_t m = 0; m < M; ++m) dest[j * M + m] = block[m * 64 + in_block + j];
         } else {
             for (std::size_t m = 0; m < M; ++m) {
-                const std::uint8_t* half = block + (m / 2) * 32 + (m % 2) * 16;
+                const std::uint8_t* half = block + subspace_offset_4bit(m);
                 for (std::size_t j = 0; j < take; ++j) {
                     const std::size_t r = in_block + j;
                     dest[j * M + m] = r < 16 ? half[r] & 0x0F : half[r - 16] >> 4;
@@ -150,7 +150,7 @@ inline void tail_as_block(const PackedCodesView& view, std::uint8_t* out) {
             if (view.bits() == 8)
                 out[m * 64 + j] = row[m];
             else
-                out[(m / 2) * 32 + (m % 2) * 16 + j % 16] |= static_cast<std::uint8_t>(j < 16 ? row[m] : row[m] << 4);
+                out[subspace_offset_4bit(m) + j % 16] |= static_cast<std::uint8_t>(j < 16 ? row[m] : row[m] << 4);
         }
     }
 }
