@@ -204,6 +204,15 @@ class PQ:
         with core_errors():
             return _core.encode(vecs, codewords, _progress_printer(self.verbose and len(vecs) >= 100_000))
 
+    def _own_codes(self, codes: np.ndarray) -> np.ndarray:
+        """`codes` checked as this quantizer's: dtype code_dtype and shape (N, M) (as_codes says what else)."""
+        if isinstance(codes, np.ndarray) and codes.dtype != self.code_dtype:
+            raise DTypeError(
+                f"codes must have dtype {np.dtype(self.code_dtype).name} (this quantizer's code_dtype), "
+                f"got {codes.dtype}"
+            )
+        return as_codes(codes, self.M, self.Ks)
+
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Given PQ-codes, reconstruct original D-dimensional vectors
         approximately by fetching the codewords.
@@ -216,12 +225,7 @@ class PQ:
             np.ndarray: Reconstructed vectors with shape=(N, D) and dtype=np.float32
         """
         codewords = self._fitted_codewords("decode")
-        if isinstance(codes, np.ndarray) and codes.dtype != self.code_dtype:
-            raise DTypeError(
-                f"codes must have dtype {np.dtype(self.code_dtype).name} (this quantizer's code_dtype), "
-                f"got {codes.dtype}"
-            )
-        codes = as_codes(codes, self.M, self.Ks)
+        codes = self._own_codes(codes)
         check_allocation(len(codes) * self.M * codewords.shape[2] * 4, f"the {len(codes)} decoded vectors")
         with core_errors():
             return _core.decode(codes, codewords)
@@ -243,12 +247,7 @@ class PQ:
         """
         if self.Ks > 256:
             raise InputError(f"pack needs Ks <= 256 (codes of 4 or 8 bits), this quantizer has Ks={self.Ks}")
-        if isinstance(codes, np.ndarray) and codes.dtype != self.code_dtype:
-            raise DTypeError(
-                f"codes must have dtype {np.dtype(self.code_dtype).name} (this quantizer's code_dtype), "
-                f"got {codes.dtype}"
-            )
-        codes = as_codes(codes, self.M, self.Ks)
+        codes = self._own_codes(codes)
         with core_errors():
             data = _core.pack(codes, self.Ks)
         return PackedCodes._from_core(data, len(codes), self.M, self.Ks)
