@@ -78,3 +78,21 @@ def misaligned(array: np.ndarray) -> np.ndarray:
     copy[...] = array
     assert array.itemsize == 1 or not copy.flags.aligned
     return copy
+
+
+def assert_top_k_equal_up_to_ties(
+    ids: np.ndarray, distances: np.ndarray, other_ids: np.ndarray, other_distances: np.ndarray, rtol: float
+) -> None:
+    """Two top-k results of the same codes from tables that differ in rounding
+    only (numpy's BLAS against the core's loop): distances agree to `rtol`,
+    and an id differs only where its row ties, to `rtol`, with the row that
+    took its place (docs/exactness.md: 'What only numpy reproduces')."""
+    scale = float(np.max(np.abs(distances))) if distances.size else 1.0
+    tolerance = rtol * max(scale, 1.0)
+    np.testing.assert_allclose(distances, other_distances, rtol=0, atol=tolerance)
+    for q, j in np.argwhere(ids != other_ids):
+        if other_ids[q, j] in ids[q]:
+            where = int(np.flatnonzero(ids[q] == other_ids[q, j])[0])
+            assert abs(float(distances[q, where]) - float(other_distances[q, j])) <= tolerance, (q, j)
+        else:  # dropped at the k-th place for a row at the same distance
+            assert abs(float(other_distances[q, j]) - float(distances[q, -1])) <= tolerance, (q, j)

@@ -154,13 +154,12 @@ def test_signed_zeros_sum_as_numpy_sums_them():
 @pytest.mark.parametrize("Ds", [1, 2, 3, 4, 8, 13, 64])
 def test_the_cores_own_dot_table_is_within_the_documented_bound(Ds):
     """Native callers get the core's dot tables (products rounded, summed in
-    order), which equal numpy's BLAS up to 3 dimensions and stay within the
-    rounding of both sums beyond (docs/exactness.md)."""
+    order), which stay within the rounding of both sums of numpy's BLAS,
+    whichever kernel it runs: FMA kernels (OpenBLAS's Haswell and SkylakeX)
+    round differently from plain ones even for Ds = 2 (docs/exactness.md)."""
     pq = scaled_quantizer(4, 256, Ds, "dot", seed=Ds)
     query = np.random.default_rng(Ds).normal(size=4 * Ds).astype(np.float32)
     ours = nanopq_cpp._core.distance_tables(query[np.newaxis], pq.codewords, "dot")[0]
     numpy_table = pq.dtable(query).dtable
-    if Ds <= 3:
-        assert_same_bits(ours, numpy_table)
     magnitudes = np.abs(pq.codewords.astype(np.float64) * query.reshape(4, 1, Ds)).sum(-1)
     assert np.all(np.abs(ours.astype(np.float64) - numpy_table) <= 2 * Ds * 2.0**-24 * magnitudes)

@@ -12,7 +12,7 @@ import nanopq_cpp
 import native_build
 import numpy as np
 import pytest
-from conftest import random_pq
+from conftest import assert_top_k_equal_up_to_ties, random_pq
 from nanopq_cpp import InputError, ModelFileError, NotFittedError, model_file
 
 # The same two tiny models as tests/cpp/test_model_file.cpp: both sides must
@@ -267,8 +267,11 @@ def test_a_pq_trained_in_python_searches_identically_in_cpp(tmp_path, example, t
     )
     cpp_ids, cpp_distances = native_build.parse_search(output)
     ids, distances = pq.search(queries, pq.encode(X), topk=10)
-    np.testing.assert_array_equal(cpp_ids, ids)
-    np.testing.assert_array_equal(cpp_distances, distances)
+    if metric == "l2":  # l2 tables are the core's on both sides: equal to the bit
+        np.testing.assert_array_equal(cpp_ids, ids)
+        np.testing.assert_array_equal(cpp_distances, distances)
+    else:  # Python's dot tables are numpy's BLAS, whose rounding varies by kernel
+        assert_top_k_equal_up_to_ties(ids, distances, cpp_ids, cpp_distances, rtol=1e-5)
 
 
 def test_an_opq_trained_in_python_encodes_the_same_in_cpp(tmp_path, example, correlated_data):

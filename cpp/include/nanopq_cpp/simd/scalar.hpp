@@ -174,8 +174,8 @@ inline void l2_to_codewords(const float* query, const float* codewords, std::siz
 // ([Ks][Ds] layout), products rounded to float32 and summed in order. nanopq
 // computes this with numpy's matmul, i.e. its BLAS's sgemv, whose order
 // depends on the BLAS kernel; the Python layer therefore calls numpy for 'dot'
-// tables and this serves native callers. It equals numpy's for Ds <= 3 and is
-// otherwise within a few units in the last place of it (docs/exactness.md).
+// tables and this serves native callers. Whatever the BLAS kernel, it is
+// within the rounding of both sums of numpy's (docs/exactness.md).
 inline void dot_to_codewords(const float* query, const float* codewords, std::size_t n_codewords, std::size_t dim,
                              float* out) {
     for (std::size_t k = 0; k < n_codewords; ++k) {
