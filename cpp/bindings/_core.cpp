@@ -459,26 +459,67 @@ py::tuple parse_model_header_py(const py::bytes& head, std::uint64_t total_size,
     return header_tuple(detail::parse_model_header(data, available, total_size, source));
 }
 
+// A numpy array over `values`, which it takes over: no copy of the data.
+template <class T>
+py::array_t<T> array_taking(std::vector<T>&& values, const std::vector<py::ssize_t>& shape) {
+    auto* owned = new std::vector<T>(std::move(values));
+    py::capsule release(owned, [](void* pointer) { delete static_cast<std::vector<T>*>(pointer); });
+    return py::array_t<T>(shape, owned->data(), release);
+}
+
+// (kind, metric, codewords, R or None) of a quantizer's arrays.
+py::tuple model_tuple(ModelKind kind, Metric metric, std::vector<float>&& codewords, std::vector<float>&& rotation,
+                      std::size_t M, std::size_t Ks, std::size_t Ds) {
+    py::object rotation_array = py::none();
+    if (kind == ModelKind::opq) {
+        const auto dim = static_cast<py::ssize_t>(M * Ds);
+        rotation_array = array_taking(std::move(rotation), {dim, dim});
+    }
+    const std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(M), static_cast<py::ssize_t>(Ks),
+                                         static_cast<py::ssize_t>(Ds)};
+    return py::make_tuple(model_kind_name(kind), metric_name(metric), array_taking(std::move(codewords), shape),
+                          rotation_array);
+}
+
 // (kind, metric, codewords, R or None) of the model held in `data`.
 py::tuple model_from_bytes_py(const py::bytes& data, const std::string& source) {
     const std::string_view bytes = data;
-    const AnyQuantizer model = model_from_bytes(bytes.data(), bytes.size(), source);
+    AnyQuantizer model = model_from_bytes(bytes.data(), bytes.size(), source);
     return std::visit(
-        [](const auto& quantizer) {
-            FloatArray codewords({quantizer.n_subspaces(), quantizer.n_codewords(), quantizer.subspace_dim()});
-            std::copy(quantizer.codewords().begin(), quantizer.codewords().end(), codewords.mutable_data());
-            py::object rotation = py::none();
-            const char* kind = "PQ";
+        [](auto& quantizer) {
+            std::vector<float> codewords = quantizer.codewords(), rotation;
+            ModelKind kind = ModelKind::pq;
             if constexpr (std::is_same_v<std::decay_t<decltype(quantizer)>, OptimizedProductQuantizer>) {
-                const std::size_t dim = quantizer.dim();
-                FloatArray matrix({dim, dim});
-                std::copy(quantizer.rotation().begin(), quantizer.rotation().end(), matrix.mutable_data());
-                rotation = std::move(matrix);
-                kind = "OPQ";
+                rotation = quantizer.rotation();
+                kind = ModelKind::opq;
             }
-            return py::make_tuple(kind, metric_name(quantizer.metric()), std::move(codewords), rotation);
+            return model_tuple(kind, quantizer.metric(), std::move(codewords), std::move(rotation),
+                               quantizer.n_subspaces(), quantizer.n_codewords(), quantizer.subspace_dim());
         },
         model);
+}
+
+// The model file at `path`, read by the core (bounded memory, see
+// model_file.hpp) with the GIL released; its arrays become numpy's uncopied.
+py::tuple load_model_file_py(const std::string& path) {
+    detail::ModelArrays model;
+    {
+        py::gil_scoped_release release;
+        model = detail::read_model_arrays(path);
+    }
+    const ModelHeader& header = model.header;
+    return model_tuple(header.kind, header.metric, std::move(model.codewords), std::move(model.rotation),
+                       static_cast<std::size_t>(header.n_subspaces), static_cast<std::size_t>(header.n_codewords),
+                       static_cast<std::size_t>(header.subspace_dim));
+}
+
+void save_model_file_py(const std::string& path, const std::string& metric, const py::array& codewords,
+                        const py::object& rotation) {
+    const py::bytes bytes = model_to_bytes_py(metric, codewords, rotation);
+    const std::string_view view = bytes;
+    std::vector<unsigned char> data(view.begin(), view.end());
+    py::gil_scoped_release release;
+    detail::write_file(data, path);
 }
 
 }  // namespace
@@ -506,10 +547,27 @@ PYBIND11_MODULE(_core, m) {
     m.def("train_opq", &train_opq_py, py::arg("vecs"), py::arg("M"), py::arg("Ks"), py::arg("pq_iterations"),
           py::arg("rotation_iterations"), py::arg("parametric_init"), py::arg("seed"), py::arg("minit"),
           py::arg("initial") = py::none(), py::arg("log") = py::none());
+    // A model file's I/O failures become OSError (FileNotFoundError, ...) with
+    // their errno, as Python's own open() raises; format problems ModelFileError.
     py::register_exception<ModelFileError>(m, "ModelFileError", PyExc_ValueError);
+    py::register_exception_translator([](std::exception_ptr thrown) {  // tried before the one above
+        try {
+            if (thrown) std::rethrow_exception(thrown);
+        } catch (const ModelFileError& error) {
+            if (error.system_error() == 0) throw;
+            py::object os_error = py::reinterpret_borrow<py::object>(PyExc_OSError);
+            PyErr_SetObject(PyExc_OSError, os_error(error.system_error(), error.what()).ptr());
+        }
+    });
     m.def("model_to_bytes", &model_to_bytes_py, py::arg("metric"), py::arg("codewords"), py::arg("R") = py::none());
     m.def("parse_model_header", &parse_model_header_py, py::arg("head"), py::arg("total_size"), py::arg("source"));
     m.def("model_from_bytes", &model_from_bytes_py, py::arg("data"), py::arg("source"));
+    m.def("load_model_file", &load_model_file_py, py::arg("path"));
+    m.def("save_model_file", &save_model_file_py, py::arg("path"), py::arg("metric"), py::arg("codewords"),
+          py::arg("R") = py::none());
+    m.def(
+        "read_model_header", [](const std::string& path) { return header_tuple(read_model_header(path)); },
+        py::arg("path"));
     m.def("get_simd_level", [] { return std::string(simd_level_name(get_simd_level())); });
     m.def(
         "set_simd_level", [](const std::string& name) { set_simd_level(simd_level_from_name(name)); },

@@ -34,10 +34,6 @@ class ModelHeader(NamedTuple):
     payload_crc32: int
 
 
-# The header's size: read first, so a foreign or huge file is never read whole.
-HEADER_BYTES = 64
-
-
 @contextlib.contextmanager
 def _model_errors() -> Iterator[None]:
     try:
@@ -53,10 +49,10 @@ def model_bytes(metric: str, codewords: np.ndarray, rotation: Optional[np.ndarra
 
 
 def write_model(path: PathLike, metric: str, codewords: np.ndarray, rotation: Optional[np.ndarray]) -> None:
-    """Writes the model file to `path`, replacing it."""
-    data = model_bytes(metric, codewords, rotation)
-    with open(path, "wb") as stream:
-        stream.write(data)
+    """Writes the model file to `path`, replacing it atomically: a failed write
+    (a full disk, say) raises OSError and leaves the old file as it was."""
+    with _model_errors():
+        _core.save_model_file(os.fsdecode(path), metric, codewords, rotation)
 
 
 def parse_header(head: bytes, total_size: int, source: str) -> ModelHeader:
@@ -73,20 +69,19 @@ def parse_model(data: bytes, source: str) -> Tuple[str, str, np.ndarray, Optiona
 
 
 def read_model_file(path: PathLike) -> Tuple[str, str, np.ndarray, Optional[np.ndarray]]:
-    """(kind, metric, codewords, R or None) of the model file at `path`."""
-    source = f"model file {str(path)!r}"
-    with open(path, "rb") as stream:
-        head = stream.read(HEADER_BYTES)
-        header = parse_header(head, os.fstat(stream.fileno()).st_size, source)
-        payload = stream.read(header.payload_bytes)
-    if len(payload) != header.payload_bytes:
-        raise ModelFileError(f"{source}: read error: the file changed size while being read")
-    return parse_model(head + payload, source)
+    """(kind, metric, codewords, R or None) of the model file at `path`.
+
+    The core reads it: the header first, the checksum streamed, the arrays last
+    (about the model's size in memory, whatever the header claims). A FIFO,
+    device or directory is refused, not waited on; a missing file raises
+    FileNotFoundError.
+    """
+    with _model_errors():
+        kind, metric, codewords, rotation = _core.load_model_file(os.fsdecode(path))
+    return kind, metric, codewords, rotation
 
 
 def read_header(path: PathLike) -> ModelHeader:
     """The validated header of the model file at `path`; the arrays are not read."""
-    with open(path, "rb") as stream:
-        return parse_header(
-            stream.read(HEADER_BYTES), os.fstat(stream.fileno()).st_size, f"model file {str(path)!r}"
-        )
+    with _model_errors():
+        return ModelHeader(*_core.read_model_header(os.fsdecode(path)))

@@ -205,7 +205,7 @@ class PQ:
             return _core.encode(vecs, codewords, _progress_printer(self.verbose and len(vecs) >= 100_000))
 
     def _own_codes(self, codes: np.ndarray) -> np.ndarray:
-        """`codes` checked as this quantizer's: dtype code_dtype and shape (N, M) (as_codes says what else)."""
+        """`codes` checked as this quantizer's: dtype code_dtype, shape (N, M) (as_codes says what else)."""
         if isinstance(codes, np.ndarray) and codes.dtype != self.code_dtype:
             raise DTypeError(
                 f"codes must have dtype {np.dtype(self.code_dtype).name} (this quantizer's code_dtype), "

@@ -6,6 +6,7 @@
 
 #include <nanopq_cpp/model_file.hpp>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -273,4 +274,51 @@ TEST_CASE("I/O failures and untrained models raise ModelFileError") {
                     np::ModelFileError);
     // ModelFileError is a std::runtime_error, for callers that catch broadly.
     CHECK_THROWS_AS(np::model_from_bytes(nullptr, 0), std::runtime_error);
+}
+
+TEST_CASE("a save replaces the file whole and leaves no temporary; a failed save leaves the old file") {
+    namespace fs = std::filesystem;
+    const fs::path folder = fs::temp_directory_path() / ("nanopq_cpp_save_" + std::to_string(std::random_device{}()));
+    fs::create_directories(folder);
+    const std::string path = (folder / "model.npq").string();
+    const np::ProductQuantizer first = random_pq(2, 4, 2, np::Metric::l2),
+                               second = random_pq(3, 16, 2, np::Metric::dot);
+    np::save_model(first, path);
+    np::save_model(second, path);
+    CHECK(np::model_to_bytes(np::load_model(path)) == np::model_to_bytes(second));
+    CHECK(std::distance(fs::directory_iterator(folder), fs::directory_iterator()) == 1);
+
+    // Saving over a directory fails with its errno and touches nothing.
+    const fs::path sub = folder / "sub";
+    fs::create_directory(sub);
+    try {
+        np::save_model(first, sub.string());
+        FAIL("saving over a directory must throw");
+    } catch (const np::ModelFileError& error) {
+        CHECK(error.system_error() == EISDIR);
+    }
+    CHECK(fs::is_directory(sub));
+    CHECK(std::distance(fs::directory_iterator(folder), fs::directory_iterator()) == 2);
+    CHECK(np::model_to_bytes(np::load_model(path)) == np::model_to_bytes(second));
+    fs::remove_all(folder);
+}
+
+TEST_CASE("loading something that is not a regular file is refused at once") {
+    namespace fs = std::filesystem;
+    try {
+        np::load_model(fs::temp_directory_path().string());
+        FAIL("loading a directory must throw");
+    } catch (const np::ModelFileError& error) {
+        CHECK(error.system_error() == EISDIR);
+    }
+    try {
+        np::load_model("/nonexistent/dir/model.npq");
+        FAIL("loading a missing file must throw");
+    } catch (const np::ModelFileError& error) {
+        CHECK(error.system_error() == ENOENT);
+    }
+#ifndef _WIN32
+    if (fs::exists("/dev/null"))  // a character device, as a FIFO is no regular file
+        CHECK_THROWS_WITH_AS(np::load_model("/dev/null"), doctest::Contains("not a regular file"), np::ModelFileError);
+#endif
 }

@@ -10,21 +10,40 @@
 //
 // The format is specified in docs/model-format.md, and only there. This file
 // is its one writer and reader, for C++ and, through the binding, for Python.
-// Loading checks the magic, the version, both checksums, every field and the
-// exact file size before it allocates or reads the arrays, and that every
-// float is finite; any failure throws ModelFileError naming the file and the
-// problem, never reads out of bounds.
+// Loading checks the magic, the version, every field and the exact file size
+// from the header, then the payload's checksum while streaming the file in
+// small chunks, before it allocates the arrays; then it reads them, checking
+// every float is finite and the checksum again. So a forged or corrupt file is
+// refused before anything large is allocated, and a good one costs about its
+// own size in memory. Any failure throws ModelFileError naming the file and
+// the problem, never reads out of bounds. Saving writes a temporary file in
+// the same folder, flushes it to disk and renames it over the old one: a
+// failed save leaves the old file as it was.
 
+#include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
+#include <random>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <variant>
 #include <vector>
+
+#ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
+#include <sys/stat.h>
+#else
+#include <fcntl.h>
+#include <unistd.h>
+#endif
 
 #include "common.hpp"
 #include "quantizer.hpp"
@@ -34,9 +53,16 @@ namespace nanopq_cpp {
 
 // A model file (or byte buffer) that cannot be read or written: not a model
 // file, truncated, corrupted, of a newer format, or an I/O failure.
+// I/O failures carry the system's error number (errno: ENOENT, ENOSPC, ...),
+// format problems 0.
 class ModelFileError : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    explicit ModelFileError(const std::string& message, int system_error = 0)
+        : std::runtime_error(message), system_error_(system_error) {}
+    int system_error() const noexcept { return system_error_; }
+
+private:
+    int system_error_;
 };
 
 enum class ModelKind : std::uint32_t { pq = 1, opq = 2 };
@@ -142,7 +168,7 @@ inline bool get_finite_floats(const unsigned char* in, std::size_t count, float*
 
 // a * b in 64 bits, or false on overflow.
 inline bool multiply_u64(std::uint64_t a, std::uint64_t b, std::uint64_t& product) {
-    if (b != 0 && a > std::numeric_limits<std::uint64_t>::max() / b) return false;
+    if (b != 0 && a > (std::numeric_limits<std::uint64_t>::max)() / b) return false;
     product = a * b;
     return true;
 }
@@ -155,7 +181,7 @@ inline bool model_payload_bytes(ModelKind kind, std::uint64_t M, std::uint64_t K
     if (kind == ModelKind::opq) {
         if (!multiply_u64(M, Ds, dim) || !multiply_u64(dim, dim, rotation_floats)) return false;
     }
-    if (codeword_floats > std::numeric_limits<std::uint64_t>::max() - rotation_floats) return false;
+    if (codeword_floats > (std::numeric_limits<std::uint64_t>::max)() - rotation_floats) return false;
     return multiply_u64(codeword_floats + rotation_floats, 4, bytes);
 }
 
@@ -206,7 +232,7 @@ inline ModelHeader parse_model_header(const unsigned char* bytes, std::size_t av
     if (Ks > (1ULL << 32)) model_error(source, "Ks=" + std::to_string(Ks) + " is more than 2**32");
     std::uint64_t expected_payload = 0;
     if (!model_payload_bytes(header.kind, M, Ks, Ds, expected_payload) ||
-        expected_payload > std::numeric_limits<std::uint64_t>::max() - kModelHeaderBytes)
+        expected_payload > (std::numeric_limits<std::uint64_t>::max)() - kModelHeaderBytes)
         model_error(source, "the model size overflows for " + shape_text(M, Ks, Ds));
     if (header.payload_bytes != expected_payload)
         model_error(source, "inconsistent header: it gives the arrays " + std::to_string(header.payload_bytes) +
@@ -219,7 +245,7 @@ inline ModelHeader parse_model_header(const unsigned char* bytes, std::size_t av
     if (total_size > expected_size)
         model_error(source, std::to_string(total_size - expected_size) + " unexpected bytes after the model (" +
                                 std::to_string(expected_size) + " bytes expected)");
-    if (expected_payload > std::numeric_limits<std::size_t>::max())
+    if (expected_payload > (std::numeric_limits<std::size_t>::max)())
         model_error(source, "the model is too large for this platform's address space");
     return header;
 }
@@ -273,19 +299,133 @@ inline std::vector<unsigned char> model_bytes(ModelKind kind, const ProductQuant
     return bytes;
 }
 
-inline void write_file(const std::vector<unsigned char>& bytes, const std::string& path) {
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    if (!file) throw ModelFileError("cannot open model file '" + path + "' for writing");
-    file.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    file.flush();
-    if (!file) throw ModelFileError("could not write model file '" + path + "'");
+[[noreturn]] inline void io_error(const std::string& what, const std::string& path, int error) {
+    throw ModelFileError(what + " model file '" + path + "': " + std::generic_category().message(error), error);
 }
 
-// Opens `path` and returns its validated header and size, leaving `file`
-// positioned at the payload.
+// The file at `path` must be a regular file: opening a FIFO for reading
+// blocks until a writer comes, and a directory or device is no model file.
+inline void require_regular_file(const std::string& path, const std::string& source) {
+    std::error_code error;
+    const std::filesystem::file_status status = std::filesystem::status(path, error);
+    if (status.type() == std::filesystem::file_type::not_found) io_error("cannot open", path, ENOENT);
+    if (error) io_error("cannot open", path, error.value());
+    if (std::filesystem::is_directory(status)) io_error("cannot open", path, EISDIR);
+    if (!std::filesystem::is_regular_file(status))
+        model_error(source, "not a regular file (a FIFO, socket or device); model files are read from files only");
+}
+
+// A file descriptor closed on every path out.
+struct FileDescriptor {
+    int fd = -1;
+    ~FileDescriptor() {
+        if (fd >= 0) close_fd();
+    }
+    int close_fd() {
+#ifdef _WIN32
+        const int result = ::_close(fd);
+#else
+        const int result = ::close(fd);
+#endif
+        fd = -1;
+        return result;
+    }
+};
+
+inline int create_exclusive(const std::string& path) {
+#ifdef _WIN32
+    return ::_open(path.c_str(), _O_WRONLY | _O_CREAT | _O_EXCL | _O_BINARY, _S_IREAD | _S_IWRITE);
+#else
+    return ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+#endif
+}
+
+// Writes all `size` bytes, or returns the errno of the failure.
+inline int write_all(int fd, const unsigned char* data, std::size_t size) {
+    while (size > 0) {
+        const unsigned chunk = static_cast<unsigned>((std::min)(size, std::size_t{1} << 30));
+#ifdef _WIN32
+        const int written = ::_write(fd, data, chunk);
+#else
+        const ssize_t written = ::write(fd, data, chunk);
+#endif
+        if (written < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (written == 0) return EIO;
+        data += written;
+        size -= static_cast<std::size_t>(written);
+    }
+    return 0;
+}
+
+inline int sync_fd(int fd) {
+#ifdef _WIN32
+    return ::_commit(fd) == 0 ? 0 : errno;
+#else
+    return ::fsync(fd) == 0 ? 0 : errno;
+#endif
+}
+
+// A name for the temporary file beside `path` that no other writer picks: a
+// random part, and the O_EXCL create retries on a clash.
+inline std::string temporary_name(const std::string& path) {
+    static std::atomic<std::uint64_t> counter{0};
+    std::random_device device;
+    const std::uint64_t token = (static_cast<std::uint64_t>(device()) << 32) ^ device() ^ (counter++ << 48);
+    static const char digits[] = "0123456789abcdef";
+    std::string suffix = ".tmp-";
+    for (int shift = 60; shift >= 0; shift -= 4) suffix += digits[(token >> shift) & 0xF];
+    return path + suffix;
+}
+
+// Replaces the file at `path` with `bytes`, atomically: the bytes go to a
+// temporary file in the same folder (so the rename stays on one file system),
+// which is flushed to disk and renamed over `path`. On any failure the
+// temporary file is removed and `path` is left as it was. A symbolic link is
+// followed, so the file it points to is replaced, not the link.
+inline void write_file(const std::vector<unsigned char>& bytes, const std::string& path) {
+    std::error_code error;
+    std::filesystem::path target(path);
+    if (std::filesystem::is_symlink(std::filesystem::symlink_status(target, error))) {
+        const std::filesystem::path resolved = std::filesystem::weakly_canonical(target, error);
+        if (!error) target = resolved;
+    }
+    if (std::filesystem::is_directory(target, error)) io_error("cannot write", path, EISDIR);
+    FileDescriptor file;
+    std::string temporary;
+    for (int attempt = 0; attempt < 16 && file.fd < 0; ++attempt) {
+        temporary = temporary_name(target.string());
+        file.fd = create_exclusive(temporary);
+        if (file.fd < 0 && errno != EEXIST) io_error("cannot open", path, errno);
+    }
+    if (file.fd < 0) io_error("cannot open", path, EEXIST);
+    int failure = write_all(file.fd, bytes.data(), bytes.size());
+    if (failure == 0) failure = sync_fd(file.fd);
+    if (file.close_fd() != 0 && failure == 0) failure = errno;
+    if (failure == 0) {
+        std::filesystem::rename(temporary, target, error);
+        if (!error) return;
+        failure = error.value();
+    }
+    std::filesystem::remove(temporary, error);
+    io_error("could not write", path, failure);
+}
+
+// Reads exactly `size` bytes from `file`, or throws naming `source`.
+inline void read_exactly(std::ifstream& file, unsigned char* out, std::size_t size, const std::string& source) {
+    file.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(size));
+    if (static_cast<std::size_t>(file.gcount()) != size)
+        model_error(source, "read error: the file changed size while being read");
+}
+
+// Opens `path` and returns its validated header, leaving `file` positioned
+// at the payload.
 inline ModelHeader open_model_file(const std::string& path, std::ifstream& file, const std::string& source) {
+    require_regular_file(path, source);
     file.open(path, std::ios::binary);
-    if (!file) throw ModelFileError("cannot open model file '" + path + "' for reading");
+    if (!file) io_error("cannot open", path, errno ? errno : EIO);
     file.seekg(0, std::ios::end);
     const std::streamoff end = file.tellg();
     file.seekg(0, std::ios::beg);
@@ -297,6 +437,67 @@ inline ModelHeader open_model_file(const std::string& path, std::ifstream& file,
     file.read(reinterpret_cast<char*>(header_bytes), static_cast<std::streamsize>(available));
     if (static_cast<std::size_t>(file.gcount()) != available) model_error(source, "read error in the header");
     return parse_model_header(header_bytes, available, total_size, source);
+}
+
+// The payload is streamed in chunks of this size: the only buffer a load
+// holds besides the arrays it builds.
+inline constexpr std::size_t kModelChunkBytes = std::size_t{1} << 20;
+
+// The arrays of a model file, read and checked, before they become a quantizer.
+struct ModelArrays {
+    ModelHeader header;
+    std::vector<float> codewords;  // [M][Ks][Ds]
+    std::vector<float> rotation;   // [D][D] for an OPQ, empty for a PQ
+};
+
+// Reads `count` floats of the payload into `out` (null: only checksums them),
+// chunk by chunk, continuing `crc`; false if one is NaN or infinite.
+inline bool stream_floats(std::ifstream& file, std::size_t count, float* out, std::vector<unsigned char>& chunk,
+                          std::uint32_t& crc, const std::string& source) {
+    bool finite = true;
+    const std::size_t floats_per_chunk = chunk.size() / 4;
+    for (std::size_t done = 0; done < count;) {
+        const std::size_t take = (std::min)(floats_per_chunk, count - done);
+        read_exactly(file, chunk.data(), 4 * take, source);
+        crc = crc32(chunk.data(), 4 * take, crc);
+        if (out) finite = get_finite_floats(chunk.data(), take, out + done) && finite;
+        done += take;
+    }
+    return finite;
+}
+
+// The arrays of the model file at `path`. Two passes over the payload: the
+// first checks its checksum with one chunk of memory, so that a forged header
+// cannot make us allocate what it claims; the second fills the arrays and
+// checks the checksum again, as the file may have changed in between.
+inline ModelArrays read_model_arrays(const std::string& path) {
+    const std::string source = "model file '" + path + "'";
+    std::ifstream file;
+    ModelArrays model;
+    model.header = open_model_file(path, file, source);
+    const ModelHeader& header = model.header;
+    const std::size_t M = static_cast<std::size_t>(header.n_subspaces);
+    const std::size_t Ks = static_cast<std::size_t>(header.n_codewords);
+    const std::size_t Ds = static_cast<std::size_t>(header.subspace_dim);
+    const std::size_t n_codeword_floats = M * Ks * Ds;  // no overflow: the header's sizes were checked
+    const std::size_t n_rotation_floats = header.kind == ModelKind::opq ? (M * Ds) * (M * Ds) : 0;
+    std::vector<unsigned char> chunk(
+        static_cast<std::size_t>((std::min<std::uint64_t>)(kModelChunkBytes, header.payload_bytes)));
+    std::uint32_t crc = 0;
+    stream_floats(file, n_codeword_floats + n_rotation_floats, nullptr, chunk, crc, source);
+    if (crc != header.payload_crc32) model_error(source, "corrupted model data (checksum mismatch)");
+
+    file.seekg(static_cast<std::streamoff>(kModelHeaderBytes), std::ios::beg);
+    if (!file) model_error(source, "read error: cannot return to the model data");
+    crc = 0;
+    model.codewords.resize(n_codeword_floats);
+    const bool codewords_finite = stream_floats(file, n_codeword_floats, model.codewords.data(), chunk, crc, source);
+    model.rotation.resize(n_rotation_floats);
+    const bool rotation_finite = stream_floats(file, n_rotation_floats, model.rotation.data(), chunk, crc, source);
+    if (crc != header.payload_crc32) model_error(source, "read error: the file changed while being read");
+    if (!codewords_finite) model_error(source, "the codewords contain NaN or infinity");
+    if (!rotation_finite) model_error(source, "the rotation contains NaN or infinity");
+    return model;
 }
 
 }  // namespace detail
@@ -313,7 +514,9 @@ inline std::vector<unsigned char> model_to_bytes(const AnyQuantizer& quantizer) 
     return std::visit([](const auto& q) { return model_to_bytes(q); }, quantizer);
 }
 
-// Writes a trained quantizer to `path` (replacing it). Throws ModelFileError.
+// Writes a trained quantizer to `path`, replacing it atomically (see
+// detail::write_file). Throws ModelFileError, with system_error() set for an
+// I/O failure; the file at `path` is then as it was.
 inline void save_model(const ProductQuantizer& pq, const std::string& path) {
     detail::write_file(model_to_bytes(pq), path);
 }
@@ -344,14 +547,12 @@ inline ModelHeader read_model_header(const std::string& path) {
 // The quantizer in the model file at `path`: a ProductQuantizer or an
 // OptimizedProductQuantizer. Throws ModelFileError.
 inline AnyQuantizer load_model(const std::string& path) {
-    const std::string source = "model file '" + path + "'";
-    std::ifstream file;
-    const ModelHeader header = detail::open_model_file(path, file, source);
-    std::vector<unsigned char> payload(static_cast<std::size_t>(header.payload_bytes));
-    file.read(reinterpret_cast<char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
-    if (static_cast<std::size_t>(file.gcount()) != payload.size())
-        detail::model_error(source, "read error: the file changed size while being read");
-    return detail::quantizer_from_payload(header, payload.data(), source);
+    detail::ModelArrays model = detail::read_model_arrays(path);
+    const ModelHeader& header = model.header;
+    ProductQuantizer pq(static_cast<std::size_t>(header.n_subspaces), static_cast<std::size_t>(header.n_codewords),
+                        static_cast<std::size_t>(header.subspace_dim), std::move(model.codewords), header.metric);
+    if (header.kind == ModelKind::pq) return pq;
+    return OptimizedProductQuantizer(std::move(model.rotation), std::move(pq));
 }
 
 // The PQ in the model file at `path`; throws ModelFileError if it holds an OPQ.
