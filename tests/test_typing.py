@@ -137,8 +137,12 @@ def test_the_stub_names_exactly_what_the_module_exports():
 
 def test_functions_are_functions_and_attributes_are_attributes():
     assert set(stub_functions()) == runtime_functions()
-    # The core's only class is the exception its model-file reader raises.
-    assert stub_classes() == {"ModelFileError"} and issubclass(_core.ModelFileError, ValueError)
+    # The core's classes: the exception its model-file reader raises, and the
+    # packed codes it owns.
+    assert stub_classes() == {"ModelFileError", "PackedCodes"} and issubclass(
+        _core.ModelFileError, ValueError
+    )
+    assert isinstance(_core.PackedCodes, type)
     exported = {name for name in vars(_core) if is_exported(name)}
     assert stub_attributes() == exported - runtime_functions() - stub_classes()
 

@@ -292,74 +292,72 @@ py::tuple merge_topk_py(const py::list& ids_in, const py::list& distances_in, st
     return py::make_tuple(ids, distances);
 }
 
-// Packed codes come from Python as a 1-D uint8 buffer and their (n, M, Ks);
-// the buffer is checked against that shape, and its codes against Ks, on
-// every call: it may have been unpickled, or written to, since pack().
-PackedCodesView packed_view_of(const py::array& packed, std::size_t n_rows, std::size_t n_subspaces,
-                               std::size_t n_codewords) {
-    if (!has_dtype<std::uint8_t>(packed) || packed.ndim() != 1)
-        throw std::invalid_argument("packed codes must be a 1-D uint8 array");
-    require_contiguous(packed, "packed codes");
-    if (n_subspaces == 0) throw std::invalid_argument("packed codes need M > 0");
-    const std::size_t expected = packed_size(n_rows, n_subspaces, n_codewords);
-    if (static_cast<std::size_t>(packed.shape(0)) != expected)
-        throw std::invalid_argument("packed codes of " + std::to_string(n_rows) + " rows, M = " +
-                                    std::to_string(n_subspaces) + ", Ks = " + std::to_string(n_codewords) + " take " +
-                                    std::to_string(expected) + " bytes, got " + std::to_string(packed.shape(0)));
-    const PackedCodesView view{static_cast<const std::uint8_t*>(packed.data()), n_rows, n_subspaces, n_codewords};
-    check_packed_codes(view);
+// Packed codes cross into C++ once, as a PackedCodes that owns its bytes:
+// checked against (N, M, Ks) when made, immutable after, so a search never
+// re-checks them and nothing can change them under a running scan. Python
+// sees the bytes through a read-only view that cannot be made writable (its
+// base is the PackedCodes object, which exports no writable buffer).
+PackedCodes packed_from_bytes(const py::array& bytes, std::size_t n_rows, std::size_t n_subspaces,
+                              std::size_t n_codewords) {
+    if (!has_dtype<std::uint8_t>(bytes) || bytes.ndim() != 1)
+        throw std::invalid_argument("packed data must be a 1-D uint8 array");
+    require_contiguous(bytes, "packed data");
+    const auto* data = static_cast<const std::uint8_t*>(bytes.data());
+    std::vector<std::uint8_t> owned(data, data + bytes.nbytes());
+    py::gil_scoped_release release;
+    return PackedCodes(std::move(owned), n_rows, n_subspaces, n_codewords);
+}
+
+PackedCodes pack_py(const py::array& codes, std::size_t n_codewords) {
+    if (codes.ndim() != 2) throw std::invalid_argument("codes must have shape (N, M)");
+    const std::size_t n = codes.shape(0), n_subspaces = codes.shape(1);
+    return dispatch_codes(codes, [&](auto* code_data) {
+        py::gil_scoped_release release;
+        return PackedCodes::from_codes(code_data, n, n_subspaces, n_codewords);
+    });
+}
+
+py::array packed_data_view(const py::object& self) {
+    const PackedCodes& packed = self.cast<const PackedCodes&>();
+    py::array view(py::dtype::of<std::uint8_t>(), {static_cast<py::ssize_t>(packed.nbytes())}, {py::ssize_t{1}},
+                   packed.bytes().data(), self);
+    py::detail::array_proxy(view.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
     return view;
 }
 
-py::array pack_py(const py::array& codes, std::size_t n_codewords) {
-    if (codes.ndim() != 2) throw std::invalid_argument("codes must have shape (N, M)");
-    const std::size_t n = codes.shape(0), n_subspaces = codes.shape(1);
-    if (n_subspaces == 0) throw std::invalid_argument("codes must have M > 0 columns");
-    py::array_t<std::uint8_t> packed(packed_size(n, n_subspaces, n_codewords));
-    std::uint8_t* out = packed.mutable_data();
-    dispatch_codes(codes, [&](auto* code_data) {
-        py::gil_scoped_release release;
-        pack(code_data, n, n_subspaces, n_codewords, out);
-    });
-    return std::move(packed);
-}
-
-py::array unpack_py(const py::array& packed, std::size_t n_rows, std::size_t n_subspaces, std::size_t n_codewords) {
-    const PackedCodesView view = packed_view_of(packed, n_rows, n_subspaces, n_codewords);
-    py::array_t<std::uint8_t> codes({n_rows, n_subspaces});
+py::array unpack_py(const PackedCodes& packed) {
+    py::array_t<std::uint8_t> codes({packed.rows(), packed.n_subspaces()});
     std::uint8_t* out = codes.mutable_data();
     {
         py::gil_scoped_release release;
-        detail::unpack_rows(view, 0, n_rows, out);
+        detail::unpack_rows(packed.view(), 0, packed.rows(), out);
     }
     return std::move(codes);
 }
 
-void check_packed_py(const py::array& packed, std::size_t n_rows, std::size_t n_subspaces, std::size_t n_codewords) {
-    packed_view_of(packed, n_rows, n_subspaces, n_codewords);
+void require_tables_fit(const FloatArray& tables, const PackedCodes& packed) {
+    if (static_cast<std::size_t>(tables.shape(1)) != packed.n_subspaces() ||
+        static_cast<std::size_t>(tables.shape(2)) != packed.n_codewords())
+        throw std::invalid_argument("the distance tables' (M, Ks) must be the packed codes' (M, Ks)");
 }
 
-PackedCodesView packed_for_tables(const FloatArray& tables, const py::array& packed, std::size_t n_rows) {
-    return packed_view_of(packed, n_rows, tables.shape(1), tables.shape(2));
-}
-
-py::array adist_packed_py(const py::array& tables_in, const py::array& packed, std::size_t n_rows) {
+py::array adist_packed_py(const py::array& tables_in, const PackedCodes& packed) {
     FloatArray tables = tables_of(tables_in);
-    const PackedCodesView view = packed_for_tables(tables, packed, n_rows);
-    const std::size_t n_queries = tables.shape(0);
+    require_tables_fit(tables, packed);
+    const std::size_t n_queries = tables.shape(0), n_rows = packed.rows();
     FloatArray distances({n_queries, n_rows});
     float* out = distances.mutable_data();
     {
         py::gil_scoped_release release;
-        adist_packed(tables.data(), n_queries, view, out);
+        adist_packed(tables.data(), n_queries, packed.view(), out);
     }
     return std::move(distances);
 }
 
-py::tuple search_packed_py(const py::array& tables_in, const py::array& packed, std::size_t n_rows, std::size_t topk,
+py::tuple search_packed_py(const py::array& tables_in, const PackedCodes& packed, std::size_t topk,
                            const std::string& metric, const py::object& subset_in) {
     FloatArray tables = tables_of(tables_in);
-    const PackedCodesView view = packed_for_tables(tables, packed, n_rows);
+    require_tables_fit(tables, packed);
     const Metric parsed = metric_from_name(metric);
     const std::size_t n_queries = tables.shape(0);
     const SubsetArgument subset = subset_of(subset_in);
@@ -369,7 +367,8 @@ py::tuple search_packed_py(const py::array& tables_in, const py::array& packed, 
     float* distances_out = distances.mutable_data();
     {
         py::gil_scoped_release release;
-        search_packed(tables.data(), n_queries, view, topk, parsed, subset.data, subset.size, ids_out, distances_out);
+        search_packed(tables.data(), n_queries, packed.view(), topk, parsed, subset.data, subset.size, ids_out,
+                      distances_out);
     }
     return py::make_tuple(ids, distances);
 }
@@ -536,12 +535,18 @@ PYBIND11_MODULE(_core, m) {
     m.def("search", &search_py, py::arg("dtables"), py::arg("codes"), py::arg("topk"), py::arg("metric"),
           py::arg("subset") = py::none());
     m.def("merge_topk", &merge_topk_py, py::arg("ids"), py::arg("distances"), py::arg("topk"), py::arg("metric"));
-    m.def("pack", &pack_py, py::arg("codes"), py::arg("Ks"));
-    m.def("check_packed", &check_packed_py, py::arg("packed"), py::arg("N"), py::arg("M"), py::arg("Ks"));
-    m.def("unpack", &unpack_py, py::arg("packed"), py::arg("N"), py::arg("M"), py::arg("Ks"));
-    m.def("adist_packed", &adist_packed_py, py::arg("dtables"), py::arg("packed"), py::arg("N"));
-    m.def("search_packed", &search_packed_py, py::arg("dtables"), py::arg("packed"), py::arg("N"), py::arg("topk"),
-          py::arg("metric"), py::arg("subset") = py::none());
+    py::class_<PackedCodes>(m, "PackedCodes")
+        .def(py::init(&packed_from_bytes), py::arg("data"), py::arg("N"), py::arg("M"), py::arg("Ks"))
+        .def_static("pack", &pack_py, py::arg("codes"), py::arg("Ks"))
+        .def_property_readonly("N", &PackedCodes::rows)
+        .def_property_readonly("M", &PackedCodes::n_subspaces)
+        .def_property_readonly("Ks", &PackedCodes::n_codewords)
+        .def_property_readonly("nbytes", &PackedCodes::nbytes)
+        .def_property_readonly("data", &packed_data_view)
+        .def("unpack", &unpack_py);
+    m.def("adist_packed", &adist_packed_py, py::arg("dtables"), py::arg("packed"));
+    m.def("search_packed", &search_packed_py, py::arg("dtables"), py::arg("packed"), py::arg("topk"), py::arg("metric"),
+          py::arg("subset") = py::none());
     m.def("fast_scan_paths", &fast_scan_paths_py);
     m.def("parametric_rotation", &parametric_rotation_py, py::arg("vecs"), py::arg("M"));
     m.def("train_opq", &train_opq_py, py::arg("vecs"), py::arg("M"), py::arg("Ks"), py::arg("pq_iterations"),

@@ -61,31 +61,41 @@ def search(
 ) -> tuple[_Int64, _Float32]:
     """Ids and distances of shape (Nq, topk), best first; -1 and +-inf fill missing slots."""
 
-def pack(codes: _Codes, Ks: SupportsIndex) -> npt.NDArray[np.uint8]:
-    """The (N, M) codes (each < Ks <= 256) packed for the fast scan, as 1-D bytes."""
+class PackedCodes:
+    """Packed codes the core owns: checked when made, immutable after."""
 
-def check_packed(
-    packed: npt.NDArray[np.uint8], N: SupportsIndex, M: SupportsIndex, Ks: SupportsIndex
-) -> None:
-    """Raises ValueError unless `packed` is the size of N x M packed codes, IndexError for a code >= Ks."""
+    def __init__(
+        self, data: npt.NDArray[np.uint8], N: SupportsIndex, M: SupportsIndex, Ks: SupportsIndex
+    ) -> None:
+        """Copies `data`; ValueError unless it is N x M packed codes, IndexError for a code >= Ks."""
+    @staticmethod
+    def pack(codes: _Codes, Ks: SupportsIndex) -> PackedCodes:
+        """The (N, M) codes (each < Ks <= 256) packed for the fast scan."""
+    @property
+    def N(self) -> int: ...
+    @property
+    def M(self) -> int: ...
+    @property
+    def Ks(self) -> int: ...
+    @property
+    def nbytes(self) -> int: ...
+    @property
+    def data(self) -> npt.NDArray[np.uint8]:
+        """A read-only view of the packed bytes."""
+    def unpack(self) -> npt.NDArray[np.uint8]:
+        """The (N, M) uint8 codes."""
 
-def unpack(
-    packed: npt.NDArray[np.uint8], N: SupportsIndex, M: SupportsIndex, Ks: SupportsIndex
-) -> npt.NDArray[np.uint8]:
-    """The (N, M) uint8 codes that `packed` holds."""
-
-def adist_packed(dtables: _Float32, packed: npt.NDArray[np.uint8], N: SupportsIndex) -> _Float32:
-    """Distances of shape (Nq, N) from (Nq, M, Ks) tables to N packed rows, as adist of the codes."""
+def adist_packed(dtables: _Float32, packed: PackedCodes) -> _Float32:
+    """Distances of shape (Nq, N) from (Nq, M, Ks) tables to the packed rows, as adist of the codes."""
 
 def search_packed(
     dtables: _Float32,
-    packed: npt.NDArray[np.uint8],
-    N: SupportsIndex,
+    packed: PackedCodes,
     topk: SupportsIndex,
     metric: str,
     subset: _Int64 | None = None,
 ) -> tuple[_Int64, _Float32]:
-    """search() over N packed rows: the same ids and distances as for the codes."""
+    """search() over packed rows: the same ids and distances as for the codes."""
 
 def fast_scan_paths() -> dict[str, str]:
     """What searching packed codes runs at the active level, for '4-bit' and '8-bit' codes."""
@@ -130,6 +140,15 @@ def parse_model_header(
 
 def model_from_bytes(data: bytes, source: str) -> tuple[str, str, _Float32, _Float32 | None]:
     """(kind 'PQ' or 'OPQ', metric, codewords, R or None) of a whole model file."""
+
+def load_model_file(path: str) -> tuple[str, str, _Float32, _Float32 | None]:
+    """(kind, metric, codewords, R or None) of the model file at `path`, in bounded memory."""
+
+def save_model_file(path: str, metric: str, codewords: _Float32, R: _Float32 | None = None) -> None:
+    """Writes a PQ (or an OPQ when R is given) to `path`, replacing it atomically."""
+
+def read_model_header(path: str) -> tuple[int, str, str, int, int, int, int, int]:
+    """The validated header fields of the model file at `path`, as parse_model_header."""
 
 def get_simd_level() -> str:
     """'scalar', 'avx2', 'avx512' or 'neon': the kernels in use now."""

@@ -7,11 +7,14 @@ from typing import Any, Dict
 import numpy as np
 
 from . import _core
-from ._checks import as_int
+from ._checks import as_core_array, as_int
 from ._errors import InputError, core_errors
 
 # Bumped whenever the pickled state changes shape; __setstate__ refuses newer ones.
 PACKED_STATE_VERSION = 1
+
+# Sizes cross into the core as size_t: larger ones are refused here, by name.
+_SIZE_MAX = 2**64 - 1
 
 
 class PackedCodes:
@@ -32,43 +35,52 @@ class PackedCodes:
         Ks (int): codewords per subspace, 1 <= Ks <= 256
 
     Attributes:
-        data (np.ndarray): the packed bytes (read-only)
+        data (np.ndarray): the packed bytes, a read-only view of the bytes the
+            core owns (it cannot be made writable: copy it to change it)
         M (int): codes per row
         Ks (int): codewords per subspace
         nbytes (int): bytes of ``data``
     """
 
     def __init__(self, data: np.ndarray, N: int, M: int, Ks: int) -> None:
-        self.M = as_int(M, "M", minimum=1)
-        self.Ks = as_int(Ks, "Ks", minimum=1, maximum=256)
-        self._n = as_int(N, "N", minimum=0)
+        n_rows = as_int(N, "N", minimum=0, maximum=_SIZE_MAX)
+        M = as_int(M, "M", minimum=1, maximum=_SIZE_MAX)
+        Ks = as_int(Ks, "Ks", minimum=1, maximum=256)
         if not isinstance(data, np.ndarray) or data.ndim != 1 or data.dtype != np.uint8:
             got = getattr(data, "dtype", type(data).__name__)
             raise InputError(f"packed data must be a 1-D uint8 np.ndarray, got {got}, shape {np.shape(data)}")
-        # A copy of our own, made read-only: the caller's array stays writable,
-        # and the bytes checked now are the bytes searched later.
-        data = np.array(data, copy=True, order="C")
-        # The core checks the size against (N, M, Ks) and every code against Ks.
+        # The core copies the bytes into an object of its own and checks them
+        # there, against (N, M, Ks) and every code against Ks: the caller's
+        # array stays as it was, and the bytes checked are the bytes searched.
         with core_errors():
-            _core.check_packed(data, self._n, self.M, self.Ks)
-        data.flags.writeable = False
-        self.data = data
+            self._codes = _core.PackedCodes(as_core_array(data), n_rows, M, Ks)
 
     @classmethod
-    def _from_core(cls, data: np.ndarray, N: int, M: int, Ks: int) -> "PackedCodes":
-        """Wraps bytes that _core.pack just made, without checking them again."""
+    def _from_core(cls, codes: "_core.PackedCodes") -> "PackedCodes":
+        """Wraps packed codes that the core just made."""
         packed = cls.__new__(cls)
-        packed.M, packed.Ks, packed._n = M, Ks, N
-        data.flags.writeable = False
-        packed.data = data
+        packed._codes = codes
         return packed
 
+    @property
+    def M(self) -> int:
+        return int(self._codes.M)
+
+    @property
+    def Ks(self) -> int:
+        return int(self._codes.Ks)
+
+    @property
+    def data(self) -> np.ndarray:
+        """The packed bytes: a view that cannot be made writable."""
+        return self._codes.data
+
     def __len__(self) -> int:
-        return self._n
+        return int(self._codes.N)
 
     @property
     def nbytes(self) -> int:
-        return int(self.data.nbytes)
+        return int(self._codes.nbytes)
 
     def unpack(self) -> np.ndarray:
         """The codes again.
@@ -78,24 +90,24 @@ class PackedCodes:
             dtype of every Ks <= 256)
         """
         with core_errors():
-            return _core.unpack(self.data, self._n, self.M, self.Ks)
+            return self._codes.unpack()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PackedCodes):
             return False
-        same_shape = (self._n, self.M, self.Ks) == (other._n, other.M, other.Ks)
+        same_shape = (len(self), self.M, self.Ks) == (len(other), other.M, other.Ks)
         return same_shape and np.array_equal(self.unpack(), other.unpack())
 
     __hash__ = None  # type: ignore[assignment]  # compared by value
 
     def __repr__(self) -> str:
-        return f"PackedCodes(N={self._n}, M={self.M}, Ks={self.Ks}, nbytes={self.nbytes})"
+        return f"PackedCodes(N={len(self)}, M={self.M}, Ks={self.Ks}, nbytes={self.nbytes})"
 
     # -- pickling: a versioned dict, checked again on load ---------------------
     def __getstate__(self) -> Dict[str, Any]:
         return {
             "nanopq_cpp_packed": PACKED_STATE_VERSION,
-            "N": self._n,
+            "N": len(self),
             "M": self.M,
             "Ks": self.Ks,
             "data": self.data,

@@ -249,8 +249,8 @@ class PQ:
             raise InputError(f"pack needs Ks <= 256 (codes of 4 or 8 bits), this quantizer has Ks={self.Ks}")
         codes = self._own_codes(codes)
         with core_errors():
-            data = _core.pack(codes, self.Ks)
-        return PackedCodes._from_core(data, len(codes), self.M, self.Ks)
+            packed = _core.PackedCodes.pack(codes, self.Ks)
+        return PackedCodes._from_core(packed)
 
     def dtable(self, query: np.ndarray) -> "DistanceTable":
         """Compute a distance table for a query vector (or a batch of them).
@@ -373,7 +373,7 @@ class DistanceTable:
                 len(tables) * len(packed) * 4, f"the distances ({len(tables)} x {len(packed)} float32)"
             )
             with core_errors():
-                distances = _core.adist_packed(tables, packed.data, len(packed))
+                distances = _core.adist_packed(tables, packed._codes)
             return distances if self.dtable.ndim == 3 else distances[0]
         codes = as_codes(codes, tables.shape[1], tables.shape[2])
         n_distances = len(tables) * len(codes)
@@ -428,7 +428,7 @@ class DistanceTable:
             ids = as_core_array(subset_array, np.int64)
         with core_errors():
             if isinstance(codes, PackedCodes):
-                found, distances = _core.search_packed(tables, codes.data, n_rows, k, self.metric, ids)
+                found, distances = _core.search_packed(tables, codes._codes, k, self.metric, ids)
             else:
                 found, distances = _core.search(tables, codes, k, self.metric, ids)
         if self.dtable.ndim == 2:

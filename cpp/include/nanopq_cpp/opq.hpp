@@ -206,8 +206,7 @@ inline OPQModel train_opq(const float* vecs, std::size_t n, std::size_t dim, std
                 const double diff = static_cast<double>(rotated[i]) - reconstructed[i];
                 error += diff * diff;
             }
-            log("==== Reconstruction error: " + detail::shortest_float(static_cast<float>(std::sqrt(error))) +
-                " ====");
+            log("==== Reconstruction error: " + detail::shortest_float(static_cast<float>(std::sqrt(error))) + " ====");
         }
         if (last) break;
         const std::vector<double> cross = cross_correlation(vecs, reconstructed.data(), n, dim, threads);

@@ -68,8 +68,10 @@ struct PackedCodesView {
 };
 
 // Bytes that n rows of M codes < Ks take packed (see the layout above).
+// Throws std::length_error where that overflows size_t.
 inline std::size_t packed_size(std::size_t n_rows, std::size_t n_subspaces, std::size_t n_codewords) {
-    const std::size_t row_bytes = packed_bits_for(n_codewords) == 4 ? (n_subspaces + 1) / 2 : n_subspaces;
+    // M / 2 + M % 2, not (M + 1) / 2, which wraps to 0 for M = SIZE_MAX.
+    const std::size_t row_bytes = packed_bits_for(n_codewords) == 4 ? n_subspaces / 2 + n_subspaces % 2 : n_subspaces;
     return checked_product(n_rows, row_bytes, "packed codes");
 }
 
@@ -201,7 +203,8 @@ void pack(const code_t* codes, std::size_t n_rows, std::size_t n_subspaces, std:
 // valid code (Ks = 16 or 256). Padding (an odd M's last half pair) is not read.
 inline void check_packed_codes(const PackedCodesView& view) {
     const std::size_t bits = view.bits();
-    if (view.n_codewords == (std::size_t{1} << bits)) return;
+    // No rows, no codes: and M alone (unbounded by any bytes) sizes nothing here.
+    if (view.n_codewords == (std::size_t{1} << bits) || view.n_rows == 0) return;
     const std::size_t n_bytes = packed_size(view.n_rows, view.n_subspaces, view.n_codewords);
     if (bits == 8 || view.n_subspaces % 2 == 0) {
         // Every byte holds codes only (no odd M's padding): one branch-free
@@ -236,8 +239,7 @@ public:
     // size does not match (n, M, Ks), std::out_of_range for a code >= Ks.
     PackedCodes(std::vector<std::uint8_t> bytes, std::size_t n_rows, std::size_t n_subspaces, std::size_t n_codewords)
         : bytes_(std::move(bytes)), n_rows_(n_rows), n_subspaces_(n_subspaces), n_codewords_(n_codewords) {
-        require(n_subspaces > 0, "packed codes need M > 0");
-        const std::size_t expected = packed_size(n_rows, n_subspaces, n_codewords);
+        const std::size_t expected = checked_shape(n_rows, n_subspaces, n_codewords);
         require(bytes_.size() == expected,
                 "packed codes of " + std::to_string(n_rows) + " rows, M = " + std::to_string(n_subspaces) +
                     ", Ks = " + std::to_string(n_codewords) + " take " + std::to_string(expected) + " bytes, got " +
@@ -250,7 +252,7 @@ public:
     static PackedCodes from_codes(const code_t* codes, std::size_t n_rows, std::size_t n_subspaces,
                                   std::size_t n_codewords) {
         PackedCodes packed;
-        packed.bytes_.resize(packed_size(n_rows, n_subspaces, n_codewords));
+        packed.bytes_.resize(checked_shape(n_rows, n_subspaces, n_codewords));
         pack(codes, n_rows, n_subspaces, n_codewords, packed.bytes_.data());
         packed.n_rows_ = n_rows;
         packed.n_subspaces_ = n_subspaces;
@@ -274,6 +276,23 @@ public:
     }
 
 private:
+    // The packed size of (n, M, Ks), after checking that every size derived
+    // from them (a block, a LUT, the unpacked codes) fits size_t: a view of
+    // these codes then computes none that overflows.
+    static std::size_t checked_shape(std::size_t n_rows, std::size_t n_subspaces, std::size_t n_codewords) {
+        require(n_subspaces > 0, "packed codes need M > 0");
+        try {
+            const std::size_t size = packed_size(n_rows, n_subspaces, n_codewords);
+            checked_product(n_subspaces, 256, "lookup tables");
+            checked_product(n_rows, n_subspaces, "unpacked codes");
+            return size;
+        } catch (const std::length_error&) {
+            throw std::length_error("packed codes of N = " + std::to_string(n_rows) +
+                                    " rows and M = " + std::to_string(n_subspaces) +
+                                    " codes a row are too large: their size overflows size_t");
+        }
+    }
+
     std::vector<std::uint8_t> bytes_;
     std::size_t n_rows_ = 0;
     std::size_t n_subspaces_ = 0;
