@@ -11,6 +11,9 @@ adds M=1, where the threads split one k-means, and OPQ.)
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -157,3 +160,29 @@ def test_opq_trains_identically_at_any_thread_count(data, restore_threads):
         runs = [result[1:] for result in results if result[0] == parametric_init]
         for other in runs[1:]:
             assert_same(other, runs[0], f"OPQ parametric_init={parametric_init}")
+
+
+@pytest.mark.parametrize("n", [4097, 100_000, 2**31, 2**64])
+def test_set_num_threads_has_the_environment_variables_cap(n, restore_threads):
+    with pytest.raises(nanopq_cpp.InputError, match=rf"^n must be <= 4096, got {n}$"):
+        nanopq_cpp.set_num_threads(n)
+    nanopq_cpp.set_num_threads(4096)
+    assert nanopq_cpp.get_num_threads() == 4096
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("3", 3), (" 5 ", 5), ("99999", 4096), ("4x", None), ("2.5", None), ("-1", None), ("0", None)],
+)
+def test_the_thread_count_variable_takes_positive_integers_only(value, expected):
+    """Documented: a positive integer, capped at 4096; anything else is ignored
+    (the OMP_NUM_THREADS below, else every core)."""
+    script = "import nanopq_cpp; print(nanopq_cpp.get_num_threads())"
+    environment = {**os.environ, "NANOPQ_CPP_NUM_THREADS": value, "OMP_NUM_THREADS": "7"}
+    result = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == (7 if expected is None else expected)
+    environment = {**os.environ, "OMP_NUM_THREADS": "6,2"}
+    environment.pop("NANOPQ_CPP_NUM_THREADS", None)
+    result = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True)
+    assert int(result.stdout) == 6  # a count per nesting level: the first one

@@ -7,6 +7,10 @@ allocated, instead of a crash or an out-of-memory kill.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import nanopq_cpp
 import numpy as np
 import pytest
@@ -139,7 +143,8 @@ def test_every_output_size_is_checked(one_gib_of_memory):
     codes = np.zeros((200_000, 1), np.uint8)
     with pytest.raises(MemoryError, match=r"the distances \(2000 x 200000 float32\) need 1.5 GiB"):
         tables.adist(codes)
-    with pytest.raises(MemoryError, match=r"the top-k results \(2000 queries x topk=100000\) need 2.2 GiB"):
+    # 2.2 GiB of results, and as much again for the candidates the heaps hold.
+    with pytest.raises(MemoryError, match=r"top-k results \(2000 queries x topk=100000\) need [4-9].\d GiB"):
         tables.search(codes, topk=100_000)
     wide = nanopq_cpp.PQ(M=1, Ks=2, verbose=False)
     wide.Ds = 4096
@@ -170,3 +175,92 @@ def test_small_outputs_are_not_checked(monkeypatch):
 def test_available_memory_is_known_here():
     available = _checks.available_memory()
     assert available is None or available > 0
+
+
+def test_the_top_k_check_counts_the_heaps_and_the_packed_fallback(one_gib_of_memory, restore_threads):
+    """Results that fit are not enough: the candidates a search holds, and for
+    packed codes the exact fallback's buffers, count too."""
+    nanopq_cpp.set_num_threads(1)
+    tables = nanopq_cpp.DistanceTable(np.zeros((1000, 2, 16), np.float32))
+    codes = np.zeros((200_000, 2), np.uint8)
+    results = 1000 * 40_000 * 12  # 0.45 GiB: within the 1 GiB alone
+    with pytest.raises(MemoryError, match=r"topk=40000\) need (\d+\.\d) GiB") as unpacked:
+        tables.search(codes, topk=40_000)
+    pq = nanopq_cpp.PQ(M=2, Ks=16, verbose=False)
+    with pytest.raises(MemoryError, match=r"topk=40000\) need (\d+\.\d) GiB") as packed:
+        tables.search(pq.pack(codes), topk=40_000)
+    needed = [float(error.value.args[0].split(" need ")[1].split()[0]) for error in (unpacked, packed)]
+    assert results / 2**30 < needed[0] < needed[1]
+
+
+def run_under_address_space_limit(code: str) -> str:
+    """Runs `code` in a child whose RLIMIT_AS leaves it 1 GiB beyond what it has mapped."""
+    script = textwrap.dedent(
+        """
+        import resource
+        import numpy as np
+        import nanopq_cpp
+        with open("/proc/self/status") as status:
+            mapped = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + 2**30, resource.RLIM_INFINITY))
+        """
+    ) + textwrap.dedent(code)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc/self/status as on Linux")
+def test_rlimit_as_bounds_what_a_call_may_allocate():
+    output = run_under_address_space_limit(
+        """
+        tables = nanopq_cpp.DistanceTable(np.zeros((1, 4), np.float32))
+        try:
+            tables.search(np.zeros((1000, 1), np.uint8), topk=200_000_000)  # 2.2 GiB of results
+        except MemoryError as error:
+            print("MemoryError:", error)
+        """
+    )
+    assert output.startswith("MemoryError: the top-k results (1 queries x topk=200000000) need 2.2 GiB, more")
+
+
+def write(path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_a_cgroup_limit_bounds_the_available_memory(tmp_path, version):
+    """A container's memory limit, read as the kernel lays it out: the
+    hierarchy mounted where /proc/self/mountinfo says, the process's cgroup
+    from /proc/self/cgroup, the tightest limit of it and its parents."""
+    proc, mount = tmp_path / "proc", tmp_path / "sys" / "memory"
+    if version == "v2":
+        write(proc / "cgroup", "0::/jobs/job1\n")
+        write(proc / "mountinfo", f"30 23 0:26 / {mount} rw - cgroup2 cgroup2 rw\n")
+        limit, usage, unlimited = "memory.max", "memory.current", "max"
+    else:
+        write(proc / "cgroup", "5:cpu:/\n4:memory:/jobs/job1\n0::/\n")
+        write(proc / "mountinfo", f"35 31 0:32 / {mount} rw - cgroup cgroup rw,memory\n")
+        limit, usage, unlimited = "memory.limit_in_bytes", "memory.usage_in_bytes", "9223372036854771712"
+    write(mount / limit, unlimited)
+    write(mount / "jobs" / limit, str(3 * 2**30))
+    write(mount / "jobs" / usage, str(2**30))
+    write(mount / "jobs" / "job1" / limit, unlimited)
+    assert _checks._cgroup_headroom(str(proc)) == 2 * 2**30
+    write(mount / "jobs" / "job1" / limit, str(2**30))
+    write(mount / "jobs" / "job1" / usage, str(2**29))
+    assert _checks._cgroup_headroom(str(proc)) == 2**29
+    write(mount / "jobs" / "job1" / limit, unlimited)
+    write(mount / "jobs" / limit, unlimited)
+    assert _checks._cgroup_headroom(str(proc)) is None
+
+
+def test_a_cgroup_mounted_below_its_root_is_found(tmp_path):
+    """In a container the hierarchy's root is the container's own cgroup."""
+    proc, mount = tmp_path / "proc", tmp_path / "cg"
+    write(proc / "cgroup", "0::/pod7/box\n")
+    write(proc / "mountinfo", f"30 23 0:26 /pod7 {mount} rw - cgroup2 cgroup2 rw\n")
+    write(mount / "box" / "memory.max", str(2**31))
+    write(mount / "box" / "memory.current", str(2**30))
+    assert _checks._cgroup_headroom(str(proc)) == 2**30

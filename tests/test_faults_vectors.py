@@ -210,3 +210,18 @@ def test_empty_batches_give_empty_results(pq, opq):
     assert opq.rotate(np.zeros((0, D), np.float32)).shape == (0, D)
     with pytest.raises(InputError, match="dimension must be Ds \\* M = 12, got 0"):
         pq.encode(np.zeros((0, 0), np.float32))
+
+
+@pytest.mark.parametrize("metric", ["l2", "dot"])
+def test_a_finite_query_whose_tables_overflow_is_refused(metric):
+    """Squared distances (or products) past float32's range would tie every
+    row at inf and return ids 0..k-1; a clear error instead."""
+    pq = nanopq_cpp.PQ(M=2, Ks=4, metric=metric, verbose=False)
+    pq.Ds = 2
+    pq.codewords = np.arange(16, dtype=np.float32).reshape(2, 4, 2)
+    query = np.full(4, 1e30 if metric == "l2" else 1e38, np.float32)
+    with pytest.raises(InputError, match=f"query is too large for float32 distance tables: its {metric}"):
+        pq.dtable(query)
+    with pytest.raises(InputError, match="too large"):
+        pq.search(query, np.zeros((5, 2), np.uint8), topk=3)
+    pq.dtable(np.full(4, 1e15, np.float32))  # large, but its tables are finite

@@ -10,10 +10,16 @@ from __future__ import annotations
 import operator
 import os
 import sys
-from typing import Any, Optional, Tuple, Type
+from typing import Any, Dict, Optional, Tuple, Type
 
 import numpy as np
 
+from . import _core
+
+try:
+    import resource
+except ImportError:  # Windows has no resource limits of this kind
+    resource = None  # type: ignore[assignment]
 from ._errors import CodeError, DTypeError, InputError
 
 METRICS = ("l2", "dot")
@@ -135,13 +141,18 @@ def as_codes(codes: Any, M: int, Ks: int, name: str = "codes") -> np.ndarray:
 _CHECKED_ALLOCATION_BYTES = 256 * 2**20
 
 
-def available_memory() -> Optional[int]:
-    """Bytes a new allocation can use without the kernel killing the process, or None if unknown.
+def _read_int(path: str) -> Optional[int]:
+    """The integer a /proc or /sys file holds, or None (missing, 'max', unreadable)."""
+    try:
+        with open(path) as stream:
+            text = stream.read().strip()
+        return int(text)
+    except (OSError, ValueError):
+        return None
 
-    Linux overcommits: an allocation larger than free memory succeeds and the
-    process is killed later, when the pages are touched. MemAvailable (plus
-    free swap) is what can really be had.
-    """
+
+def _free_memory() -> Optional[int]:
+    """MemAvailable plus free swap, from /proc/meminfo; else physical memory."""
     try:
         with open("/proc/meminfo") as meminfo:
             fields = dict(line.split(":", 1) for line in meminfo if ":" in line)
@@ -155,6 +166,103 @@ def available_memory() -> Optional[int]:
         return None
 
 
+# cgroup v1 reports "no limit" as a huge number near 2**63.
+_CGROUP_V1_UNLIMITED = 2**62
+# Each version's files: the limit, and the memory in use.
+_CGROUP_FILES = {
+    "v2": ("memory.max", "memory.current"),
+    "v1": ("memory.limit_in_bytes", "memory.usage_in_bytes"),
+}
+
+
+def _cgroup_mounts(mountinfo: str) -> Dict[str, Tuple[str, str]]:
+    """Where the memory cgroup hierarchies are mounted: {"v2" or "v1": (hierarchy root, mount point)}."""
+    mounts: Dict[str, Tuple[str, str]] = {}
+    for line in mountinfo.splitlines():
+        fields, _, tail = line.partition(" - ")
+        parts, described = fields.split(), tail.split()
+        if len(parts) < 5 or len(described) < 3:
+            continue
+        root, mount_point = parts[3], parts[4]
+        if described[0] == "cgroup2":
+            mounts.setdefault("v2", (root, mount_point))
+        elif described[0] == "cgroup" and "memory" in described[2].split(","):
+            mounts.setdefault("v1", (root, mount_point))
+    return mounts
+
+
+def _cgroup_headroom(proc: str = "/proc/self") -> Optional[int]:
+    """What this process's memory cgroup (v2, or v1's memory controller) and
+    every cgroup above it still allow: the smallest limit minus use, or None
+    where no limit is set or no cgroup can be read. `proc` is for tests."""
+    try:
+        with open(os.path.join(proc, "cgroup")) as cgroups:
+            lines = cgroups.read().splitlines()
+        with open(os.path.join(proc, "mountinfo")) as mountinfo:
+            mounts = _cgroup_mounts(mountinfo.read())
+    except OSError:
+        return None
+    headrooms = []
+    for line in lines:
+        hierarchy, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if hierarchy == "0" and controllers == "" and "v2" in mounts:  # the unified tree
+            (root, mount_point), limit_file, usage_file = mounts["v2"], "memory.max", "memory.current"
+        elif "memory" in controllers.split(",") and "v1" in mounts:
+            (root, mount_point), limit_file, usage_file = (
+                mounts["v1"],
+                "memory.limit_in_bytes",
+                "memory.usage_in_bytes",
+            )
+        else:
+            continue
+        # The path is relative to the hierarchy's root, which a container may mount below its top.
+        if root != "/" and (path == root or path.startswith(root + "/")):
+            path = path[len(root) :]
+        parts = [part for part in path.split("/") if part]
+        for depth in range(len(parts), -1, -1):
+            folder = os.path.join(mount_point, *parts[:depth])
+            limit = _read_int(os.path.join(folder, limit_file))
+            if limit is None or limit >= _CGROUP_V1_UNLIMITED:
+                continue
+            usage = _read_int(os.path.join(folder, usage_file)) or 0
+            headrooms.append(max(0, limit - usage))
+    return min(headrooms) if headrooms else None
+
+
+def _address_space_headroom() -> Optional[int]:
+    """RLIMIT_AS's soft limit minus the address space in use, or None if unlimited."""
+    if resource is None:
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return max(0, soft - int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    return soft
+
+
+def available_memory() -> Optional[int]:
+    """Bytes a new allocation can use without failing or the kernel killing the process, or None if unknown.
+
+    The least of: free memory (Linux overcommits, so an allocation larger
+    than MemAvailable plus free swap succeeds and the process is killed later,
+    when the pages are touched), the headroom of the process's memory cgroup
+    (a container's limit: past it the OOM killer strikes), and RLIMIT_AS
+    (past it malloc fails).
+    """
+    known = [
+        value
+        for value in (_free_memory(), _cgroup_headroom(), _address_space_headroom())
+        if value is not None
+    ]
+    return min(known) if known else None
+
+
 def _format_bytes(n_bytes: int) -> str:
     size = float(n_bytes)
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
@@ -162,6 +270,33 @@ def _format_bytes(n_bytes: int) -> str:
             return f"{size:.1f} {unit}" if unit != "bytes" else f"{n_bytes} bytes"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+# Bytes a top-k search keeps for each candidate it holds: an id and a distance
+# (adc.hpp's Neighbor, padded), and for each slot it returns (int64 + float32).
+_HELD_CANDIDATE_BYTES = 16
+_RESULT_SLOT_BYTES = 12
+# search() splits the rows into at most this many ranges a thread, each with
+# its own heap of up to k candidates (adc.hpp), and the exact scan of packed
+# codes searches chunks of this many rows (fast_scan.hpp's kExactChunkRows).
+_RANGES_PER_THREAD = 4
+_EXACT_CHUNK_ROWS = 2**18
+
+
+def top_k_bytes(n_queries: int, k: int, n_candidates: int, table_bytes: int = 0, packed: bool = False) -> int:
+    """Every byte a top-k search allocates: the results, the candidates its
+    heaps hold, and for packed codes the per-query tables (uint8 lookup
+    tables, or the exact fallback's copy of the float ones, `table_bytes` a
+    query at most) and the fallback's per-chunk results."""
+    ranges = _RANGES_PER_THREAD * max(1, int(_core.get_num_threads()))
+    held = min(n_candidates, k * ranges)
+    total = n_queries * (k * _RESULT_SLOT_BYTES + held * _HELD_CANDIDATE_BYTES)
+    if packed:
+        chunk_k = min(k, max(1, min(n_candidates, _EXACT_CHUNK_ROWS)))
+        total += n_queries * (
+            table_bytes + chunk_k * _RESULT_SLOT_BYTES + min(k, n_candidates) * _HELD_CANDIDATE_BYTES
+        )
+    return total
 
 
 def check_allocation(n_bytes: int, what: str) -> None:

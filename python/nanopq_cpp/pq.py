@@ -20,6 +20,7 @@ from ._checks import (
     check_metric,
     code_dtype_for,
     kmeans_init,
+    top_k_bytes,
 )
 from ._errors import CodeError, DTypeError, InputError, NotFittedError, core_errors
 from ._model_bytes import write_model
@@ -282,10 +283,20 @@ class PQ:
             # reproduces it. One stacked matmul makes that same call per (query,
             # subspace), so every table equals nanopq's to the bit (docs/exactness.md).
             sub_queries = queries.reshape(n_queries, self.M, codewords.shape[2], 1)
-            tables = np.matmul(codewords, sub_queries)[..., 0]
+            with np.errstate(over="ignore"):  # an overflow is refused below, by name
+                tables = np.matmul(codewords, sub_queries)[..., 0]
         else:
             with core_errors():
                 tables = _core.distance_tables(queries, codewords, self.metric)
+        # A finite query far from the codewords (|values| ~ 1e19 and up) can
+        # still overflow float32 to inf; every row would then tie at inf and a
+        # search return ids 0..k-1, meaning nothing. nanopq returns those inf
+        # tables with a RuntimeWarning; we refuse them (docs/differences.md).
+        if not all_finite(tables):
+            raise InputError(
+                f"query is too large for float32 distance tables: its {self.metric} distances to the "
+                "codewords overflow to infinity; scale the vectors (and the codewords) down"
+            )
         return DistanceTable(tables[0] if query.ndim == 1 else tables, metric=self.metric)
 
     def search(
@@ -409,8 +420,12 @@ class DistanceTable:
             codes = as_codes(codes, tables.shape[1], tables.shape[2])
         n_rows = len(codes)
         k = as_int(topk, "topk", minimum=1)
-        # ids (int64) and distances (float32) for every query and slot.
-        check_allocation(len(tables) * k * 12, f"the top-k results ({len(tables)} queries x topk={k})")
+        n_candidates = n_rows if subset is None else int(np.size(subset))
+        table_bytes = tables.shape[1] * tables.shape[2] * 4
+        check_allocation(
+            top_k_bytes(len(tables), k, n_candidates, table_bytes, isinstance(codes, PackedCodes)),
+            f"the top-k results ({len(tables)} queries x topk={k})",
+        )
         ids = None
         if subset is not None:
             subset_array = np.asarray(subset)

@@ -161,6 +161,10 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
         const std::size_t last_query = std::min(n_queries, first_query + kQueryGroup);
         std::vector<code_t> gathered;
         std::vector<float> distances(kScanBlock);
+        // A range's heap holds at most its own rows: all ranges' heaps of a
+        // query together hold at most min(k * n_ranges, n_candidates).
+        const std::size_t range_begin = std::min(n_candidates, range * blocks_per_range * kScanBlock);
+        const std::size_t range_rows = std::min(n_candidates - range_begin, blocks_per_range * kScanBlock);
         for (std::size_t block = range * blocks_per_range; block < std::min(n_blocks, (range + 1) * blocks_per_range);
              ++block) {
             const std::size_t begin = block * kScanBlock;
@@ -180,7 +184,7 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
             for (std::size_t q = first_query; q < last_query; ++q) {
                 adist_rows(tables + q * table_size, n_subspaces, n_codewords, block_codes, count, distances.data());
                 std::vector<Neighbor>& heap = partial[q * n_ranges + range];
-                heap.reserve(std::min(k, n_candidates));
+                heap.reserve(std::min(k, range_rows));
                 if (metric == Metric::l2)
                     detail::offer_block<false>(kernels, distances.data(), count, id_of, heap, k);
                 else

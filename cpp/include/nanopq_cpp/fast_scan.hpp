@@ -213,27 +213,39 @@ inline void exact_search_packed_rows(const float* tables, const PackedCodesView&
                                      std::int64_t* out_ids, float* out_distances, int num_threads) {
     const std::size_t M = codes.n_subspaces, Ks = codes.n_codewords, table_size = M * Ks;
     const std::size_t n_queries = queries.size(), n = codes.n_rows;
-    std::vector<float> listed(checked_product(n_queries, table_size, "tables"));
-    for (std::size_t i = 0; i < n_queries; ++i)
-        std::copy_n(tables + queries[i] * table_size, table_size, listed.data() + i * table_size);
+    // The listed queries' tables side by side; when they are all the queries,
+    // in order, they already are, and no copy is made.
+    bool all_in_order = true;
+    for (std::size_t i = 0; i < n_queries && all_in_order; ++i) all_in_order = queries[i] == i;
+    std::vector<float> listed;
+    if (!all_in_order) {
+        listed.resize(checked_product(n_queries, table_size, "tables"));
+        for (std::size_t i = 0; i < n_queries; ++i)
+            std::copy_n(tables + queries[i] * table_size, table_size, listed.data() + i * table_size);
+    }
+    const float* query_tables = all_in_order ? tables : listed.data();
     const std::size_t n_chunks = std::max<std::size_t>(1, (n + kExactChunkRows - 1) / kExactChunkRows);
     const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
-    std::vector<std::vector<Neighbor>> partial(n_queries * n_chunks);
+    // Each query's k best so far, and one chunk's top-k (at most its rows):
+    // memory bounded by the result, not by k times the chunks.
+    std::vector<std::vector<Neighbor>> best(n_queries);
+    const std::size_t chunk_k = std::min(k, std::max<std::size_t>(1, std::min(n, kExactChunkRows)));
     std::vector<std::uint8_t> rows;
-    std::vector<std::int64_t> ids(checked_product(n_queries, k, "search results"));
+    std::vector<std::int64_t> ids(checked_product(n_queries, chunk_k, "search results"));
     std::vector<float> distances(ids.size());
     for (std::size_t chunk = 0; chunk < n_chunks; ++chunk) {
         const std::size_t begin = chunk * kExactChunkRows, count = std::min(kExactChunkRows, n - begin);
         rows.resize(count * M);
         unpack_rows(codes, begin, count, rows.data());
-        search(listed.data(), n_queries, M, Ks, rows.data(), count, k, metric, nullptr, 0, ids.data(), distances.data(),
-               num_threads);
+        search(query_tables, n_queries, M, Ks, rows.data(), count, chunk_k, metric, nullptr, 0, ids.data(),
+               distances.data(), num_threads);
         for (std::size_t i = 0; i < n_queries; ++i)
-            for (std::size_t j = 0; j < k && ids[i * k + j] >= 0; ++j)
-                partial[i * n_chunks + chunk].push_back(
-                    Neighbor{sign * distances[i * k + j], static_cast<std::int64_t>(begin) + ids[i * k + j]});
+            for (std::size_t j = 0; j < chunk_k && ids[i * chunk_k + j] >= 0; ++j)
+                keep_best(best[i], k,
+                          Neighbor{sign * distances[i * chunk_k + j],
+                                   static_cast<std::int64_t>(begin) + ids[i * chunk_k + j]});
     }
-    write_top_k(partial, n_chunks, queries, k, metric, out_ids, out_distances);
+    write_top_k(best, 1, queries, k, metric, out_ids, out_distances);
 }
 
 // Bytes of codes in a fast-scan task, and queries per task: the codes of a

@@ -10,26 +10,45 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
 
 namespace nanopq_cpp {
 
+// The most threads a call starts, whether asked for by set_num_threads, per
+// call or through the environment: more only costs memory and start-up.
+inline constexpr int kMaxThreads = 4096;
+
 namespace detail {
+
+// A thread count from an environment variable's text: a positive integer,
+// optionally surrounded by blanks, capped at kMaxThreads; 0 for anything else
+// ("4x", "", "-2", "2.5"). For OMP_NUM_THREADS, whose value may list a count
+// per nesting level ("4,2"), the first one counts.
+inline int parse_thread_count(const char* text, bool first_of_list) {
+    const char* at = text;
+    while (*at == ' ' || *at == '\t') ++at;
+    long long count = 0;
+    const char* digits = at;
+    for (; *at >= '0' && *at <= '9'; ++at) count = (std::min)(count * 10 + (*at - '0'), 1LL << 40);
+    if (at == digits) return 0;
+    while (*at == ' ' || *at == '\t') ++at;
+    if (*at != '\0' && !(first_of_list && *at == ',')) return 0;
+    return count <= 0 ? 0 : static_cast<int>((std::min<long long>)(count, kMaxThreads));
+}
 
 inline int default_num_threads() {
     // NANOPQ_CPP_NUM_THREADS wins; OMP_NUM_THREADS is honoured because users
     // already set it to tame numeric libraries.
-    for (const char* name : {"NANOPQ_CPP_NUM_THREADS", "OMP_NUM_THREADS"}) {
-        if (const char* value = std::getenv(name)) {
-            char* end = nullptr;
-            long parsed = std::strtol(value, &end, 10);
-            if (end != value && parsed > 0) return static_cast<int>(std::min<long>(parsed, 4096));
-        }
-    }
-    unsigned hardware = std::thread::hardware_concurrency();
-    return hardware == 0 ? 1 : static_cast<int>(hardware);
+    if (const char* value = std::getenv("NANOPQ_CPP_NUM_THREADS"))
+        if (const int count = parse_thread_count(value, false)) return count;
+    if (const char* value = std::getenv("OMP_NUM_THREADS"))
+        if (const int count = parse_thread_count(value, true)) return count;
+    const unsigned hardware = std::thread::hardware_concurrency();
+    return hardware == 0 ? 1 : static_cast<int>((std::min)(hardware, static_cast<unsigned>(kMaxThreads)));
 }
 
 inline std::atomic<int>& num_threads_setting() {
@@ -44,12 +63,16 @@ inline int get_num_threads() { return detail::num_threads_setting().load(); }
 
 // n > 0 sets the count; n == 0 restores the default (environment or all cores).
 inline void set_num_threads(int n) {
-    if (n < 0) throw std::invalid_argument("num_threads must be >= 0 (0 means the default)");
+    if (n < 0 || n > kMaxThreads)
+        throw std::invalid_argument("num_threads must be in [0, " + std::to_string(kMaxThreads) + "], got " +
+                                    std::to_string(n) + " (0 means the default)");
     detail::num_threads_setting().store(n == 0 ? detail::default_num_threads() : n);
 }
 
 // Resolves a per-call request: 0 or less means the global setting.
-inline int resolve_num_threads(int requested) { return requested > 0 ? requested : get_num_threads(); }
+inline int resolve_num_threads(int requested) {
+    return requested > 0 ? (std::min)(requested, kMaxThreads) : get_num_threads();
+}
 
 // Threads worth starting for `work` units when each thread should get at least
 // `min_work_per_thread`: starting a thread costs tens of microseconds, and far
