@@ -135,11 +135,11 @@ TEST_CASE("first_at_most and first_at_least: the portable index at every level, 
                       portable().first_at_least(values.data(), count, bound));
             }
             for (std::size_t hit = 0; hit < count; hit += 7) {
-                std::vector<float> far(count, 5.0f);
-                far[hit] = -5.0f;
-                CHECK(row->first_at_most(far.data(), count, 0.0f) == hit);
-                CHECK(row->first_at_least(far.data(), count, 5.0f) == (hit == 0 ? 1u : 0u));
-                CHECK(row->first_at_least(far.data(), count, 6.0f) == count);
+                std::vector<float> distant(count, 5.0f);
+                distant[hit] = -5.0f;
+                CHECK(row->first_at_most(distant.data(), count, 0.0f) == hit);
+                CHECK(row->first_at_least(distant.data(), count, 5.0f) == (hit == 0 ? 1u : 0u));
+                CHECK(row->first_at_least(distant.data(), count, 6.0f) == count);
             }
         }
 }

@@ -36,7 +36,7 @@ void adist(const float* tables, std::size_t n_queries, std::size_t n_subspaces, 
     const int threads = threads_for(n * n_queries * n_subspaces, std::size_t{1} << 20, num_threads);
     const auto adist_rows = detail::adist_kernel(active_kernels(), codes);
     parallel_for(n_blocks, threads, [&](std::size_t block) {
-        const std::size_t begin = block * kScanBlock, count = std::min(kScanBlock, n - begin);
+        const std::size_t begin = block * kScanBlock, count = (std::min)(kScanBlock, n - begin);
         for (std::size_t q = 0; q < n_queries; ++q)
             adist_rows(tables + q * table_size, n_subspaces, n_codewords, codes + begin * n_subspaces, count,
                        out + q * n + begin);
@@ -150,7 +150,8 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
     const std::size_t n_groups = std::max<std::size_t>(1, (n_queries + kQueryGroup - 1) / kQueryGroup);
     const int threads = threads_for(n_candidates * n_queries * n_subspaces, std::size_t{1} << 20, num_threads);
     const std::size_t wanted_tasks = threads == 1 ? 1 : 4 * static_cast<std::size_t>(threads);
-    const std::size_t n_ranges = std::min(n_blocks, std::max<std::size_t>(1, (wanted_tasks + n_groups - 1) / n_groups));
+    const std::size_t n_ranges =
+        (std::min)(n_blocks, std::max<std::size_t>(1, (wanted_tasks + n_groups - 1) / n_groups));
     const std::size_t blocks_per_range = (n_blocks + n_ranges - 1) / n_ranges;
     std::vector<std::vector<Neighbor>> partial(n_queries * n_ranges);
     const KernelTable& kernels = active_kernels();
@@ -158,17 +159,17 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
     parallel_for(n_groups * n_ranges, threads, [&](std::size_t task) {
         const std::size_t group = task / n_ranges, range = task % n_ranges;
         const std::size_t first_query = group * kQueryGroup;
-        const std::size_t last_query = std::min(n_queries, first_query + kQueryGroup);
+        const std::size_t last_query = (std::min)(n_queries, first_query + kQueryGroup);
         std::vector<code_t> gathered;
         std::vector<float> distances(kScanBlock);
         // A range's heap holds at most its own rows: all ranges' heaps of a
         // query together hold at most min(k * n_ranges, n_candidates).
-        const std::size_t range_begin = std::min(n_candidates, range * blocks_per_range * kScanBlock);
-        const std::size_t range_rows = std::min(n_candidates - range_begin, blocks_per_range * kScanBlock);
-        for (std::size_t block = range * blocks_per_range; block < std::min(n_blocks, (range + 1) * blocks_per_range);
+        const std::size_t range_begin = (std::min)(n_candidates, range * blocks_per_range * kScanBlock);
+        const std::size_t range_rows = (std::min)(n_candidates - range_begin, blocks_per_range * kScanBlock);
+        for (std::size_t block = range * blocks_per_range; block < (std::min)(n_blocks, (range + 1) * blocks_per_range);
              ++block) {
             const std::size_t begin = block * kScanBlock;
-            const std::size_t count = begin < n_candidates ? std::min(kScanBlock, n_candidates - begin) : 0;
+            const std::size_t count = begin < n_candidates ? (std::min)(kScanBlock, n_candidates - begin) : 0;
             const code_t* block_codes = codes + begin * n_subspaces;
             if (subset) {
                 // Copy the subset's rows side by side so the scan reads them in order.
@@ -184,7 +185,7 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
             for (std::size_t q = first_query; q < last_query; ++q) {
                 adist_rows(tables + q * table_size, n_subspaces, n_codewords, block_codes, count, distances.data());
                 std::vector<Neighbor>& heap = partial[q * n_ranges + range];
-                heap.reserve(std::min(k, range_rows));
+                heap.reserve((std::min)(k, range_rows));
                 if (metric == Metric::l2)
                     detail::offer_block<false>(kernels, distances.data(), count, id_of, heap, k);
                 else

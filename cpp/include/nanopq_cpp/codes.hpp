@@ -25,7 +25,7 @@ inline std::size_t code_bytes_for(std::size_t n_codewords) {
 template <class code_t>
 void check_codes(const code_t* codes, std::size_t n_rows, std::size_t n_subspaces, std::size_t n_codewords) {
     static_assert(std::is_unsigned<code_t>::value, "codes are unsigned integers");
-    if (static_cast<unsigned long long>(std::numeric_limits<code_t>::max()) < n_codewords) return;
+    if (static_cast<unsigned long long>((std::numeric_limits<code_t>::max)()) < n_codewords) return;
     const std::size_t count = n_rows * n_subspaces;
     // Branch-free scan for the common all-valid case, then locate the culprit.
     code_t largest = 0;

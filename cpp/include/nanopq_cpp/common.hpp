@@ -35,7 +35,7 @@ inline void require(bool condition, const std::string& message) {
 
 // n * m with an overflow check, for sizes of buffers we are about to allocate.
 inline std::size_t checked_product(std::size_t n, std::size_t m, const char* what) {
-    if (m != 0 && n > std::numeric_limits<std::size_t>::max() / m)
+    if (m != 0 && n > (std::numeric_limits<std::size_t>::max)() / m)
         throw std::length_error(std::string(what) + " is too large to allocate");
     return n * m;
 }

@@ -80,7 +80,7 @@ struct QuantizedTable {
     std::uint16_t bound(float key) const {
         if (!(key < std::numeric_limits<float>::infinity())) return 65535;
         const double levels = std::floor((static_cast<double>(key) - offset + slack) / step + 1e-6);
-        return static_cast<std::uint16_t>(std::min(65535.0, std::max(0.0, levels)));
+        return static_cast<std::uint16_t>((std::min)(65535.0, (std::max)(0.0, levels)));
     }
 };
 
@@ -102,12 +102,12 @@ inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces
         for (std::size_t k = 0; k < Ks; ++k) {
             const float key = sign * table[m * Ks + k];
             if (!std::isfinite(key)) return quantized;
-            low = std::min(low, key);
-            high = std::max(high, key);
-            largest = std::max(largest, std::fabs(key));
+            low = (std::min)(low, key);
+            high = (std::max)(high, key);
+            largest = (std::max)(largest, std::fabs(key));
         }
         lowest[m] = low;
-        largest_range = std::max(largest_range, static_cast<double>(high) - low);
+        largest_range = (std::max)(largest_range, static_cast<double>(high) - low);
         sum_largest += largest;
         offset += low;
     }
@@ -119,7 +119,7 @@ inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces
         std::uint8_t* row = bits == 4 ? lut + subspace_offset_4bit(m) : lut + m * 256;
         for (std::size_t k = 0; k < Ks; ++k) {
             const double level = std::floor((static_cast<double>(sign * table[m * Ks + k]) - lowest[m]) / step);
-            row[k] = static_cast<std::uint8_t>(std::min(static_cast<double>(levels), std::max(0.0, level)));
+            row[k] = static_cast<std::uint8_t>((std::min)(static_cast<double>(levels), (std::max)(0.0, level)));
         }
     }
     // gamma_{M-1} <= 1.01 M u while M u < 0.01 (M <= 65535 here).
@@ -173,9 +173,9 @@ inline void exact_search_packed(const float* tables, const PackedCodesView& code
     parallel_for(n_groups * n_blocks, threads, [&](std::size_t task) {
         const std::size_t group = task / n_blocks, block = task % n_blocks;
         const std::size_t first_query = group * kQueryGroup;
-        const std::size_t last_query = std::min(queries.size(), first_query + kQueryGroup);
+        const std::size_t last_query = (std::min)(queries.size(), first_query + kQueryGroup);
         const std::size_t begin = block * kScanBlock;
-        const std::size_t count = begin < n_candidates ? std::min(kScanBlock, n_candidates - begin) : 0;
+        const std::size_t count = begin < n_candidates ? (std::min)(kScanBlock, n_candidates - begin) : 0;
         std::vector<std::uint8_t> rows(count * M);
         if (subset) {
             for (std::size_t j = 0; j < count; ++j)
@@ -229,12 +229,12 @@ inline void exact_search_packed_rows(const float* tables, const PackedCodesView&
     // Each query's k best so far, and one chunk's top-k (at most its rows):
     // memory bounded by the result, not by k times the chunks.
     std::vector<std::vector<Neighbor>> best(n_queries);
-    const std::size_t chunk_k = std::min(k, std::max<std::size_t>(1, std::min(n, kExactChunkRows)));
+    const std::size_t chunk_k = (std::min)(k, std::max<std::size_t>(1, (std::min)(n, kExactChunkRows)));
     std::vector<std::uint8_t> rows;
     std::vector<std::int64_t> ids(checked_product(n_queries, chunk_k, "search results"));
     std::vector<float> distances(ids.size());
     for (std::size_t chunk = 0; chunk < n_chunks; ++chunk) {
-        const std::size_t begin = chunk * kExactChunkRows, count = std::min(kExactChunkRows, n - begin);
+        const std::size_t begin = chunk * kExactChunkRows, count = (std::min)(kExactChunkRows, n - begin);
         rows.resize(count * M);
         unpack_rows(codes, begin, count, rows.data());
         search(query_tables, n_queries, M, Ks, rows.data(), count, chunk_k, metric, nullptr, 0, ids.data(),
@@ -295,8 +295,9 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
     parallel_for(n_ranges * n_groups, threads, [&](std::size_t task) {
         const std::size_t range = task / n_groups, group = task % n_groups;
         const std::size_t first_query = group * group_size;
-        const std::size_t group_queries = std::min(group_size, n_queries - first_query);
-        const std::size_t first_block = range * task_blocks, end_block = std::min(n_blocks, first_block + task_blocks);
+        const std::size_t group_queries = (std::min)(group_size, n_queries - first_query);
+        const std::size_t first_block = range * task_blocks,
+                          end_block = (std::min)(n_blocks, first_block + task_blocks);
         const std::size_t max_chunk = std::max<std::size_t>(1, kFastScanChunkRows / rows_per_block);
         std::vector<std::uint16_t> thresholds(group_queries);
         std::vector<Mask> masks((max_chunk * group_queries + 7) / 8 * 8, 0);
@@ -306,10 +307,10 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
         std::vector<float> distances;
         std::size_t chunk = 1;
         for (std::size_t block = first_block; block < end_block;
-             block += chunk, chunk = std::min(2 * chunk, max_chunk)) {
-            chunk = std::min(chunk, end_block - block);
+             block += chunk, chunk = (std::min)(2 * chunk, max_chunk)) {
+            chunk = (std::min)(chunk, end_block - block);
             // The tail block comes alone, from its padded copy.
-            if (block < n_full) chunk = std::min(chunk, n_full - block);
+            if (block < n_full) chunk = (std::min)(chunk, n_full - block);
             const std::uint8_t* data = block < n_full ? codes.block(block) : tail_block.data();
             for (std::size_t i = 0; i < group_queries; ++i) {
                 const std::size_t query = first_query + i;
@@ -460,7 +461,7 @@ inline void adist_packed(const float* tables, std::size_t n_queries, const Packe
     const std::size_t n_blocks = (n + kScanBlock - 1) / kScanBlock;
     const int threads = threads_for(n * n_queries * M, std::size_t{1} << 20, num_threads);
     parallel_for(n_blocks, threads, [&](std::size_t block) {
-        const std::size_t begin = block * kScanBlock, count = std::min(kScanBlock, n - begin);
+        const std::size_t begin = block * kScanBlock, count = (std::min)(kScanBlock, n - begin);
         std::vector<std::uint8_t> rows(count * M);
         detail::unpack_rows(codes, begin, count, rows.data());
         for (std::size_t q = 0; q < n_queries; ++q)

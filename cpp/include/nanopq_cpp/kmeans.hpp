@@ -57,7 +57,7 @@ inline double kmeans_assign(const float* data, std::size_t n, std::size_t dim, s
     const std::size_t n_blocks = (n + kAssignBlock - 1) / kAssignBlock;
     std::vector<double> block_error(n_blocks, 0.0);
     parallel_for(n_blocks, num_threads, [&](std::size_t block) {
-        const std::size_t begin = block * kAssignBlock, count = std::min(kAssignBlock, n - begin);
+        const std::size_t begin = block * kAssignBlock, count = (std::min)(kAssignBlock, n - begin);
         float distances[kAssignBlock];
         nearest_codeword(data + begin * stride, count, stride, centroids_t.data(), norms.data(), k, dim, labels + begin,
                          distances);
@@ -94,7 +94,7 @@ inline void init_gaussian(const float* data, std::size_t n, std::size_t dim, std
     std::vector<double> eigenvalues(dim), eigenvectors(dim * dim);
     linalg::symmetric_eigen(cov.data(), dim, eigenvalues.data(), eigenvectors.data());
     std::vector<double> scale(dim), z(dim);
-    for (std::size_t j = 0; j < dim; ++j) scale[j] = std::sqrt(std::max(0.0, eigenvalues[j]));
+    for (std::size_t j = 0; j < dim; ++j) scale[j] = std::sqrt((std::max)(0.0, eigenvalues[j]));
     for (std::size_t c = 0; c < k; ++c) {
         for (std::size_t j = 0; j < dim; ++j) z[j] = random.normal() * scale[j];
         for (std::size_t d = 0; d < dim; ++d) {
@@ -116,7 +116,7 @@ inline void init_plusplus(const float* data, std::size_t n, std::size_t dim, std
         const float* newest = centroids + c * dim;
         std::vector<double> block_total(n_blocks, 0.0);
         parallel_for(n_blocks, num_threads, [&](std::size_t block) {
-            const std::size_t begin = block * kAssignBlock, end = std::min(n, begin + kAssignBlock);
+            const std::size_t begin = block * kAssignBlock, end = (std::min)(n, begin + kAssignBlock);
             double total = 0.0;
             for (std::size_t i = begin; i < end; ++i) {
                 float distance = 0.0f;
@@ -124,7 +124,7 @@ inline void init_plusplus(const float* data, std::size_t n, std::size_t dim, std
                     const float diff = data[i * stride + d] - newest[d];
                     distance += diff * diff;
                 }
-                nearest[i] = std::min(nearest[i], distance);
+                nearest[i] = (std::min)(nearest[i], distance);
                 total += nearest[i];
             }
             block_total[block] = total;
@@ -206,7 +206,7 @@ inline std::vector<float> per_dimension_spread(const float* data, std::size_t n,
     std::vector<float> spread(dim);
     for (std::size_t d = 0; d < dim; ++d) {
         const double m = mean[d] / static_cast<double>(n);
-        spread[d] = static_cast<float>(std::sqrt(std::max(0.0, square[d] / static_cast<double>(n) - m * m)));
+        spread[d] = static_cast<float>(std::sqrt((std::max)(0.0, square[d] / static_cast<double>(n) - m * m)));
     }
     return spread;
 }

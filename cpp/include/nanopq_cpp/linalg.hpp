@@ -60,7 +60,7 @@ constexpr double kEigenRelativeTolerance = 1e-14;
 
 // Squared column norm below which one-sided Jacobi leaves a column alone
 // (about (1.5e-146)^2; see svd_rows).
-constexpr double kTinyNormSq = std::numeric_limits<double>::min() / kEpsilon;
+constexpr double kTinyNormSq = (std::numeric_limits<double>::min)() / kEpsilon;
 
 // Upper bound on Jacobi sweeps. Typical inputs need 6-12 sweeps; the cap only
 // guards against pathological inputs so the call always terminates.
@@ -208,7 +208,7 @@ inline std::size_t index_of_max_abs(const double* values, std::size_t length) {
 // of 64-byte lines (8 doubles) spreads a column over all sets.
 inline std::size_t padded_stride(std::size_t n, const char* function_name) {
     constexpr std::size_t kLine = 8;
-    if (n > std::numeric_limits<std::size_t>::max() - 2 * kLine) {
+    if (n > (std::numeric_limits<std::size_t>::max)() - 2 * kLine) {
         fail(function_name, "matrix dimensions overflow size_t");
     }
     std::size_t lines = (n + kLine - 1) / kLine;
@@ -226,9 +226,9 @@ inline void copy_lower_to_upper_from(double* a, std::size_t n, std::size_t strid
     constexpr std::size_t kTile = 32;
     double tile[kTile][kTile];
     for (std::size_t row_start = first_row; row_start < n; row_start += kTile) {
-        const std::size_t row_end = std::min(n, row_start + kTile);
+        const std::size_t row_end = (std::min)(n, row_start + kTile);
         for (std::size_t column_start = 0; column_start < row_end; column_start += kTile) {
-            const std::size_t column_end = std::min(row_end, column_start + kTile);
+            const std::size_t column_end = (std::min)(row_end, column_start + kTile);
             for (std::size_t j = row_start; j < row_end; ++j) {
                 const double* row_j = a + j * stride;
                 for (std::size_t k = column_start; k < column_end; ++k) {
@@ -237,7 +237,7 @@ inline void copy_lower_to_upper_from(double* a, std::size_t n, std::size_t strid
             }
             for (std::size_t k = column_start; k < column_end; ++k) {
                 double* row_k = a + k * stride;
-                for (std::size_t j = std::max(row_start, k + 1); j < row_end; ++j) {
+                for (std::size_t j = (std::max)(row_start, k + 1); j < row_end; ++j) {
                     row_k[j] = tile[k - column_start][j - row_start];
                 }
             }
@@ -268,7 +268,7 @@ inline SvdRows svd_rows(const double* a, std::size_t n, std::size_t count, const
             if (!std::isfinite(value)) {
                 fail(function_name, "matrix contains NaN or infinity");
             }
-            max_abs_value = std::max(max_abs_value, std::fabs(value));
+            max_abs_value = (std::max)(max_abs_value, std::fabs(value));
             columns[j * n + i] = value;
         }
     }
@@ -470,7 +470,7 @@ inline void symmetric_eigen(const double* matrix, std::size_t n, double* eigenva
             if (!std::isfinite(value)) {
                 detail::fail(kName, "matrix contains NaN or infinity");
             }
-            max_abs_value = std::max(max_abs_value, std::fabs(value));
+            max_abs_value = (std::max)(max_abs_value, std::fabs(value));
             work[i * stride + j] = value;
             work[j * stride + i] = value;
         }

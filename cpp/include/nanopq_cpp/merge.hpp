@@ -70,9 +70,9 @@ inline void merge_topk(const ShardTopk* shards, std::size_t n_shards, std::size_
                                     std::size_t{1} << 18, num_threads);
     parallel_for(n_tasks, threads, [&](std::size_t task) {
         const std::size_t first_query = task * kQueriesPerTask;
-        const std::size_t last_query = std::min(n_queries, first_query + kQueriesPerTask);
+        const std::size_t last_query = (std::min)(n_queries, first_query + kQueriesPerTask);
         std::vector<Neighbor> kept;
-        kept.reserve(std::min(k, n_candidates));
+        kept.reserve((std::min)(k, n_candidates));
         for (std::size_t q = first_query; q < last_query; ++q) {
             kept.clear();
             for (std::size_t s = 0; s < n_shards; ++s) {

@@ -38,7 +38,7 @@ inline std::vector<std::size_t> eigenvalue_allocation(const double* eigenvalues,
     for (std::size_t d = 0; d < dim; ++d) {
         // Covariances are positive semi-definite; clamp round-off negatives so
         // the log stays finite (nanopq would produce NaN here).
-        const double value = std::isfinite(eigenvalues[d]) ? std::max(0.0, eigenvalues[d]) : 0.0;
+        const double value = std::isfinite(eigenvalues[d]) ? (std::max)(0.0, eigenvalues[d]) : 0.0;
         log_values[d] = std::log(value + 1e-10);
     }
     const double lowest = *std::min_element(log_values.begin(), log_values.end());
@@ -68,7 +68,7 @@ inline void rotate(const float* vecs, std::size_t n, std::size_t dim, const floa
     require(n == 0 || (vecs && rotation && out), "rotate needs input and output buffers");
     const std::size_t n_blocks = (n + kRowBlock - 1) / kRowBlock;
     parallel_for(n_blocks, resolve_num_threads(num_threads), [&](std::size_t block) {
-        const std::size_t end = std::min(n, (block + 1) * kRowBlock);
+        const std::size_t end = (std::min)(n, (block + 1) * kRowBlock);
         for (std::size_t i = block * kRowBlock; i < end; ++i) {
             float* row = out + i * dim;
             std::fill(row, row + dim, 0.0f);
@@ -95,7 +95,7 @@ inline std::vector<double> cross_correlation(const float* x, const float* y, std
     std::vector<std::vector<float>> partial(n_blocks);
     const auto cross_accumulate = active_kernels().cross_accumulate;
     parallel_for(n_blocks, resolve_num_threads(num_threads), [&](std::size_t block) {
-        const std::size_t begin = block * block_rows, rows = std::min(block_rows, n - begin);
+        const std::size_t begin = block * block_rows, rows = (std::min)(block_rows, n - begin);
         partial[block].assign(size, 0.0f);
         cross_accumulate(x + begin * dim, y + begin * dim, rows, dim, partial[block].data());
     });

@@ -119,7 +119,7 @@ inline void unpack_rows(const PackedCodesView& view, std::size_t first, std::siz
     while (row < end) {
         const std::size_t b = row / rows_per_block, in_block = row % rows_per_block;
         if (b >= view.n_full_blocks()) break;
-        const std::size_t take = std::min(rows_per_block - in_block, end - row);
+        const std::size_t take = (std::min)(rows_per_block - in_block, end - row);
         const std::uint8_t* block = view.block(b);
         std::uint8_t* dest = out + (row - first) * M;
         if (eight_bits) {
@@ -211,10 +211,10 @@ inline void check_packed_codes(const PackedCodesView& view) {
         // pass for the common case, the largest code of all.
         std::uint8_t largest = 0;
         if (bits == 8) {
-            for (std::size_t i = 0; i < n_bytes; ++i) largest = std::max(largest, view.data[i]);
+            for (std::size_t i = 0; i < n_bytes; ++i) largest = (std::max)(largest, view.data[i]);
         } else {
             for (std::size_t i = 0; i < n_bytes; ++i)
-                largest = std::max(largest, std::max<std::uint8_t>(view.data[i] >> 4, view.data[i] & 0x0F));
+                largest = (std::max)(largest, std::max<std::uint8_t>(view.data[i] >> 4, view.data[i] & 0x0F));
         }
         if (largest < view.n_codewords) return;
     }

@@ -54,7 +54,7 @@ inline std::vector<float> train_codewords(const float* vecs, std::size_t n, std:
     const int total_threads = resolve_num_threads(options.num_threads);
     const int outer = static_cast<int>(std::min<std::size_t>(n_subspaces, static_cast<std::size_t>(total_threads)));
     KMeansOptions inner_options = options;
-    inner_options.num_threads = std::max(1, total_threads / std::max(1, outer));
+    inner_options.num_threads = (std::max)(1, total_threads / (std::max)(1, outer));
     std::mutex log_mutex;
     parallel_for(n_subspaces, outer, [&](std::size_t m) {
         if (log) {
@@ -79,7 +79,7 @@ void encode(const float* vecs, std::size_t n, const CodebookView& codebook, code
             const Logger& log = {}) {
     codebook.validate();
     require(n == 0 || (vecs != nullptr && codes != nullptr), "encode needs input and output buffers");
-    require(static_cast<unsigned long long>(std::numeric_limits<code_t>::max()) >= codebook.n_codewords - 1,
+    require(static_cast<unsigned long long>((std::numeric_limits<code_t>::max)()) >= codebook.n_codewords - 1,
             "the code type is too narrow for Ks");
     const std::size_t M = codebook.n_subspaces, Ks = codebook.n_codewords, Ds = codebook.subspace_dim;
     const std::size_t dim = codebook.dim();
@@ -93,7 +93,7 @@ void encode(const float* vecs, std::size_t n, const CodebookView& codebook, code
     std::atomic<std::size_t> blocks_done{0};
     std::mutex log_mutex;
     parallel_for(n_blocks, resolve_num_threads(num_threads), [&](std::size_t block) {
-        const std::size_t begin = block * kEncodeBlock, count = std::min(kEncodeBlock, n - begin);
+        const std::size_t begin = block * kEncodeBlock, count = (std::min)(kEncodeBlock, n - begin);
         std::uint32_t labels[kEncodeBlock];
         for (std::size_t m = 0; m < M; ++m) {
             nearest_codeword(vecs + begin * dim + m * Ds, count, dim, transposed.data() + m * Ks * Ds, Ks, Ds, labels,
@@ -104,7 +104,7 @@ void encode(const float* vecs, std::size_t n, const CodebookView& codebook, code
             const std::size_t done = blocks_done.fetch_add(1) + 1;
             if (done * 10 / n_blocks != (done - 1) * 10 / n_blocks) {
                 std::lock_guard<std::mutex> lock(log_mutex);
-                log("Encoding: " + std::to_string(std::min(n, done * kEncodeBlock)) + " / " + std::to_string(n) +
+                log("Encoding: " + std::to_string((std::min)(n, done * kEncodeBlock)) + " / " + std::to_string(n) +
                     " vectors");
             }
         }
@@ -154,7 +154,7 @@ void decode(const code_t* codes, std::size_t n, const CodebookView& codebook, fl
     // Floats written per thread: copying is cheap, so only large decodes split.
     const int threads = threads_for(n * M * Ds, std::size_t{1} << 21, num_threads);
     parallel_for(n_blocks, threads, [&](std::size_t block) {
-        const std::size_t begin = block * kEncodeBlock, count = std::min(kEncodeBlock, n - begin);
+        const std::size_t begin = block * kEncodeBlock, count = (std::min)(kEncodeBlock, n - begin);
         detail::gather_codewords(codes + begin * M, count, codebook, vecs + begin * M * Ds);
     });
 }

@@ -81,7 +81,7 @@ inline int resolve_num_threads(int requested) {
 inline int threads_for(std::size_t work, std::size_t min_work_per_thread, int requested) {
     const std::size_t useful = min_work_per_thread == 0 ? work : work / min_work_per_thread;
     const std::size_t limit = static_cast<std::size_t>(resolve_num_threads(requested));
-    return static_cast<int>(std::max<std::size_t>(1, std::min(useful, limit)));
+    return static_cast<int>(std::max<std::size_t>(1, (std::min)(useful, limit)));
 }
 
 // Runs task(i) for i in [0, n_tasks) on up to `num_threads` threads, the calling
@@ -91,7 +91,7 @@ inline int threads_for(std::size_t work, std::size_t min_work_per_thread, int re
 template <class Task>
 void parallel_for(std::size_t n_tasks, int num_threads, Task&& task) {
     if (n_tasks == 0) return;
-    std::size_t workers = std::min<std::size_t>(n_tasks, static_cast<std::size_t>(std::max(1, num_threads)));
+    std::size_t workers = std::min<std::size_t>(n_tasks, static_cast<std::size_t>((std::max)(1, num_threads)));
     if (workers == 1) {
         for (std::size_t i = 0; i < n_tasks; ++i) task(i);
         return;

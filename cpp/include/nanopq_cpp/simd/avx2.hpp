@@ -195,8 +195,8 @@ NANOPQ_CPP_TARGET_AVX2 inline __m256 unfused(__m256 x) {
 // same order, and ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) is two in-register
 // additions of swapped lanes (addition commutes exactly), then the tail.
 // Other Ds go to the reference, so every entry is the reference's to the bit.
-NANOPQ_CPP_TARGET_AVX2 inline void l2_to_codewords(const float* query, const float* codewords,
-                                                   std::size_t n_codewords, std::size_t dim, float* out) {
+NANOPQ_CPP_TARGET_AVX2 inline void l2_to_codewords(const float* query, const float* codewords, std::size_t n_codewords,
+                                                   std::size_t dim, float* out) {
     if (dim < 8 || dim > 128) return reference::l2_to_codewords(query, codewords, n_codewords, dim, out);
     const std::size_t full = dim - dim % 8;
     for (std::size_t k = 0; k < n_codewords; ++k) {
@@ -232,9 +232,9 @@ NANOPQ_CPP_TARGET_AVX2 inline std::size_t first_within(const float* values, std:
     const __m256 limit = _mm256_set1_ps(bound);
     std::size_t i = 0;
     for (; i + 32 <= count; i += 32) {
-        const __m256 any =
-            _mm256_or_ps(_mm256_or_ps(within<kAtLeast>(values + i, limit), within<kAtLeast>(values + i + 8, limit)),
-                         _mm256_or_ps(within<kAtLeast>(values + i + 16, limit), within<kAtLeast>(values + i + 24, limit)));
+        const __m256 any = _mm256_or_ps(
+            _mm256_or_ps(within<kAtLeast>(values + i, limit), within<kAtLeast>(values + i + 8, limit)),
+            _mm256_or_ps(within<kAtLeast>(values + i + 16, limit), within<kAtLeast>(values + i + 24, limit)));
         if (_mm256_movemask_ps(any) != 0) break;
     }
     return i + reference::first_within<kAtLeast>(values + i, count - i, bound);

@@ -225,8 +225,8 @@ void adist_fixed(std::index_sequence<kFirst, kFixed...>, const float* table, std
 template <class code_t>
 void adist(const float* table, std::size_t n_subspaces, std::size_t n_codewords, const code_t* codes, std::size_t n,
            float* out) {
-    using Fixed = std::index_sequence<1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 24, 32, 40, 48, 56, 64,
-                                      80, 96, 112, 128>;
+    using Fixed = std::index_sequence<1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 24, 32, 40, 48, 56, 64, 80,
+                                      96, 112, 128>;
     adist_fixed(Fixed{}, table, n_subspaces, n_codewords, codes, n, out);
 }
 
@@ -275,7 +275,7 @@ inline void finish_nearest(const float* lane_best, const std::uint32_t* lane_ind
         }
     }
     *label = winner_index;
-    if (distance) *distance = kByNorms ? std::max(0.0f, winner + squared_norm(point, dim)) : winner;
+    if (distance) *distance = kByNorms ? (std::max)(0.0f, winner + squared_norm(point, dim)) : winner;
 }
 
 // out (dim x dim) += x^T y over `rows` rows of x and y (row-major, dim wide):
