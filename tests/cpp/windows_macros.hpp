@@ -47,6 +47,14 @@
 #include <unistd.h>
 #endif
 
+#ifdef _WIN32
+// The real thing; mingw-w64's leaves out min and max in C++, MSVC's has them.
+#include <windows.h>
+#ifndef min
+#define min(a, b) (((a) < (b)) ? (a) : (b))
+#define max(a, b) (((a) > (b)) ? (a) : (b))
+#endif
+#else
 #define min(a, b) (((a) < (b)) ? (a) : (b))
 #define max(a, b) (((a) > (b)) ? (a) : (b))
 #define far
@@ -74,3 +82,4 @@
 #define DOMAIN 1
 #define OVERFLOW 3
 #define UNDERFLOW 4
+#endif
