@@ -140,3 +140,38 @@ def test_opq_arguments():
     opq.R = np.eye(8, dtype=np.float32)
     with pytest.raises(InputError, match=r"R must have shape \(D, D\) with D=M\*Ds=12"):
         opq.encode(X12)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda v: nanopq_cpp.PQ(M=v), "M"),
+        (
+            lambda v: nanopq_cpp.PQ(M=2, Ks=16, verbose=False).fit(np.zeros((20, 4), np.float32), iter=v),
+            "iter",
+        ),
+        (
+            lambda v: nanopq_cpp.OPQ(M=2, Ks=4, verbose=False).fit(np.zeros((20, 4), np.float32), pq_iter=v),
+            "pq_iter",
+        ),
+        (
+            lambda v: nanopq_cpp.OPQ(M=2, Ks=4, verbose=False).fit(
+                np.zeros((20, 4), np.float32), rotation_iter=v
+            ),
+            "rotation_iter",
+        ),
+        (
+            lambda v: nanopq_cpp.DistanceTable(np.zeros((2, 4), np.float32)).search(
+                np.zeros((3, 2), np.uint8), v
+            ),
+            "topk",
+        ),
+        (lambda v: nanopq_cpp.set_num_threads(v), "n"),
+        (lambda v: nanopq_cpp.PackedCodes(np.zeros(0, np.uint8), N=v, M=2, Ks=16), "N"),
+    ],
+)
+def test_ints_past_what_the_core_takes_raise_input_error_naming_the_argument(call, name):
+    """Not pybind11's TypeError, with every overload and the arguments in it."""
+    for value in (2**64, 2**70):
+        with pytest.raises(InputError, match=rf"^{name} must be <= \d+, got {value}$"):
+            call(value)

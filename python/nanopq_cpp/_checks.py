@@ -24,6 +24,10 @@ from ._errors import CodeError, DTypeError, InputError
 
 METRICS = ("l2", "dot")
 
+# The largest count the core takes (a size_t): larger ints are refused by
+# name here, rather than by pybind11's TypeError at the core's door.
+SIZE_MAX = 2 * sys.maxsize + 1
+
 
 def as_int(value: Any, name: str, *, minimum: Optional[int] = None, maximum: Optional[int] = None) -> int:
     """An integer argument (Python or numpy int, not bool) within bounds."""

@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from ._checks import as_core_array, as_int, check_metric, code_dtype_for
+from ._checks import SIZE_MAX, as_core_array, as_int, check_metric, code_dtype_for
 from ._errors import InputError
 
 # Bumped whenever the pickled state changes shape; __setstate__ refuses newer ones.
@@ -57,7 +57,7 @@ def restore_pq_state(pq: Any, state: Dict[str, Any]) -> None:
     missing = [field for field in _PQ_FIELDS if field not in state]
     if missing:
         raise InputError(f"the pickled PQ is missing {', '.join(missing)}")
-    pq.M = as_int(state["M"], "M", minimum=1)
+    pq.M = as_int(state["M"], "M", minimum=1, maximum=SIZE_MAX)
     pq.Ks = as_int(state["Ks"], "Ks", minimum=1, maximum=2**32)
     pq.metric = check_metric(state["metric"])
     pq.verbose = bool(state["verbose"])
@@ -68,7 +68,7 @@ def restore_pq_state(pq: Any, state: Dict[str, Any]) -> None:
         pickled_code_dtype = None
     if pickled_code_dtype != np.dtype(pq.code_dtype):
         raise InputError(f"the pickled code_dtype {state['code_dtype']!r} does not match Ks={pq.Ks}")
-    pq.Ds = None if state["Ds"] is None else as_int(state["Ds"], "Ds", minimum=1)
+    pq.Ds = None if state["Ds"] is None else as_int(state["Ds"], "Ds", minimum=1, maximum=SIZE_MAX)
     codewords = state["codewords"]
     if codewords is not None:
         codewords = _as_array(codewords, "codewords")

@@ -13,7 +13,7 @@ from typing import Any, List, Sequence, Tuple
 import numpy as np
 
 from . import _core
-from ._checks import as_core_array, as_int, check_allocation, check_metric
+from ._checks import SIZE_MAX, as_core_array, as_int, check_allocation, check_metric
 from ._errors import DTypeError, InputError, core_errors
 
 
@@ -52,7 +52,7 @@ def merge_topk(
         (Nq, topk) for a batch, best first.
     """
     metric = check_metric(metric)
-    k = as_int(topk, "topk", minimum=1)
+    k = as_int(topk, "topk", minimum=1, maximum=SIZE_MAX)
     id_arrays = _shard_arrays(ids, "ids")
     distance_arrays = _shard_arrays(distances, "distances")
     if len(id_arrays) != len(distance_arrays):

@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional, Tuple, Type, Union, cast
 import numpy as np
 
 from . import _core
-from ._checks import all_finite, as_float32, as_int, as_seed, kmeans_init
+from ._checks import SIZE_MAX, all_finite, as_float32, as_int, as_seed, kmeans_init
 from ._errors import InputError, NotFittedError, core_errors
 from ._model_bytes import write_model
 from ._state import STATE_VERSION, check_state_version, pickled_rotation
@@ -159,8 +159,8 @@ class OPQ:
         """
         vecs = as_float32(vecs, "vecs", (2,), finite=True)
         N, D = vecs.shape
-        pq_iterations = as_int(pq_iter, "pq_iter", minimum=1)
-        rounds = as_int(rotation_iter, "rotation_iter", minimum=1)
+        pq_iterations = as_int(pq_iter, "pq_iter", minimum=1, maximum=SIZE_MAX)
+        rounds = as_int(rotation_iter, "rotation_iter", minimum=1, maximum=SIZE_MAX)
         seed_value = as_seed(seed)
         if not self.Ks < N:
             raise InputError(f"the number of training vectors (N={N}) should be more than Ks={self.Ks}")

@@ -7,14 +7,11 @@ from typing import Any, Dict
 import numpy as np
 
 from . import _core
-from ._checks import as_core_array, as_int
+from ._checks import SIZE_MAX, as_core_array, as_int
 from ._errors import InputError, core_errors
 
 # Bumped whenever the pickled state changes shape; __setstate__ refuses newer ones.
 PACKED_STATE_VERSION = 1
-
-# Sizes cross into the core as size_t: larger ones are refused here, by name.
-_SIZE_MAX = 2**64 - 1
 
 
 class PackedCodes:
@@ -43,8 +40,8 @@ class PackedCodes:
     """
 
     def __init__(self, data: np.ndarray, N: int, M: int, Ks: int) -> None:
-        n_rows = as_int(N, "N", minimum=0, maximum=_SIZE_MAX)
-        M = as_int(M, "M", minimum=1, maximum=_SIZE_MAX)
+        n_rows = as_int(N, "N", minimum=0, maximum=SIZE_MAX)
+        M = as_int(M, "M", minimum=1, maximum=SIZE_MAX)
         Ks = as_int(Ks, "Ks", minimum=1, maximum=256)
         if not isinstance(data, np.ndarray) or data.ndim != 1 or data.dtype != np.uint8:
             got = getattr(data, "dtype", type(data).__name__)

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _core
 from ._checks import (
+    SIZE_MAX,
     all_finite,
     as_codes,
     as_core_array,
@@ -65,7 +66,7 @@ class PQ:
     """
 
     def __init__(self, M: int, Ks: int = 256, metric: str = "l2", verbose: bool = True) -> None:
-        self.M = as_int(M, "M", minimum=1)
+        self.M = as_int(M, "M", minimum=1, maximum=SIZE_MAX)
         self.Ks = as_int(Ks, "Ks", minimum=1, maximum=2**32)
         self.metric = check_metric(metric)
         self.verbose = verbose
@@ -138,7 +139,7 @@ class PQ:
             raise InputError(f"the number of training vectors (N={N}) should be more than Ks={self.Ks}")
         if D % self.M != 0:
             raise InputError(f"input dimension must be dividable by M: D={D} is not a multiple of M={self.M}")
-        iterations = as_int(iter, "iter", minimum=1)
+        iterations = as_int(iter, "iter", minimum=1, maximum=SIZE_MAX)
         seed_value = as_seed(seed)
         Ds = D // self.M
         init_name, initial = kmeans_init(minit, self.M, self.Ks, Ds)
@@ -419,7 +420,7 @@ class DistanceTable:
         else:
             codes = as_codes(codes, tables.shape[1], tables.shape[2])
         n_rows = len(codes)
-        k = as_int(topk, "topk", minimum=1)
+        k = as_int(topk, "topk", minimum=1, maximum=SIZE_MAX)
         n_candidates = n_rows if subset is None else int(np.size(subset))
         table_bytes = tables.shape[1] * tables.shape[2] * 4
         check_allocation(
