@@ -5,6 +5,8 @@ The reference is nanopq 0.2.2 itself: we hand it the same codewords and compare.
 
 from __future__ import annotations
 
+import os
+
 import nanopq_cpp
 import numpy as np
 import pytest
@@ -96,3 +98,10 @@ def assert_top_k_equal_up_to_ties(
             assert abs(float(distances[q, where]) - float(other_distances[q, j])) <= tolerance, (q, j)
         else:  # dropped at the k-th place for a row at the same distance
             assert abs(float(other_distances[q, j]) - float(distances[q, -1])) <= tolerance, (q, j)
+
+
+# A sanitizer's shadow memory and quarantine make RSS meaningless, and its
+# reservation of address space leaves no room for an RLIMIT_AS test.
+skip_under_asan = pytest.mark.skipif(
+    "asan" in os.environ.get("LD_PRELOAD", ""), reason="memory is not measurable under AddressSanitizer"
+)

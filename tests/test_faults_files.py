@@ -21,7 +21,7 @@ from pathlib import Path
 import nanopq_cpp
 import numpy as np
 import pytest
-from conftest import random_pq
+from conftest import random_pq, skip_under_asan
 from nanopq_cpp import ModelFileError
 
 MIB = 2**20
@@ -147,6 +147,7 @@ def load_in_fresh_process(path: Path) -> dict:
 
 
 @pytest.mark.slow
+@skip_under_asan
 def test_loading_a_model_costs_about_its_size(tmp_path):
     path = tmp_path / "model.npq"
     pq = nanopq_cpp.PQ(M=1, Ks=2**15, verbose=False)
@@ -159,6 +160,7 @@ def test_loading_a_model_costs_about_its_size(tmp_path):
     assert measured["added"] <= 1.25 * 128 * MIB, measured
 
 
+@skip_under_asan
 def test_a_forged_body_is_refused_before_it_is_allocated(tmp_path):
     """A valid header, a 512 MiB body (sparse here) whose checksum fails."""
     path = tmp_path / "forged.npq"
@@ -171,6 +173,7 @@ def test_a_forged_body_is_refused_before_it_is_allocated(tmp_path):
     assert measured["added"] <= 16 * MIB, measured
 
 
+@skip_under_asan
 def test_a_header_claiming_ks_2_to_the_32_reads_nothing_large(tmp_path):
     path = tmp_path / "forged.npq"
     path.write_bytes(forged_header(M=1, Ks=2**32, Ds=1, payload_bytes=2**32 * 4) + bytes(64))

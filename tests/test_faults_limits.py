@@ -14,6 +14,7 @@ import textwrap
 import nanopq_cpp
 import numpy as np
 import pytest
+from conftest import skip_under_asan
 from nanopq_cpp import CodeError, InputError, _checks
 
 KS_17 = 2**17
@@ -211,6 +212,7 @@ def run_under_address_space_limit(code: str) -> str:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc/self/status as on Linux")
+@skip_under_asan
 def test_rlimit_as_bounds_what_a_call_may_allocate():
     output = run_under_address_space_limit(
         """

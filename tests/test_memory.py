@@ -12,7 +12,6 @@ test stricter, never let it pass.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -20,16 +19,14 @@ import textwrap
 import nanopq_cpp
 import numpy as np
 import pytest
+from conftest import skip_under_asan
 from nanopq_cpp.opq import _ROTATION_BLOCK
 
 MIB = 2**20
 # Thread stacks, the transposed codebook, per-task buffers, allocator slack.
 SMALL_BOUND = 64 * MIB
 
-# A sanitizer's shadow memory and quarantine make RSS meaningless.
-pytestmark = pytest.mark.skipif(
-    "asan" in os.environ.get("LD_PRELOAD", ""), reason="RSS is not measurable under AddressSanitizer"
-)
+pytestmark = skip_under_asan
 
 MEASURE = textwrap.dedent(
     """
