@@ -118,11 +118,10 @@ TEST_CASE("the quantized sum bounds every row's float distance from below") {
             for (std::size_t m = 0; m < M; ++m)
                 for (std::size_t k = 0; k < Ks; ++k) table[m * Ks + k] = 1000.0f + table[m * Ks + k] * 0.01f;
             table[3] = 5e4f;
-            const float sign = metric == np::Metric::l2 ? 1.0f : -1.0f;
             const std::size_t lut_bytes = (M + 1) / 2 * 32;
             std::vector<std::uint8_t> lut(lut_bytes);
             const np::detail::QuantizedTable quantized =
-                np::detail::quantize_table(table.data(), M, Ks, sign, 4, lut.data());
+                np::detail::quantize_table(table.data(), M, Ks, metric, 4, lut.data());
             REQUIRE(quantized.fast);
             const std::vector<std::uint8_t> codes = random_codes(n, M, Ks, 99);
             std::vector<float> distances(n);
@@ -130,7 +129,7 @@ TEST_CASE("the quantized sum bounds every row's float distance from below") {
             for (std::size_t i = 0; i < n; ++i) {
                 std::uint32_t level_sum = 0;
                 for (std::size_t m = 0; m < M; ++m) level_sum += lut[(m / 2) * 32 + (m % 2) * 16 + codes[i * M + m]];
-                const float key = sign * distances[i];
+                const float key = np::detail::key_of(metric, distances[i]);
                 // The row passes the bound of its own key, and of any larger one.
                 CHECK(level_sum <= quantized.bound(key));
                 CHECK(quantized.bound(key) <= quantized.bound(std::nextafter(key, 1e30f)));

@@ -29,6 +29,7 @@
 #include "simd/dispatch.hpp"
 #include "simd/scalar.hpp"
 #include "threading.hpp"
+#include "top_k.hpp"
 
 namespace nanopq_cpp {
 
@@ -49,7 +50,7 @@ inline std::size_t lowest_bit(Mask mask) {
 // One query's quantized table, and what turns its running k-th best key into
 // a bound on the level sums.
 //
-// Keys are sign * table entries (sign -1 for dot), so smaller is better, and
+// Keys are key_of(metric, table entry) (negated for dot), so smaller is better, and
 // a row's key is the float sum F of its M keys as reference::adist adds them
 // (negating every term negates a float sum exactly). For subspace m let
 // lo_m = min_k key[m][k], and let the level of entry x be
@@ -87,8 +88,8 @@ struct QuantizedTable {
 // Quantizes one M x Ks table into `lut` (the kernel's layout for `bits`,
 // fast_scan_scalar.hpp). Leaves `fast` false when the table cannot be scanned
 // this way.
-inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces, std::size_t n_codewords, float sign,
-                                     std::size_t bits, std::uint8_t* lut) {
+inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces, std::size_t n_codewords,
+                                     Metric metric, std::size_t bits, std::uint8_t* lut) {
     QuantizedTable quantized;
     const std::size_t M = n_subspaces, Ks = n_codewords;
     // 16-bit sums: M * levels <= 65535. 4-bit LUT entries stay <= 127 so
@@ -100,7 +101,7 @@ inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces
     for (std::size_t m = 0; m < M; ++m) {
         float low = std::numeric_limits<float>::infinity(), high = -low, largest = 0.0f;
         for (std::size_t k = 0; k < Ks; ++k) {
-            const float key = sign * table[m * Ks + k];
+            const float key = key_of(metric, table[m * Ks + k]);
             if (!std::isfinite(key)) return quantized;
             low = (std::min)(low, key);
             high = (std::max)(high, key);
@@ -118,7 +119,8 @@ inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces
     for (std::size_t m = 0; m < M; ++m) {
         std::uint8_t* row = bits == 4 ? lut + subspace_offset_4bit(m) : lut + m * 256;
         for (std::size_t k = 0; k < Ks; ++k) {
-            const double level = std::floor((static_cast<double>(sign * table[m * Ks + k]) - lowest[m]) / step);
+            const double level =
+                std::floor((static_cast<double>(key_of(metric, table[m * Ks + k])) - lowest[m]) / step);
             row[k] = static_cast<std::uint8_t>((std::min)(static_cast<double>(levels), (std::max)(0.0, level)));
         }
     }
@@ -130,27 +132,6 @@ inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces
     quantized.slack =
         gamma * sum_largest + static_cast<double>(M) * step * 1e-13 + 1e-12 * (sum_largest + std::fabs(offset));
     return quantized;
-}
-
-// The k best of every query's candidates, best first, into the outputs.
-inline void write_top_k(const std::vector<std::vector<Neighbor>>& partial, std::size_t n_parts,
-                        const std::vector<std::size_t>& queries, std::size_t k, Metric metric, std::int64_t* out_ids,
-                        float* out_distances) {
-    const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
-    const float missing =
-        metric == Metric::l2 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
-    for (std::size_t i = 0; i < queries.size(); ++i) {
-        std::vector<Neighbor> merged;
-        for (std::size_t part = 0; part < n_parts; ++part)
-            for (const Neighbor& candidate : partial[i * n_parts + part]) keep_best(merged, k, candidate);
-        std::sort(merged.begin(), merged.end());
-        const std::size_t q = queries[i];
-        for (std::size_t j = 0; j < k; ++j) {
-            const bool found = j < merged.size();
-            out_ids[q * k + j] = found ? merged[j].id : -1;
-            out_distances[q * k + j] = found ? sign * merged[j].key : missing;
-        }
-    }
 }
 
 // The exact scan of the rows `subset` lists (a search among some rows) for
@@ -167,8 +148,8 @@ inline void exact_search_packed(const float* tables, const PackedCodesView& code
     const std::size_t n_blocks = std::max<std::size_t>(1, (n_candidates + kScanBlock - 1) / kScanBlock);
     constexpr std::size_t kQueryGroup = 16;
     const std::size_t n_groups = (queries.size() + kQueryGroup - 1) / kQueryGroup;
-    const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
-    std::vector<std::vector<Neighbor>> partial(queries.size() * n_blocks);
+    std::vector<TopK> partial(queries.size() * n_blocks, TopK(k));
+    const KernelTable& kernels = active_kernels();
     const int threads = threads_for(n_candidates * queries.size() * M, std::size_t{1} << 20, num_threads);
     parallel_for(n_groups * n_blocks, threads, [&](std::size_t task) {
         const std::size_t group = task / n_blocks, block = task % n_blocks;
@@ -186,20 +167,13 @@ inline void exact_search_packed(const float* tables, const PackedCodesView& code
         std::vector<float> distances(count);
         for (std::size_t i = first_query; i < last_query; ++i) {
             reference::adist(tables + queries[i] * table_size, M, Ks, rows.data(), count, distances.data());
-            std::vector<Neighbor>& heap = partial[i * n_blocks + block];
-            // As in search(): once k are kept, most rows fail one comparison
-            // with the worst kept key (none does while that key is NaN).
-            float worst = std::numeric_limits<float>::infinity();
-            for (std::size_t j = 0; j < count; ++j) {
-                const float key = sign * distances[j];
-                if (heap.size() == k && !(key <= worst) && worst == worst) continue;
-                const std::int64_t id = subset ? subset[begin + j] : static_cast<std::int64_t>(begin + j);
-                keep_best(heap, k, Neighbor{key, id});
-                if (heap.size() == k) worst = heap.front().key;
-            }
+            const auto id_of = [&](std::size_t j) {
+                return subset ? subset[begin + j] : static_cast<std::int64_t>(begin + j);
+            };
+            partial[i * n_blocks + block].offer_distances(kernels, metric, distances.data(), count, id_of);
         }
     });
-    write_top_k(partial, n_blocks, queries, k, metric, out_ids, out_distances);
+    write_merged(partial, n_blocks, queries.data(), queries.size(), k, metric, out_ids, out_distances);
 }
 
 // The exact scan of all rows of packed codes for the queries listed:
@@ -225,10 +199,9 @@ inline void exact_search_packed_rows(const float* tables, const PackedCodesView&
     }
     const float* query_tables = all_in_order ? tables : listed.data();
     const std::size_t n_chunks = std::max<std::size_t>(1, (n + kExactChunkRows - 1) / kExactChunkRows);
-    const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
     // Each query's k best so far, and one chunk's top-k (at most its rows):
     // memory bounded by the result, not by k times the chunks.
-    std::vector<std::vector<Neighbor>> best(n_queries);
+    std::vector<TopK> best(n_queries, TopK(k));
     const std::size_t chunk_k = (std::min)(k, std::max<std::size_t>(1, (std::min)(n, kExactChunkRows)));
     std::vector<std::uint8_t> rows;
     std::vector<std::int64_t> ids(checked_product(n_queries, chunk_k, "search results"));
@@ -241,11 +214,10 @@ inline void exact_search_packed_rows(const float* tables, const PackedCodesView&
                distances.data(), num_threads);
         for (std::size_t i = 0; i < n_queries; ++i)
             for (std::size_t j = 0; j < chunk_k && ids[i * chunk_k + j] >= 0; ++j)
-                keep_best(best[i], k,
-                          Neighbor{sign * distances[i * chunk_k + j],
-                                   static_cast<std::int64_t>(begin) + ids[i * chunk_k + j]});
+                best[i].offer(Neighbor{key_of(metric, distances[i * chunk_k + j]),
+                                       static_cast<std::int64_t>(begin) + ids[i * chunk_k + j]});
     }
-    write_top_k(best, 1, queries, k, metric, out_ids, out_distances);
+    write_merged(best, 1, queries.data(), n_queries, k, metric, out_ids, out_distances);
 }
 
 // Bytes of codes in a fast-scan task, and queries per task: the codes of a
@@ -275,7 +247,6 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
     const std::size_t group_size = std::max<std::size_t>(4, kFastScanLutBytes / lut_bytes);
     const std::size_t n_queries = queries.size();
     const std::size_t n_groups = (n_queries + group_size - 1) / group_size;
-    const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
     std::vector<std::uint8_t> tail_block;
     if (codes.n_tail_rows() > 0) {
         tail_block.resize(block_bytes);
@@ -286,7 +257,7 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
     // with the k-th best key of all rows checked so far, read without the
     // lock. The heap ends as the exact top-k of the rows added, which include
     // the true top-k, so the result is the same whichever task adds first.
-    std::vector<std::vector<Neighbor>> best(n_queries);
+    std::vector<TopK> best(n_queries, TopK(k));
     std::unique_ptr<std::mutex[]> best_lock(new std::mutex[n_queries]);
     std::unique_ptr<std::atomic<float>[]> best_bound(new std::atomic<float>[n_queries]);
     for (std::size_t i = 0; i < n_queries; ++i) best_bound[i].store(std::numeric_limits<float>::infinity());
@@ -351,16 +322,16 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
                                  distances.data());
                 {
                     std::lock_guard<std::mutex> lock(best_lock[query]);
-                    std::vector<Neighbor>& heap = best[query];
+                    TopK& top = best[query];
                     for (std::size_t c = 0; c < rows_of_query.size(); ++c)
-                        keep_best(heap, k, Neighbor{sign * distances[c], static_cast<std::int64_t>(rows_of_query[c])});
-                    if (heap.size() == k) best_bound[query].store(heap.front().key, std::memory_order_relaxed);
+                        top.offer(Neighbor{key_of(metric, distances[c]), static_cast<std::int64_t>(rows_of_query[c])});
+                    if (top.full()) best_bound[query].store(top.bound(), std::memory_order_relaxed);
                 }
                 rows_of_query.clear();
             }
         }
     });
-    write_top_k(best, 1, queries, k, metric, out_ids, out_distances);
+    write_merged(best, 1, queries.data(), n_queries, k, metric, out_ids, out_distances);
 }
 
 }  // namespace detail
@@ -402,23 +373,17 @@ inline void search_packed(const float* tables, std::size_t n_queries, const Pack
     require(n_queries == 0 || (tables && out_ids && out_distances), "search needs tables and output buffers");
     require(codes.n_rows == 0 || codes.data, "packed codes are missing");
     const std::size_t bits = packed_bits_for(Ks);
-    if (subset) {
-        for (std::size_t j = 0; j < n_subset; ++j)
-            if (subset[j] < 0 || static_cast<std::size_t>(subset[j]) >= codes.n_rows)
-                throw std::out_of_range("subset[" + std::to_string(j) + "] = " + std::to_string(subset[j]) +
-                                        " is not a row of codes (0 <= id < " + std::to_string(codes.n_rows) + ")");
-    }
+    if (subset) detail::check_subset(subset, n_subset, codes.n_rows);
     const KernelTable& table = kernels ? *kernels : active_kernels();
     std::vector<std::size_t> exact_queries, fast_queries;
     std::vector<detail::QuantizedTable> quantized;
     std::vector<std::uint8_t> luts;
     const std::size_t lut_bytes = bits == 4 ? (M + 1) / 2 * 32 : M * 256;
     const bool fast = !subset && codes.n_rows > 0 && has_fast_scan(table, Ks);
-    const float sign = metric == Metric::l2 ? 1.0f : -1.0f;
     std::vector<std::uint8_t> lut(lut_bytes);
     for (std::size_t q = 0; q < n_queries; ++q) {
         detail::QuantizedTable quantized_table;
-        if (fast) quantized_table = detail::quantize_table(tables + q * M * Ks, M, Ks, sign, bits, lut.data());
+        if (fast) quantized_table = detail::quantize_table(tables + q * M * Ks, M, Ks, metric, bits, lut.data());
         if (!quantized_table.fast) {
             exact_queries.push_back(q);
             continue;

@@ -20,6 +20,7 @@
 #include "common.hpp"
 #include "quantizer.hpp"
 #include "threading.hpp"
+#include "top_k.hpp"
 
 namespace nanopq_cpp {
 
@@ -71,17 +72,16 @@ inline void merge_topk(const ShardTopk* shards, std::size_t n_shards, std::size_
     parallel_for(n_tasks, threads, [&](std::size_t task) {
         const std::size_t first_query = task * kQueriesPerTask;
         const std::size_t last_query = (std::min)(n_queries, first_query + kQueriesPerTask);
-        std::vector<Neighbor> kept;
-        kept.reserve((std::min)(k, n_candidates));
         for (std::size_t q = first_query; q < last_query; ++q) {
-            kept.clear();
+            detail::TopK kept(k);
+            kept.reserve_for(n_candidates);
             for (std::size_t s = 0; s < n_shards; ++s) {
                 const ShardTopk& shard = shards[s];
                 for (std::size_t j = q * shard.k; j < (q + 1) * shard.k; ++j)
                     if (shard.ids[j] != -1)
-                        detail::keep_best(kept, k, Neighbor{detail::key_of(metric, shard.distances[j]), shard.ids[j]});
+                        kept.offer(Neighbor{detail::key_of(metric, shard.distances[j]), shard.ids[j]});
             }
-            detail::write_best(kept, k, metric, out_ids + q * k, out_distances + q * k);
+            kept.write(metric, out_ids + q * k, out_distances + q * k);
         }
     });
 }
