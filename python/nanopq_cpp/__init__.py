@@ -10,11 +10,12 @@ from ._paths import get_cmake_dir, get_include
 from ._pickle import load_nanopq_pickle
 from ._threads import get_num_threads, set_num_threads
 from .convert_faiss import faiss_to_nanopq, nanopq_to_faiss
+from .distance_table import DistanceTable
 from .merge import merge_topk
 from .model_file import load, save
 from .opq import OPQ
 from .packed import PackedCodes
-from .pq import PQ, DistanceTable
+from .pq import PQ
 
 __version__: str = _core.__version__
 

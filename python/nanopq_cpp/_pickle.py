@@ -13,8 +13,9 @@ import os
 import pickle
 from typing import Any, Union
 
+from .distance_table import DistanceTable
 from .opq import OPQ
-from .pq import PQ, DistanceTable
+from .pq import PQ
 
 _CLASSES = {"PQ": PQ, "DistanceTable": DistanceTable, "OPQ": OPQ}
 

@@ -20,19 +20,23 @@ STATE_VERSION = 1
 _PQ_FIELDS = ("M", "Ks", "metric", "verbose", "code_dtype", "codewords", "Ds")
 
 
-def check_state_version(state: Dict[str, Any], kind: str) -> None:
-    """Refuses a state dict that is not one, or is of a newer nanopq_cpp than this one."""
+def check_state_version(
+    state: Dict[str, Any], kind: str, field: str = "nanopq_cpp_state", newest: int = STATE_VERSION
+) -> None:
+    """Refuses a state dict that is not one, or is of a newer nanopq_cpp than
+    this one. `field` holds the version (absent in a state nanopq made);
+    `newest` is the newest version this nanopq_cpp reads."""
     if not isinstance(state, dict):
         raise InputError(f"a pickled {kind} holds a dict, got {type(state).__name__}")
-    version = state.get("nanopq_cpp_state")
+    version = state.get(field)
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
         raise InputError(
             f"this {kind}'s pickled state is corrupted: state version {version!r} is not a positive int"
         )
-    if version is not None and version > STATE_VERSION:
+    if version is not None and version > newest:
         raise InputError(
             f"this {kind} was pickled by a newer nanopq_cpp (state version {version!r}); "
-            f"this version reads up to {STATE_VERSION}: upgrade nanopq_cpp to load it"
+            f"this version reads up to {newest}: upgrade nanopq_cpp to load it"
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, Optional, Tuple, Type, Union, cast
 
 import numpy as np
@@ -10,16 +9,17 @@ import numpy as np
 from . import _core
 from ._checks import SIZE_MAX, all_finite, as_float32, as_int, as_seed, kmeans_init
 from ._errors import InputError, NotFittedError, core_errors
-from ._model_bytes import write_model
+from ._shorthands import QuantizerShorthands
 from ._state import STATE_VERSION, check_state_version, pickled_rotation
+from .distance_table import DistanceTable
 from .packed import PackedCodes
-from .pq import PQ, DistanceTable
+from .pq import PQ
 
 # Rows rotated at a time by OPQ.encode: 16 MiB of float32 at D=64.
 _ROTATION_BLOCK = 65536
 
 
-class OPQ:
+class OPQ(QuantizerShorthands):
     """Optimized Product Quantization (OPQ) [Ge14]_ on a C++ core.
 
     OPQ is a simple extension of PQ. The best rotation matrix `R` is prepared
@@ -300,27 +300,6 @@ class OPQ:
             nanopq_cpp.PackedCodes: the packed codes
         """
         return self.pq.pack(codes)
-
-    def search(
-        self,
-        query: np.ndarray,
-        codes: Union[np.ndarray, PackedCodes],
-        topk: int = 1,
-        subset: Optional[np.ndarray] = None,
-    ) -> Tuple[np.ndarray, np.ndarray]:
-        """Top-k search over PQ-codes (or packed codes): shorthand for
-        ``self.dtable(query).search(codes, topk, subset)``."""
-        return self.dtable(query).search(codes, topk=topk, subset=subset)
-
-    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
-        """Write this fitted OPQ (R and the PQ's codewords) to `path` in
-        nanopq_cpp's model file format, read by :func:`nanopq_cpp.load` and C++'s
-        ``nanopq_cpp::load_model``; see docs/model-format.md.
-
-        Args:
-            path (str or os.PathLike): where to write (replaced if it exists)
-        """
-        write_model(path, *self._model_arrays())
 
     def _model_arrays(self) -> Tuple[str, np.ndarray, np.ndarray]:
         """(metric, codewords, rotation): what a model file holds, checked."""

@@ -9,6 +9,7 @@ import numpy as np
 from . import _core
 from ._checks import SIZE_MAX, as_core_array, as_int
 from ._errors import InputError, core_errors
+from ._state import check_state_version
 
 # Bumped whenever the pickled state changes shape; __setstate__ refuses newer ones.
 PACKED_STATE_VERSION = 1
@@ -111,16 +112,9 @@ class PackedCodes:
         }
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
-        if not isinstance(state, dict) or "nanopq_cpp_packed" not in state:
+        check_state_version(state, "PackedCodes", field="nanopq_cpp_packed", newest=PACKED_STATE_VERSION)
+        if "nanopq_cpp_packed" not in state:
             raise InputError("this is not a pickled PackedCodes")
-        version = state["nanopq_cpp_packed"]
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise InputError(f"this PackedCodes' pickled state is corrupted: version {version!r}")
-        if version > PACKED_STATE_VERSION:
-            raise InputError(
-                f"these PackedCodes were pickled by a newer nanopq_cpp (state version {version}); "
-                f"this version reads up to {PACKED_STATE_VERSION}: upgrade nanopq_cpp to load them"
-            )
         missing = [field for field in ("N", "M", "Ks", "data") if field not in state]
         if missing:
             raise InputError(f"the pickled PackedCodes are missing {', '.join(missing)}")
