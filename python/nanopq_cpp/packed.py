@@ -70,7 +70,7 @@ class PackedCodes:
 
     @property
     def data(self) -> np.ndarray:
-        """The packed bytes: a view that cannot be made writable."""
+        # Documented under Attributes in the class docstring.
         return self._codes.data
 
     def __len__(self) -> int:
