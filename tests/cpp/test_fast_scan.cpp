@@ -121,7 +121,7 @@ TEST_CASE("the quantized sum bounds every row's float distance from below") {
             const std::size_t lut_bytes = (M + 1) / 2 * 32;
             std::vector<std::uint8_t> lut(lut_bytes);
             const np::detail::QuantizedTable quantized =
-                np::detail::quantize_table(table.data(), M, Ks, metric, 4, lut.data());
+                np::detail::quantize_table(np::detail::Layout4Bit{}, table.data(), M, Ks, metric, lut.data());
             REQUIRE(quantized.fast);
             const std::vector<std::uint8_t> codes = random_codes(n, M, Ks, 99);
             std::vector<float> distances(n);

@@ -88,13 +88,14 @@ struct QuantizedTable {
 // Quantizes one M x Ks table into `lut` (the kernel's layout for `bits`,
 // fast_scan_scalar.hpp). Leaves `fast` false when the table cannot be scanned
 // this way.
-inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces, std::size_t n_codewords,
-                                     Metric metric, std::size_t bits, std::uint8_t* lut) {
+template <class Layout>
+QuantizedTable quantize_table(Layout layout, const float* table, std::size_t n_subspaces, std::size_t n_codewords,
+                              Metric metric, std::uint8_t* lut) {
     QuantizedTable quantized;
     const std::size_t M = n_subspaces, Ks = n_codewords;
     // 16-bit sums: M * levels <= 65535. 4-bit LUT entries stay <= 127 so
     // kernels may add two in 8 bits (detail::kMaxLevel4Bit, fast_scan_scalar.hpp).
-    const std::size_t levels = std::min<std::size_t>(bits == 4 ? kMaxLevel4Bit : 255, 65535 / M);
+    const std::size_t levels = std::min<std::size_t>(Layout::kMaxLevel, 65535 / M);
     if (levels == 0) return quantized;
     std::vector<double> lowest(M);
     double largest_range = 0.0, sum_largest = 0.0, offset = 0.0;
@@ -114,10 +115,9 @@ inline QuantizedTable quantize_table(const float* table, std::size_t n_subspaces
     }
     if (!(sum_largest < 0.25 * FLT_MAX)) return quantized;
     const double step = largest_range > 0.0 ? largest_range / static_cast<double>(levels) : 1.0;
-    const std::size_t lut_bytes = bits == 4 ? (M + 1) / 2 * 32 : M * 256;
-    std::fill(lut, lut + lut_bytes, std::uint8_t{0});
+    std::fill(lut, lut + Layout::lut_bytes(M), std::uint8_t{0});
     for (std::size_t m = 0; m < M; ++m) {
-        std::uint8_t* row = bits == 4 ? lut + subspace_offset_4bit(m) : lut + m * 256;
+        std::uint8_t* row = lut + lut_offset(layout, m);
         for (std::size_t k = 0; k < Ks; ++k) {
             const double level =
                 std::floor((static_cast<double>(key_of(metric, table[m * Ks + k])) - lowest[m]) / step);
@@ -231,13 +231,15 @@ inline constexpr std::size_t kFastScanLutBytes = 64 * 1024;
 // loose bound of the first rows.
 inline constexpr std::size_t kFastScanChunkRows = 1024;
 
-// Calls kernel(blocks, n_blocks, luts, n_queries, thresholds, masks) with the
-// kernel's width argument bound, for Mask = uint32_t (4 bits) or uint64_t.
-template <class Mask, class Kernel>
-void fast_search_packed(const float* tables, const PackedCodesView& codes, const std::vector<std::size_t>& queries,
-                        const std::vector<QuantizedTable>& quantized, const std::vector<std::uint8_t>& luts,
-                        std::size_t lut_bytes, std::size_t k, Metric metric, std::int64_t* out_ids,
-                        float* out_distances, int num_threads, Kernel&& kernel) {
+// The fast scan of the listed queries over packed codes of one Layout, with
+// the scan kernel of `kernels` (Layout::scan).
+template <class Layout>
+void fast_search_packed(Layout, const KernelTable& kernels, const float* tables, const PackedCodesView& codes,
+                        const std::vector<std::size_t>& queries, const std::vector<QuantizedTable>& quantized,
+                        const std::vector<std::uint8_t>& luts, std::size_t k, Metric metric, std::int64_t* out_ids,
+                        float* out_distances, int num_threads) {
+    using Mask = typename Layout::Mask;
+    const std::size_t lut_bytes = Layout::lut_bytes(codes.n_subspaces);
     const std::size_t M = codes.n_subspaces, Ks = codes.n_codewords, table_size = M * Ks;
     const std::size_t rows_per_block = codes.block_rows(), block_bytes = codes.block_bytes();
     const std::size_t n_full = codes.n_full_blocks();
@@ -287,7 +289,8 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
                 const std::size_t query = first_query + i;
                 thresholds[i] = quantized[query].bound(best_bound[query].load(std::memory_order_relaxed));
             }
-            kernel(data, chunk, luts.data() + first_query * lut_bytes, group_queries, thresholds.data(), masks.data());
+            Layout::scan(kernels, data, chunk, M, luts.data() + first_query * lut_bytes, group_queries,
+                         thresholds.data(), masks.data());
             // Few masks are non-zero once the bounds are tight: find them in
             // one pass over the chunk's masks, and give each query its rows.
             touched.clear();
@@ -342,8 +345,7 @@ void fast_search_packed(const float* tables, const PackedCodesView& codes, const
 // be no faster than the exact scan, which runs instead.
 inline bool has_fast_scan(const KernelTable& kernels, std::size_t n_codewords) {
     if (kernels.level == SimdLevel::scalar) return true;
-    return packed_bits_for(n_codewords) == 4 ? kernels.scan_4bit != &reference::scan_4bit
-                                             : kernels.scan_8bit != &reference::scan_8bit;
+    return detail::with_layout(n_codewords, [&](auto layout) { return layout.has_kernel(kernels); });
 }
 
 // What packed codes of Ks codewords run at the level of `kernels`, for
@@ -351,10 +353,7 @@ inline bool has_fast_scan(const KernelTable& kernels, std::size_t n_codewords) {
 inline std::string fast_scan_path(const KernelTable& kernels, std::size_t n_codewords) {
     const std::string level = simd_level_name(kernels.level);
     if (has_fast_scan(kernels, n_codewords)) return "fast scan (" + level + ")";
-    if (packed_bits_for(n_codewords) == 4) return "exact scan (no 4-bit kernel at level " + level + ")";
-    std::string why = "exact scan (the 8-bit fast scan needs level avx512 and AVX-512 VBMI";
-    if (simd_vbmi_supported()) return why + ", which this CPU has: set_simd_level('avx512'))";
-    return why + ", which this CPU lacks)";
+    return detail::with_layout(n_codewords, [&](auto layout) { return layout.missing_kernel(level); });
 }
 
 // Top-k search over packed codes, with the contract of search() (adc.hpp):
@@ -372,48 +371,37 @@ inline void search_packed(const float* tables, std::size_t n_queries, const Pack
     require(k > 0, "topk must be positive");
     require(n_queries == 0 || (tables && out_ids && out_distances), "search needs tables and output buffers");
     require(codes.n_rows == 0 || codes.data, "packed codes are missing");
-    const std::size_t bits = packed_bits_for(Ks);
     if (subset) detail::check_subset(subset, n_subset, codes.n_rows);
     const KernelTable& table = kernels ? *kernels : active_kernels();
-    std::vector<std::size_t> exact_queries, fast_queries;
-    std::vector<detail::QuantizedTable> quantized;
-    std::vector<std::uint8_t> luts;
-    const std::size_t lut_bytes = bits == 4 ? (M + 1) / 2 * 32 : M * 256;
-    const bool fast = !subset && codes.n_rows > 0 && has_fast_scan(table, Ks);
-    std::vector<std::uint8_t> lut(lut_bytes);
-    for (std::size_t q = 0; q < n_queries; ++q) {
-        detail::QuantizedTable quantized_table;
-        if (fast) quantized_table = detail::quantize_table(tables + q * M * Ks, M, Ks, metric, bits, lut.data());
-        if (!quantized_table.fast) {
-            exact_queries.push_back(q);
-            continue;
+    detail::with_layout(Ks, [&](auto layout) {
+        using Layout = decltype(layout);
+        std::vector<std::size_t> exact_queries, fast_queries;
+        std::vector<detail::QuantizedTable> quantized;
+        std::vector<std::uint8_t> luts;
+        const std::size_t lut_bytes = Layout::lut_bytes(M);
+        const bool fast = !subset && codes.n_rows > 0 && has_fast_scan(table, Ks);
+        std::vector<std::uint8_t> lut(lut_bytes);
+        for (std::size_t q = 0; q < n_queries; ++q) {
+            detail::QuantizedTable quantized_table;
+            if (fast) quantized_table = detail::quantize_table(layout, tables + q * M * Ks, M, Ks, metric, lut.data());
+            if (!quantized_table.fast) {
+                exact_queries.push_back(q);
+                continue;
+            }
+            fast_queries.push_back(q);
+            quantized.push_back(quantized_table);
+            luts.insert(luts.end(), lut.begin(), lut.end());
         }
-        fast_queries.push_back(q);
-        quantized.push_back(quantized_table);
-        luts.insert(luts.end(), lut.begin(), lut.end());
-    }
-    if (!exact_queries.empty() && subset)
-        detail::exact_search_packed(tables, codes, exact_queries, k, metric, subset, n_subset, out_ids, out_distances,
-                                    num_threads);
-    else if (!exact_queries.empty())
-        detail::exact_search_packed_rows(tables, codes, exact_queries, k, metric, out_ids, out_distances, num_threads);
-    if (fast_queries.empty()) return;
-    if (bits == 4) {
-        const std::size_t n_pairs = codes.n_pairs();
-        detail::fast_search_packed<std::uint32_t>(
-            tables, codes, fast_queries, quantized, luts, lut_bytes, k, metric, out_ids, out_distances, num_threads,
-            [&](const std::uint8_t* blocks, std::size_t n_blocks, const std::uint8_t* group_luts,
-                std::size_t group_queries, const std::uint16_t* thresholds, std::uint32_t* masks) {
-                table.scan_4bit(blocks, n_blocks, n_pairs, group_luts, group_queries, thresholds, masks);
-            });
-    } else {
-        detail::fast_search_packed<std::uint64_t>(
-            tables, codes, fast_queries, quantized, luts, lut_bytes, k, metric, out_ids, out_distances, num_threads,
-            [&](const std::uint8_t* blocks, std::size_t n_blocks, const std::uint8_t* group_luts,
-                std::size_t group_queries, const std::uint16_t* thresholds, std::uint64_t* masks) {
-                table.scan_8bit(blocks, n_blocks, M, group_luts, group_queries, thresholds, masks);
-            });
-    }
+        if (!exact_queries.empty() && subset)
+            detail::exact_search_packed(tables, codes, exact_queries, k, metric, subset, n_subset, out_ids,
+                                        out_distances, num_threads);
+        else if (!exact_queries.empty())
+            detail::exact_search_packed_rows(tables, codes, exact_queries, k, metric, out_ids, out_distances,
+                                             num_threads);
+        if (!fast_queries.empty())
+            detail::fast_search_packed(layout, table, tables, codes, fast_queries, quantized, luts, k, metric, out_ids,
+                                       out_distances, num_threads);
+    });
 }
 
 // Distances from n_queries tables ([q][M][Ks]) to every row of packed codes:

@@ -4,7 +4,7 @@
 // (fast_scan.hpp). This file is the one description of the layout; the
 // kernels (simd/fast_scan_*.hpp) and pack/unpack below follow it.
 //
-// 4-bit layout (Ks <= 16): rows in blocks of detail::kRowsPer4BitBlock = 32, subspaces
+// 4-bit layout (Ks <= 16): rows in blocks of 32, subspaces
 // in pairs (2p, 2p + 1); an odd M gets a last pair whose second half is zero.
 // A full block is n_pairs * 32 bytes, pair p at byte 32 p:
 //     byte j      (j < 16): code(row j, 2p)     | code(row j + 16, 2p)     << 4
@@ -12,7 +12,7 @@
 // so one 32-byte load gives, in its 128-bit halves, the two 16-entry table
 // indices a `vpshufb` (or NEON `tbl`) looks up for 32 rows.
 //
-// 8-bit layout (16 < Ks <= 256): rows in blocks of detail::kRowsPer8BitBlock = 64; a
+// 8-bit layout (16 < Ks <= 256): rows in blocks of 64; a
 // full block is M * 64 bytes, subspace m at byte 64 m:
 //     byte j (j < 64): code(row j, m)
 // one 64-byte load per subspace: the indices of a `vpermi2b` lookup.
@@ -33,20 +33,9 @@
 
 #include "codes.hpp"
 #include "common.hpp"
+#include "packed_layout.hpp"
 
 namespace nanopq_cpp {
-
-namespace detail {
-inline constexpr std::size_t kRowsPer4BitBlock = 32;
-inline constexpr std::size_t kRowsPer8BitBlock = 64;
-}  // namespace detail
-
-// Bits a packed code takes for Ks codewords: 4 (Ks <= 16) or 8 (Ks <= 256).
-inline std::size_t packed_bits_for(std::size_t n_codewords) {
-    if (n_codewords == 0 || n_codewords > 256)
-        throw std::invalid_argument("packed codes need 1 <= Ks <= 256, got Ks = " + std::to_string(n_codewords));
-    return n_codewords <= 16 ? 4 : 8;
-}
 
 // A read-only view of packed codes: n_rows rows of n_subspaces codes < n_codewords.
 struct PackedCodesView {
@@ -56,11 +45,16 @@ struct PackedCodesView {
     std::size_t n_codewords = 0;
 
     std::size_t bits() const { return packed_bits_for(n_codewords); }
-    std::size_t n_pairs() const { return (n_subspaces + 1) / 2; }
-    std::size_t block_rows() const { return bits() == 4 ? detail::kRowsPer4BitBlock : detail::kRowsPer8BitBlock; }
+    std::size_t block_rows() const {
+        return detail::with_layout(n_codewords, [](auto layout) { return decltype(layout)::kRowsPerBlock; });
+    }
     // Bytes of one full block, and of one row in the row-major tail.
-    std::size_t block_bytes() const { return bits() == 4 ? n_pairs() * 32 : n_subspaces * 64; }
-    std::size_t row_bytes() const { return bits() == 4 ? n_pairs() : n_subspaces; }
+    std::size_t block_bytes() const {
+        return detail::with_layout(n_codewords, [&](auto layout) { return layout.block_bytes(n_subspaces); });
+    }
+    std::size_t row_bytes() const {
+        return detail::with_layout(n_codewords, [&](auto layout) { return layout.row_bytes(n_subspaces); });
+    }
     std::size_t n_full_blocks() const { return n_rows / block_rows(); }
     std::size_t n_tail_rows() const { return n_rows % block_rows(); }
     const std::uint8_t* block(std::size_t b) const { return data + b * block_bytes(); }
@@ -70,91 +64,66 @@ struct PackedCodesView {
 // Bytes that n rows of M codes < Ks take packed (see the layout above).
 // Throws std::length_error where that overflows size_t.
 inline std::size_t packed_size(std::size_t n_rows, std::size_t n_subspaces, std::size_t n_codewords) {
-    // M / 2 + M % 2, not (M + 1) / 2, which wraps to 0 for M = SIZE_MAX.
-    const std::size_t row_bytes = packed_bits_for(n_codewords) == 4 ? n_subspaces / 2 + n_subspaces % 2 : n_subspaces;
-    return checked_product(n_rows, row_bytes, "packed codes");
+    return detail::with_layout(n_codewords, [&](auto layout) {
+        return checked_product(n_rows, layout.row_bytes(n_subspaces), "packed codes");
+    });
 }
 
 namespace detail {
 
-inline std::uint8_t code_in_tail_row(const PackedCodesView& view, const std::uint8_t* row_data, std::size_t m) {
-    if (view.bits() == 8) return row_data[m];
-    return m % 2 == 0 ? row_data[m / 2] & 0x0F : row_data[m / 2] >> 4;
+// Writes the codes of row `row` (M uint8 values) to out.
+template <class Layout>
+void unpack_row(Layout, const PackedCodesView& view, std::size_t row, std::uint8_t* out) {
+    const std::size_t M = view.n_subspaces, b = row / Layout::kRowsPerBlock;
+    if (b < view.n_rows / Layout::kRowsPerBlock) {
+        const std::uint8_t* block = view.data + b * Layout::block_bytes(M);
+        for (std::size_t m = 0; m < M; ++m) out[m] = Layout::code_in_block(block, row % Layout::kRowsPerBlock, m);
+    } else {
+        const std::uint8_t* row_data = view.tail() + (row - b * Layout::kRowsPerBlock) * Layout::row_bytes(M);
+        for (std::size_t m = 0; m < M; ++m) out[m] = Layout::code_in_row(row_data, m);
+    }
 }
 
-// Where subspace m's 16 bytes start in a 4-bit block, and in a 4-bit LUT,
-// which follows the same layout: pair m / 2, then its half.
-inline constexpr std::size_t subspace_offset_4bit(std::size_t m) { return (m / 2) * 32 + (m % 2) * 16; }
-
-// Writes the codes of row `row` (M uint8 values) to out.
 inline void unpack_row(const PackedCodesView& view, std::size_t row, std::uint8_t* out) {
-    const std::size_t M = view.n_subspaces;
-    const bool eight_bits = view.bits() == 8;
-    const std::size_t rows_per_block = view.block_rows();
-    const std::size_t b = row / rows_per_block, in_block = row % rows_per_block;
-    if (b < view.n_full_blocks()) {
-        const std::uint8_t* block = view.block(b);
-        if (eight_bits) {
-            for (std::size_t m = 0; m < M; ++m) out[m] = block[m * 64 + in_block];
-        } else {
-            const std::uint8_t* column = block + in_block % 16;
-            const int shift = in_block < 16 ? 0 : 4;
-            for (std::size_t m = 0; m < M; ++m)
-                out[m] = static_cast<std::uint8_t>((column[subspace_offset_4bit(m)] >> shift) & 0x0F);
-        }
-    } else {
-        const std::uint8_t* row_data = view.tail() + (row - b * rows_per_block) * view.row_bytes();
-        for (std::size_t m = 0; m < M; ++m) out[m] = code_in_tail_row(view, row_data, m);
-    }
+    with_layout(view.n_codewords, [&](auto layout) { unpack_row(layout, view, row, out); });
 }
 
 // Writes rows [first, first + count) as [count][M] uint8 codes to out. Rows
-// of full blocks are unpacked a block at a time (a transpose with the layout's
-// constants hoisted): the exact scan of packed codes runs through here.
+// of full blocks are unpacked a block at a time, subspace by subspace (a
+// transpose): the exact scan of packed codes runs through here.
 inline void unpack_rows(const PackedCodesView& view, std::size_t first, std::size_t count, std::uint8_t* out) {
-    const std::size_t M = view.n_subspaces, rows_per_block = view.block_rows();
-    const bool eight_bits = view.bits() == 8;
-    const std::size_t end = first + count;
-    std::size_t row = first;
-    while (row < end) {
-        const std::size_t b = row / rows_per_block, in_block = row % rows_per_block;
-        if (b >= view.n_full_blocks()) break;
-        const std::size_t take = (std::min)(rows_per_block - in_block, end - row);
-        const std::uint8_t* block = view.block(b);
-        std::uint8_t* dest = out + (row - first) * M;
-        if (eight_bits) {
-            for (std::size_t j = 0; j < take; ++j)
-                for (std::size_t m = 0; m < M; ++m) dest[j * M + m] = block[m * 64 + in_block + j];
-        } else {
-            for (std::size_t m = 0; m < M; ++m) {
-                const std::uint8_t* half = block + subspace_offset_4bit(m);
-                for (std::size_t j = 0; j < take; ++j) {
-                    const std::size_t r = in_block + j;
-                    dest[j * M + m] = r < 16 ? half[r] & 0x0F : half[r - 16] >> 4;
-                }
-            }
+    with_layout(view.n_codewords, [&](auto layout) {
+        using Layout = decltype(layout);
+        const std::size_t M = view.n_subspaces, n_full = view.n_rows / Layout::kRowsPerBlock;
+        const std::size_t end = first + count;
+        std::size_t row = first;
+        while (row < end) {
+            const std::size_t b = row / Layout::kRowsPerBlock, in_block = row % Layout::kRowsPerBlock;
+            if (b >= n_full) break;
+            const std::size_t take = (std::min)(Layout::kRowsPerBlock - in_block, end - row);
+            const std::uint8_t* block = view.data + b * Layout::block_bytes(M);
+            std::uint8_t* dest = out + (row - first) * M;
+            for (std::size_t m = 0; m < M; ++m)
+                for (std::size_t j = 0; j < take; ++j) dest[j * M + m] = Layout::code_in_block(block, in_block + j, m);
+            row += take;
         }
-        row += take;
-    }
-    for (; row < end; ++row) unpack_row(view, row, out + (row - first) * M);
+        for (; row < end; ++row) unpack_row(layout, view, row, out + (row - first) * M);
+    });
 }
 
 // The rows after the last full block as one full block (block_bytes() bytes
 // at out), with code 0 in the rows past the end: the kernels scan only full
 // blocks.
 inline void tail_as_block(const PackedCodesView& view, std::uint8_t* out) {
-    std::fill(out, out + view.block_bytes(), std::uint8_t{0});
-    const std::size_t M = view.n_subspaces, first = view.n_full_blocks() * view.block_rows();
-    std::vector<std::uint8_t> row(M);
-    for (std::size_t j = 0; j < view.n_tail_rows(); ++j) {
-        unpack_row(view, first + j, row.data());
-        for (std::size_t m = 0; m < M; ++m) {
-            if (view.bits() == 8)
-                out[m * 64 + j] = row[m];
-            else
-                out[subspace_offset_4bit(m) + j % 16] |= static_cast<std::uint8_t>(j < 16 ? row[m] : row[m] << 4);
-        }
-    }
+    with_layout(view.n_codewords, [&](auto layout) {
+        using Layout = decltype(layout);
+        const std::size_t M = view.n_subspaces;
+        std::fill(out, out + Layout::block_bytes(M), std::uint8_t{0});
+        const std::uint8_t* tail = view.tail();
+        for (std::size_t j = 0; j < view.n_tail_rows(); ++j)
+            for (std::size_t m = 0; m < M; ++m)
+                Layout::put_in_block(out, j, m, Layout::code_in_row(tail + j * Layout::row_bytes(M), m));
+    });
 }
 
 }  // namespace detail
@@ -167,34 +136,22 @@ void pack(const code_t* codes, std::size_t n_rows, std::size_t n_subspaces, std:
     require(n_subspaces > 0, "packed codes need M > 0");
     require(n_rows == 0 || (codes && out), "pack needs input and output buffers");
     check_codes(codes, n_rows, n_subspaces, n_codewords);
-    const PackedCodesView view{out, n_rows, n_subspaces, n_codewords};
-    const std::size_t M = n_subspaces, rows_per_block = view.block_rows();
-    std::fill(out, out + packed_size(n_rows, M, n_codewords), std::uint8_t{0});
-    auto code = [&](std::size_t row, std::size_t m) {
-        return m < M ? static_cast<std::uint8_t>(codes[row * M + m]) : std::uint8_t{0};
-    };
-    for (std::size_t b = 0; b < view.n_full_blocks(); ++b) {
-        std::uint8_t* block = out + b * view.block_bytes();
-        const std::size_t first = b * rows_per_block;
-        if (view.bits() == 8) {
-            for (std::size_t m = 0; m < M; ++m)
-                for (std::size_t j = 0; j < 64; ++j) block[m * 64 + j] = code(first + j, m);
-        } else {
-            for (std::size_t p = 0; p < view.n_pairs(); ++p)
-                for (std::size_t half = 0; half < 2; ++half)
-                    for (std::size_t j = 0; j < 16; ++j)
-                        block[p * 32 + half * 16 + j] = static_cast<std::uint8_t>(
-                            code(first + j, 2 * p + half) | code(first + j + 16, 2 * p + half) << 4);
+    detail::with_layout(n_codewords, [&](auto layout) {
+        using Layout = decltype(layout);
+        const std::size_t M = n_subspaces, n_full = n_rows / Layout::kRowsPerBlock;
+        std::fill(out, out + checked_product(n_rows, Layout::row_bytes(M), "packed codes"), std::uint8_t{0});
+        for (std::size_t b = 0; b < n_full; ++b) {
+            std::uint8_t* block = out + b * Layout::block_bytes(M);
+            const code_t* block_codes = codes + b * Layout::kRowsPerBlock * M;
+            for (std::size_t j = 0; j < Layout::kRowsPerBlock; ++j)
+                for (std::size_t m = 0; m < M; ++m)
+                    Layout::put_in_block(block, j, m, static_cast<std::uint8_t>(block_codes[j * M + m]));
         }
-    }
-    std::uint8_t* tail = out + view.n_full_blocks() * view.block_bytes();
-    for (std::size_t row = view.n_full_blocks() * rows_per_block; row < n_rows; ++row, tail += view.row_bytes()) {
-        if (view.bits() == 8)
-            for (std::size_t m = 0; m < M; ++m) tail[m] = code(row, m);
-        else
-            for (std::size_t p = 0; p < view.n_pairs(); ++p)
-                tail[p] = static_cast<std::uint8_t>(code(row, 2 * p) | code(row, 2 * p + 1) << 4);
-    }
+        std::uint8_t* tail = out + n_full * Layout::block_bytes(M);
+        for (std::size_t row = n_full * Layout::kRowsPerBlock; row < n_rows; ++row, tail += Layout::row_bytes(M))
+            for (std::size_t m = 0; m < M; ++m)
+                Layout::put_in_row(tail, m, static_cast<std::uint8_t>(codes[row * M + m]));
+    });
 }
 
 // Throws std::out_of_range naming the first packed code >= Ks: packed codes
@@ -202,22 +159,15 @@ void pack(const code_t* codes, std::size_t n_rows, std::size_t n_subspaces, std:
 // scan indexes a table with them. Free when every value of the width is a
 // valid code (Ks = 16 or 256). Padding (an odd M's last half pair) is not read.
 inline void check_packed_codes(const PackedCodesView& view) {
-    const std::size_t bits = view.bits();
     // No rows, no codes: and M alone (unbounded by any bytes) sizes nothing here.
-    if (view.n_codewords == (std::size_t{1} << bits) || view.n_rows == 0) return;
+    if (view.n_codewords == (std::size_t{1} << view.bits()) || view.n_rows == 0) return;
     const std::size_t n_bytes = packed_size(view.n_rows, view.n_subspaces, view.n_codewords);
-    if (bits == 8 || view.n_subspaces % 2 == 0) {
-        // Every byte holds codes only (no odd M's padding): one branch-free
-        // pass for the common case, the largest code of all.
-        std::uint8_t largest = 0;
-        if (bits == 8) {
-            for (std::size_t i = 0; i < n_bytes; ++i) largest = (std::max)(largest, view.data[i]);
-        } else {
-            for (std::size_t i = 0; i < n_bytes; ++i)
-                largest = (std::max)(largest, std::max<std::uint8_t>(view.data[i] >> 4, view.data[i] & 0x0F));
-        }
-        if (largest < view.n_codewords) return;
-    }
+    // The common case in one branch-free pass: the largest code of all.
+    std::uint8_t largest = 0;
+    const bool known = detail::with_layout(view.n_codewords, [&](auto layout) {
+        return layout.largest_code(view.data, n_bytes, view.n_subspaces, largest);
+    });
+    if (known && largest < view.n_codewords) return;
     std::vector<std::uint8_t> row(view.n_subspaces);
     for (std::size_t i = 0; i < view.n_rows; ++i) {
         detail::unpack_row(view, i, row.data());

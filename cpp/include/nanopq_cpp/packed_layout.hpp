@@ -1,0 +1,140 @@
+#pragma once
+// One type per packed code width: everything in which 4-bit and 8-bit packed
+// codes differ (the layout of packed_codes.hpp, the LUT layout of
+// simd/fast_scan_scalar.hpp, the kernel entry and its mask type) is a member
+// of detail::Layout4Bit or detail::Layout8Bit, and code that handles both is
+// written once over a Layout, chosen by detail::with_layout. A new width is a
+// new Layout type, its kernel entries, and one more case in with_layout.
+//
+// Internal: these trust their callers (a view checked by PackedCodes, a row
+// j < kRowsPerBlock, a subspace m < M).
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "simd/dispatch.hpp"
+#include "simd/fast_scan_scalar.hpp"
+
+namespace nanopq_cpp {
+
+// Bits a packed code takes for Ks codewords: 4 (Ks <= 16) or 8 (Ks <= 256).
+inline std::size_t packed_bits_for(std::size_t n_codewords) {
+    if (n_codewords == 0 || n_codewords > 256)
+        throw std::invalid_argument("packed codes need 1 <= Ks <= 256, got Ks = " + std::to_string(n_codewords));
+    return n_codewords <= 16 ? 4 : 8;
+}
+
+namespace detail {
+
+// Two codes a byte. A block is 32 rows by subspace pairs (2p, 2p + 1), pair p
+// at byte 32 p: byte j (j < 16) holds subspace 2p of rows j and j + 16 (low
+// and high nibble), byte 16 + j subspace 2p + 1. A tail row is a byte a pair.
+struct Layout4Bit {
+    static constexpr std::size_t kBits = 4;
+    static constexpr std::size_t kRowsPerBlock = 32;
+    // The largest LUT entry: two fit a byte (fast_scan_scalar.hpp).
+    static constexpr std::size_t kMaxLevel = kMaxLevel4Bit;
+    using Mask = std::uint32_t;  // one bit a row of a block
+
+    // M / 2 + M % 2, not (M + 1) / 2, which wraps to 0 for M = SIZE_MAX.
+    static std::size_t row_bytes(std::size_t M) { return M / 2 + M % 2; }
+    static std::size_t block_bytes(std::size_t M) { return row_bytes(M) * 32; }
+    // A query's LUT: 16 entries a subspace, laid out as a block's bytes.
+    static std::size_t lut_bytes(std::size_t M) { return row_bytes(M) * 32; }
+    // Where subspace m's 16 bytes start in a block, and its entries in a LUT.
+    static constexpr std::size_t subspace_offset(std::size_t m) { return (m / 2) * 32 + (m % 2) * 16; }
+
+    static std::uint8_t code_in_block(const std::uint8_t* block, std::size_t row, std::size_t m) {
+        const std::uint8_t byte = block[subspace_offset(m) + row % 16];
+        return static_cast<std::uint8_t>(row < 16 ? byte & 0x0F : byte >> 4);
+    }
+    // Into a block that starts zeroed.
+    static void put_in_block(std::uint8_t* block, std::size_t row, std::size_t m, std::uint8_t code) {
+        block[subspace_offset(m) + row % 16] |= static_cast<std::uint8_t>(row < 16 ? code : code << 4);
+    }
+    static std::uint8_t code_in_row(const std::uint8_t* row, std::size_t m) {
+        return static_cast<std::uint8_t>(m % 2 == 0 ? row[m / 2] & 0x0F : row[m / 2] >> 4);
+    }
+    // Into a row that starts zeroed.
+    static void put_in_row(std::uint8_t* row, std::size_t m, std::uint8_t code) {
+        row[m / 2] |= static_cast<std::uint8_t>(m % 2 == 0 ? code : code << 4);
+    }
+    // The largest code in `n_bytes` of codes, when every nibble is a code
+    // (an even M: no padding half); false where padding makes that unknown.
+    static bool largest_code(const std::uint8_t* bytes, std::size_t n_bytes, std::size_t M, std::uint8_t& largest) {
+        if (M % 2 != 0) return false;
+        largest = 0;
+        for (std::size_t i = 0; i < n_bytes; ++i)
+            largest = (std::max)(largest, (std::max)(static_cast<std::uint8_t>(bytes[i] >> 4),
+                                                     static_cast<std::uint8_t>(bytes[i] & 0x0F)));
+        return true;
+    }
+
+    static bool has_kernel(const KernelTable& kernels) { return kernels.scan_4bit != &reference::scan_4bit; }
+    static void scan(const KernelTable& kernels, const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M,
+                     const std::uint8_t* luts, std::size_t n_queries, const std::uint16_t* thresholds, Mask* masks) {
+        kernels.scan_4bit(blocks, n_blocks, row_bytes(M), luts, n_queries, thresholds, masks);
+    }
+    static std::string missing_kernel(const std::string& level) {
+        return "exact scan (no 4-bit kernel at level " + level + ")";
+    }
+};
+
+// One code a byte. A block is 64 rows, subspace m at byte 64 m: byte j is
+// row j's code. A tail row is M bytes.
+struct Layout8Bit {
+    static constexpr std::size_t kBits = 8;
+    static constexpr std::size_t kRowsPerBlock = 64;
+    static constexpr std::size_t kMaxLevel = 255;
+    using Mask = std::uint64_t;
+
+    static std::size_t row_bytes(std::size_t M) { return M; }
+    static std::size_t block_bytes(std::size_t M) { return M * 64; }
+    // A query's LUT: 256 entries a subspace, one subspace after another.
+    static std::size_t lut_bytes(std::size_t M) { return M * 256; }
+    static constexpr std::size_t subspace_offset(std::size_t m) { return m * 64; }
+    static constexpr std::size_t lut_offset(std::size_t m) { return m * 256; }
+
+    static std::uint8_t code_in_block(const std::uint8_t* block, std::size_t row, std::size_t m) {
+        return block[m * 64 + row];
+    }
+    static void put_in_block(std::uint8_t* block, std::size_t row, std::size_t m, std::uint8_t code) {
+        block[m * 64 + row] = code;
+    }
+    static std::uint8_t code_in_row(const std::uint8_t* row, std::size_t m) { return row[m]; }
+    static void put_in_row(std::uint8_t* row, std::size_t m, std::uint8_t code) { row[m] = code; }
+    static bool largest_code(const std::uint8_t* bytes, std::size_t n_bytes, std::size_t, std::uint8_t& largest) {
+        largest = 0;
+        for (std::size_t i = 0; i < n_bytes; ++i) largest = (std::max)(largest, bytes[i]);
+        return true;
+    }
+
+    static bool has_kernel(const KernelTable& kernels) { return kernels.scan_8bit != &reference::scan_8bit; }
+    static void scan(const KernelTable& kernels, const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M,
+                     const std::uint8_t* luts, std::size_t n_queries, const std::uint16_t* thresholds, Mask* masks) {
+        kernels.scan_8bit(blocks, n_blocks, M, luts, n_queries, thresholds, masks);
+    }
+    static std::string missing_kernel(const std::string&) {
+        const std::string why = "exact scan (the 8-bit fast scan needs level avx512 and AVX-512 VBMI";
+        if (simd_vbmi_supported()) return why + ", which this CPU has: set_simd_level('avx512'))";
+        return why + ", which this CPU lacks)";
+    }
+};
+
+// The LUT position of subspace m: 4 bits follow the block layout.
+inline constexpr std::size_t lut_offset(Layout4Bit, std::size_t m) { return Layout4Bit::subspace_offset(m); }
+inline constexpr std::size_t lut_offset(Layout8Bit, std::size_t m) { return Layout8Bit::lut_offset(m); }
+
+// Calls body(Layout4Bit{}) or body(Layout8Bit{}) for packed codes of Ks codewords.
+template <class Body>
+decltype(auto) with_layout(std::size_t n_codewords, Body&& body) {
+    if (packed_bits_for(n_codewords) == 4) return body(Layout4Bit{});
+    return body(Layout8Bit{});
+}
+
+}  // namespace detail
+
+}  // namespace nanopq_cpp
