@@ -402,7 +402,7 @@ py::tuple train_opq_py(const py::array& vecs_in, std::size_t n_subspaces, std::s
                        const py::object& log_callback) {
     FloatArray vecs = training_vectors(vecs_in, n_subspaces);
     const std::size_t n = vecs.shape(0), dim = vecs.shape(1);
-    OPQOptions options;
+    OPQTrainingOptions options;
     options.pq_iterations = pq_iterations;
     options.rotation_iterations = rotation_iterations;
     options.parametric_init = parametric_init;

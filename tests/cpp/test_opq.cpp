@@ -144,7 +144,7 @@ TEST_CASE("train_opq learns an orthogonal rotation that lowers PQ's error") {
     const std::vector<float> vecs = correlated_vectors(n, dim, 55);
     for (bool parametric : {false, true}) {
         CAPTURE(parametric);
-        np::OPQOptions options;
+        np::OPQTrainingOptions options;
         options.parametric_init = parametric;
         options.rotation_iterations = 8;
         const np::OPQModel model = np::train_opq(vecs.data(), n, dim, M, Ks, options);
@@ -165,7 +165,7 @@ TEST_CASE("train_opq does not depend on the thread count") {
     const std::vector<float> vecs = correlated_vectors(n, dim, 56);
     std::vector<np::OPQModel> models;
     for (int threads : {1, 2, 4}) {
-        np::OPQOptions options;
+        np::OPQTrainingOptions options;
         options.rotation_iterations = 3;
         options.num_threads = threads;
         models.push_back(np::train_opq(vecs.data(), n, dim, M, Ks, options));
@@ -178,7 +178,7 @@ TEST_CASE("train_opq does not depend on the thread count") {
 
 TEST_CASE("train_opq rejects bad arguments") {
     const std::vector<float> vecs = test::uniform_vectors(100, 6, 57);
-    np::OPQOptions options;
+    np::OPQTrainingOptions options;
     CHECK_THROWS_AS(np::train_opq(vecs.data(), 100, 6, 4, 8, options), std::invalid_argument);  // 6 % 4
     CHECK_THROWS_AS(np::train_opq(vecs.data(), 1, 6, 3, 8, options), std::invalid_argument);
     options.rotation_iterations = 0;

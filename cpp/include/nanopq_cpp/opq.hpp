@@ -144,14 +144,20 @@ inline std::string shortest_float(float value) {
 
 }  // namespace detail
 
-struct OPQOptions {
-    std::size_t pq_iterations = 20;  // k-means iterations of the final PQ
-    std::size_t rotation_iterations = 10;
-    bool parametric_init = false;
-    KMeansInit init = KMeansInit::points;
+// How OPQ trains, for train_opq and OptimizedProductQuantizer::fit alike;
+// the defaults are nanopq's OPQ.fit defaults.
+struct OPQTrainingOptions {
+    std::size_t pq_iterations = 20;        // k-means iterations of the final PQ: nanopq's `pq_iter`
+    std::size_t rotation_iterations = 10;  // rounds of rotation learning: nanopq's `rotation_iter`
+    bool parametric_init = false;          // start from eigenvalue allocation instead of the identity
+    KMeansInit init = KMeansInit::points;  // first round's k-means init: nanopq's `minit`
     std::uint64_t seed = 123;
-    int num_threads = 0;
+    int num_threads = 0;  // 0: the global setting (OptimizedProductQuantizer::fit uses its own)
+    Logger log;           // progress lines (nanopq's verbose); empty: silent
 };
+
+// The name train_opq's options had before they became one struct with fit's.
+using OPQOptions = OPQTrainingOptions;
 
 struct OPQModel {
     std::vector<float> rotation;   // dim x dim, row-major; encode(x) = pq.encode(x * rotation)
@@ -162,10 +168,12 @@ struct OPQModel {
 // start, and (b) R = argmin ||X R - decode(encode(X R))|| over
 // orthogonal R, the Procrustes solution R = U V^T of X^T Y = U S V^T. The final
 // round trains the PQ for pq_iterations. `initial_codewords`, when given, seeds
-// every round (options.init must then be KMeansInit::given).
+// every round (options.init must then be KMeansInit::given). Progress goes
+// to `progress`, else to options.log.
 inline OPQModel train_opq(const float* vecs, std::size_t n, std::size_t dim, std::size_t n_subspaces,
-                          std::size_t n_codewords, const OPQOptions& options, const float* initial_codewords = nullptr,
-                          const Logger& log = {}) {
+                          std::size_t n_codewords, const OPQTrainingOptions& options,
+                          const float* initial_codewords = nullptr, const Logger& progress = {}) {
+    const Logger& log = progress ? progress : options.log;
     require(vecs != nullptr && n > 1, "OPQ training needs at least two vectors");
     require(n_subspaces > 0 && dim % n_subspaces == 0, "dim must be a positive multiple of M");
     require(options.rotation_iterations > 0, "rotation_iterations must be positive");

@@ -422,16 +422,6 @@ private:
     int num_threads_ = 0;
 };
 
-// How OptimizedProductQuantizer::fit trains; the defaults are nanopq's OPQ.fit defaults.
-struct OPQTrainingOptions {
-    std::size_t pq_iterations = 20;        // k-means iterations of the final PQ: nanopq's `pq_iter`
-    std::size_t rotation_iterations = 10;  // rounds of rotation learning: nanopq's `rotation_iter`
-    bool parametric_init = false;          // start from eigenvalue allocation instead of the identity
-    KMeansInit init = KMeansInit::points;  // first round's k-means init: nanopq's `minit`
-    std::uint64_t seed = 123;
-    Logger log;
-};
-
 // Optimized product quantization (Ge et al., TPAMI 2014): vectors are rotated
 // by an orthogonal D x D matrix R (x_rotated = x R, R row-major) learned so that
 // a PQ of the rotated vectors loses less; then quantized by that PQ. The C++
@@ -474,14 +464,9 @@ public:
         require(options.pq_iterations > 0 && options.rotation_iterations > 0,
                 "pq_iterations and rotation_iterations must be positive");
         detail::require_finite(vecs, checked_product(n, dim, "training vectors"), "training vectors");
-        OPQOptions opq_options;
-        opq_options.pq_iterations = options.pq_iterations;
-        opq_options.rotation_iterations = options.rotation_iterations;
-        opq_options.parametric_init = options.parametric_init;
-        opq_options.init = options.init;
-        opq_options.seed = options.seed;
-        opq_options.num_threads = pq_.num_threads();
-        OPQModel model = train_opq(vecs, n, dim, M, Ks, opq_options, nullptr, options.log);
+        OPQTrainingOptions with_threads = options;
+        with_threads.num_threads = pq_.num_threads();
+        OPQModel model = train_opq(vecs, n, dim, M, Ks, with_threads);
         ProductQuantizer trained(M, Ks, dim / M, std::move(model.codewords), pq_.metric());
         trained.set_num_threads(pq_.num_threads());
         pq_ = std::move(trained);
