@@ -153,7 +153,7 @@ def test_cpp_api_check_notices_changes():
             "SearchResult search(const Codes& codes, std::size_t k,",
             "SearchResult search(const Codes& codes, std::size_t topk,",
         ),
-        "removed class": re.sub(r"struct SearchResult \{.*?\n\};\n", "", source, flags=re.DOTALL),
+        "removed class": re.sub(r"struct PQTrainingOptions \{.*?\n\};\n", "", source, flags=re.DOTALL),
         "new free function": source.replace(
             "}  // namespace nanopq_cpp",
             "inline void merge(const SearchResult& a) {}\n}  // namespace nanopq_cpp",

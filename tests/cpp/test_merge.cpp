@@ -5,6 +5,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <nanopq_cpp/adc.hpp>
 #include <nanopq_cpp/merge.hpp>
 
 #include <cmath>

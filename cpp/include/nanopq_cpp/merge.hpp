@@ -16,9 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "adc.hpp"
 #include "common.hpp"
-#include "quantizer.hpp"
 #include "threading.hpp"
 #include "top_k.hpp"
 

@@ -144,17 +144,6 @@ inline PackedCodes pack(const Codes& codes, std::size_t n_codewords) {
     });
 }
 
-// Top-k neighbours of a batch of queries: for query q, ids[q * k + j] and
-// distances[q * k + j] are its j-th best code (smallest l2 distance, or largest
-// inner product for Metric::dot). Slots beyond the number of candidates hold
-// id -1 and distance +inf (l2) or -inf (dot).
-struct SearchResult {
-    std::size_t n_queries = 0;
-    std::size_t k = 0;
-    std::vector<std::int64_t> ids;
-    std::vector<float> distances;
-};
-
 // Distance tables of n_queries queries ([q][M][Ks]): entry (q, m, k) is the
 // squared l2 distance (or inner product) between query q's m-th sub-vector and
 // codeword k of subspace m. Made by ProductQuantizer::dtable; the asymmetric

@@ -7,7 +7,8 @@
 // cannot change the result.
 //
 // detail::TopK is internal: its callers own their arguments and it trusts
-// them (k > 0, ids as given). Neighbor is public, as search's candidate type.
+// them (k > 0, ids as given). Neighbor (a candidate) and SearchResult (what a
+// search returns to C++ callers) are public.
 
 #include <algorithm>
 #include <cmath>
@@ -36,6 +37,17 @@ struct Neighbor {
         if (nan || other_nan) return nan == other_nan ? id < other.id : other_nan;
         return key < other.key || (key == other.key && id < other.id);
     }
+};
+
+// Top-k neighbours of a batch of queries: for query q, ids[q * k + j] and
+// distances[q * k + j] are its j-th best code (smallest l2 distance, or largest
+// inner product for Metric::dot). Slots beyond the number of candidates hold
+// id -1 and distance +inf (l2) or -inf (dot).
+struct SearchResult {
+    std::size_t n_queries = 0;
+    std::size_t k = 0;
+    std::vector<std::int64_t> ids;
+    std::vector<float> distances;
 };
 
 namespace detail {
