@@ -426,20 +426,22 @@ py::tuple train_opq_py(const py::array& vecs_in, std::size_t n_subspaces, std::s
 
 // Model files (docs/model-format.md): the core's reader and writer serve Python
 // too, so the format is parsed and checked in one place (and that place fuzzed).
-py::bytes model_to_bytes_py(const std::string& metric, const py::array& codewords_in, const py::object& rotation_in) {
+// The model file bytes of a PQ (rotation None) or an OPQ, from Python's arrays.
+std::vector<unsigned char> model_file_bytes(const std::string& metric, const py::array& codewords_in,
+                                            const py::object& rotation_in) {
     FloatArray codewords = as_float32(codewords_in, "codewords");
     const CodebookView view = codebook_of(codewords);
     ProductQuantizer pq(view.n_subspaces, view.n_codewords, view.subspace_dim,
                         std::vector<float>(codewords.data(), codewords.data() + codewords.size()),
                         metric_from_name(metric));
-    std::vector<unsigned char> bytes;
-    if (rotation_in.is_none()) {
-        bytes = model_to_bytes(pq);
-    } else {
-        FloatArray rotation = as_float32(py::array(rotation_in), "R");
-        bytes = model_to_bytes(OptimizedProductQuantizer(
-            std::vector<float>(rotation.data(), rotation.data() + rotation.size()), std::move(pq)));
-    }
+    if (rotation_in.is_none()) return model_to_bytes(pq);
+    FloatArray rotation = as_float32(py::array(rotation_in), "R");
+    return model_to_bytes(OptimizedProductQuantizer(
+        std::vector<float>(rotation.data(), rotation.data() + rotation.size()), std::move(pq)));
+}
+
+py::bytes model_to_bytes_py(const std::string& metric, const py::array& codewords, const py::object& rotation) {
+    const std::vector<unsigned char> bytes = model_file_bytes(metric, codewords, rotation);
     return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
@@ -447,15 +449,6 @@ py::tuple header_tuple(const ModelHeader& header) {
     return py::make_tuple(header.format_version, model_kind_name(header.kind), metric_name(header.metric),
                           header.n_subspaces, header.n_codewords, header.subspace_dim, header.payload_bytes,
                           header.payload_crc32);
-}
-
-// The validated header of a model of `total_size` bytes that starts with `head`.
-py::tuple parse_model_header_py(const py::bytes& head, std::uint64_t total_size, const std::string& source) {
-    const std::string_view bytes = head;
-    const std::size_t available = std::min(bytes.size(), kModelHeaderBytes);
-    const unsigned char empty[1] = {0};
-    const auto* data = available ? reinterpret_cast<const unsigned char*>(bytes.data()) : empty;
-    return header_tuple(detail::parse_model_header(data, available, total_size, source));
 }
 
 // A numpy array over `values`, which it takes over: no copy of the data.
@@ -514,9 +507,7 @@ py::tuple load_model_file_py(const std::string& path) {
 
 void save_model_file_py(const std::string& path, const std::string& metric, const py::array& codewords,
                         const py::object& rotation) {
-    const py::bytes bytes = model_to_bytes_py(metric, codewords, rotation);
-    const std::string_view view = bytes;
-    std::vector<unsigned char> data(view.begin(), view.end());
+    const std::vector<unsigned char> data = model_file_bytes(metric, codewords, rotation);
     py::gil_scoped_release release;
     detail::write_file(data, path);
 }
@@ -565,7 +556,6 @@ PYBIND11_MODULE(_core, m) {
         }
     });
     m.def("model_to_bytes", &model_to_bytes_py, py::arg("metric"), py::arg("codewords"), py::arg("R") = py::none());
-    m.def("parse_model_header", &parse_model_header_py, py::arg("head"), py::arg("total_size"), py::arg("source"));
     m.def("model_from_bytes", &model_from_bytes_py, py::arg("data"), py::arg("source"));
     m.def("load_model_file", &load_model_file_py, py::arg("path"));
     m.def("save_model_file", &save_model_file_py, py::arg("path"), py::arg("metric"), py::arg("codewords"),

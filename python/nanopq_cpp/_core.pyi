@@ -132,12 +132,6 @@ class ModelFileError(ValueError):
 def model_to_bytes(metric: str, codewords: _Float32, R: _Float32 | None = None) -> bytes:
     """The model file (docs/model-format.md) of a PQ, or of an OPQ when R is given."""
 
-def parse_model_header(
-    head: bytes, total_size: SupportsIndex, source: str
-) -> tuple[int, str, str, int, int, int, int, int]:
-    """(format version, kind, metric, M, Ks, Ds, payload bytes, payload CRC-32) of a
-    model of `total_size` bytes that starts with `head`; `source` names it in errors."""
-
 def model_from_bytes(data: bytes, source: str) -> tuple[str, str, _Float32, _Float32 | None]:
     """(kind 'PQ' or 'OPQ', metric, codewords, R or None) of a whole model file."""
 
@@ -148,7 +142,7 @@ def save_model_file(path: str, metric: str, codewords: _Float32, R: _Float32 | N
     """Writes a PQ (or an OPQ when R is given) to `path`, replacing it atomically."""
 
 def read_model_header(path: str) -> tuple[int, str, str, int, int, int, int, int]:
-    """The validated header fields of the model file at `path`, as parse_model_header."""
+    """(format version, kind, metric, M, Ks, Ds, payload bytes, payload CRC-32) of the file at `path`."""
 
 def get_simd_level() -> str:
     """'scalar', 'avx2', 'avx512' or 'neon': the kernels in use now."""

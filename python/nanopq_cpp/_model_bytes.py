@@ -55,12 +55,6 @@ def write_model(path: PathLike, metric: str, codewords: np.ndarray, rotation: Op
         _core.save_model_file(os.fsdecode(path), metric, codewords, rotation)
 
 
-def parse_header(head: bytes, total_size: int, source: str) -> ModelHeader:
-    """The validated header of a model of `total_size` bytes starting with `head`."""
-    with _model_errors():
-        return ModelHeader(*_core.parse_model_header(head, total_size, source))
-
-
 def parse_model(data: bytes, source: str) -> Tuple[str, str, np.ndarray, Optional[np.ndarray]]:
     """(kind, metric, codewords, R or None) of the model in `data`."""
     with _model_errors():

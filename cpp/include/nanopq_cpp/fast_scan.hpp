@@ -89,7 +89,7 @@ struct QuantizedTable {
 // fast_scan_scalar.hpp). Leaves `fast` false when the table cannot be scanned
 // this way.
 template <class Layout>
-QuantizedTable quantize_table(Layout layout, const float* table, std::size_t n_subspaces, std::size_t n_codewords,
+QuantizedTable quantize_table(Layout, const float* table, std::size_t n_subspaces, std::size_t n_codewords,
                               Metric metric, std::uint8_t* lut) {
     QuantizedTable quantized;
     const std::size_t M = n_subspaces, Ks = n_codewords;
@@ -117,7 +117,7 @@ QuantizedTable quantize_table(Layout layout, const float* table, std::size_t n_s
     const double step = largest_range > 0.0 ? largest_range / static_cast<double>(levels) : 1.0;
     std::fill(lut, lut + Layout::lut_bytes(M), std::uint8_t{0});
     for (std::size_t m = 0; m < M; ++m) {
-        std::uint8_t* row = lut + lut_offset(layout, m);
+        std::uint8_t* row = lut + Layout::lut_offset(m);
         for (std::size_t k = 0; k < Ks; ++k) {
             const double level =
                 std::floor((static_cast<double>(key_of(metric, table[m * Ks + k])) - lowest[m]) / step);

@@ -44,8 +44,10 @@ struct Layout4Bit {
     static std::size_t block_bytes(std::size_t M) { return row_bytes(M) * 32; }
     // A query's LUT: 16 entries a subspace, laid out as a block's bytes.
     static std::size_t lut_bytes(std::size_t M) { return row_bytes(M) * 32; }
-    // Where subspace m's 16 bytes start in a block, and its entries in a LUT.
+    // Where subspace m's 16 bytes start in a block, and its entries in a LUT
+    // (which follows the block layout).
     static constexpr std::size_t subspace_offset(std::size_t m) { return (m / 2) * 32 + (m % 2) * 16; }
+    static constexpr std::size_t lut_offset(std::size_t m) { return subspace_offset(m); }
 
     static std::uint8_t code_in_block(const std::uint8_t* block, std::size_t row, std::size_t m) {
         const std::uint8_t byte = block[subspace_offset(m) + row % 16];
@@ -123,10 +125,6 @@ struct Layout8Bit {
         return why + ", which this CPU lacks)";
     }
 };
-
-// The LUT position of subspace m: 4 bits follow the block layout.
-inline constexpr std::size_t lut_offset(Layout4Bit, std::size_t m) { return Layout4Bit::subspace_offset(m); }
-inline constexpr std::size_t lut_offset(Layout8Bit, std::size_t m) { return Layout8Bit::lut_offset(m); }
 
 // Calls body(Layout4Bit{}) or body(Layout8Bit{}) for packed codes of Ks codewords.
 template <class Body>
