@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the C++ tests where we cannot otherwise check them:
 #   1. with clang (Debian's clang, -Werror), under ctest;
-#   2. cross-compiled for Windows with mingw-w64 (every C++ test program and
+#   2. cross-compiled for 64-bit ARM, where the NEON kernels are built, and
+#      run under qemu-user: test_kernels checks each NEON entry against the
+#      portable one, test_fast_scan the packed search it drives;
+#   3. cross-compiled for Windows with mingw-w64 (every C++ test program and
 #      tests/cpp/windows_consumer.cpp, which includes <windows.h> first), and
 #      run under wine where wine64 is installed.
 # Missing compilers are installed from Debian when run as root (as in CI);
@@ -33,22 +36,43 @@ else
   echo "portability: no clang++; skipped the clang build" >&2
 fi
 
-# -- 2. Windows, cross-compiled with mingw-w64 ---------------------------------------------
-MINGW=x86_64-w64-mingw32-g++-posix
-command -v "$MINGW" >/dev/null || apt_install g++-mingw-w64-x86-64-posix
-if ! command -v "$MINGW" >/dev/null; then
-  echo "portability: no $MINGW; skipped the Windows build" >&2
-  exit 0
-fi
-# doctest is header-only; the cross compiler must not see the host's
+# doctest is header-only; a cross compiler must not see the host's
 # /usr/include, so it gets a folder of its own with doctest alone.
 DOCTEST="$(find /usr/include /usr/local/include -name doctest.h -path '*doctest/doctest.h' 2>/dev/null | head -1)"
 if [ -z "$DOCTEST" ]; then
   echo "portability: doctest.h not found (apt-get install doctest-dev)" >&2
   exit 1
 fi
-mkdir -p "$BUILD/mingw/include/doctest"
-cp "$DOCTEST" "$BUILD/mingw/include/doctest/"
+mkdir -p "$BUILD/doctest/include/doctest"
+cp "$DOCTEST" "$BUILD/doctest/include/doctest/"
+
+# -- 2. 64-bit ARM (NEON), cross-compiled, under qemu-user -----------------------------------
+ARM=aarch64-linux-gnu-g++
+command -v "$ARM" >/dev/null || apt_install g++-aarch64-linux-gnu
+command -v qemu-aarch64 >/dev/null || apt_install qemu-user
+if command -v "$ARM" >/dev/null && command -v qemu-aarch64 >/dev/null; then
+  mkdir -p "$BUILD/arm64"
+  for name in test_kernels test_fast_scan; do
+    "$ARM" -std=c++17 -O2 -Wall -Wextra -Werror -static -pthread -I "$ROOT/cpp/include" \
+      -isystem "$BUILD/doctest/include" "$ROOT/tests/cpp/$name.cpp" -o "$BUILD/arm64/$name"
+    qemu-aarch64 "$BUILD/arm64/$name" >"$BUILD/arm64/$name.log" 2>&1 || {
+      echo "portability: qemu-aarch64 ran $name: FAILED" >&2
+      tail -30 "$BUILD/arm64/$name.log" >&2
+      exit 1
+    }
+    echo "portability: qemu-aarch64 ran $name (NEON): ok"
+  done
+else
+  echo "portability: no $ARM or qemu-aarch64; skipped the ARM build" >&2
+fi
+
+# -- 3. Windows, cross-compiled with mingw-w64 ---------------------------------------------
+MINGW=x86_64-w64-mingw32-g++-posix
+command -v "$MINGW" >/dev/null || apt_install g++-mingw-w64-x86-64-posix
+if ! command -v "$MINGW" >/dev/null; then
+  echo "portability: no $MINGW; skipped the Windows build" >&2
+  exit 0
+fi
 
 programs=("$ROOT/tests/cpp/windows_consumer.cpp")
 for source in "$ROOT"/tests/cpp/test_*.cpp; do programs+=("$source"); done
@@ -57,7 +81,7 @@ echo "portability: cross-compiling ${#programs[@]} programs for Windows with $("
 printf '%s\n' "${programs[@]}" | xargs -P 2 -I{} sh -c '
   name="$(basename "{}" .cpp)"
   '"$MINGW"' -std=c++17 -O1 -Wall -Wextra -Wpedantic -Werror -static \
-    -I "'"$ROOT"'/cpp/include" -isystem "'"$BUILD"'/mingw/include" "{}" -o "'"$BUILD"'/mingw/$name.exe"
+    -I "'"$ROOT"'/cpp/include" -isystem "'"$BUILD"'/doctest/include" "{}" -o "'"$BUILD"'/mingw/$name.exe"
 '
 echo "portability: every program compiles for Windows"
 

@@ -38,13 +38,16 @@ bool close(float a, float b, float relative) {
     return std::fabs(a - b) <= relative * std::fmax(1.0f, std::fmax(std::fabs(a), std::fabs(b)));
 }
 
-// One threshold a query for sums that reach `largest`: from no row to all
-// rows, and the median, so that masks have bits on both sides.
-std::vector<std::uint16_t> scan_thresholds(std::size_t largest) {
+// One threshold a query for sums that reach `largest`, in turn: from no row
+// to all rows, and the median (query 2), so that masks have bits on both sides.
+std::vector<std::uint16_t> scan_thresholds(std::size_t largest, std::size_t n_queries) {
     auto share = [&](std::size_t numerator, std::size_t denominator) {
         return static_cast<std::uint16_t>(largest * numerator / denominator);
     };
-    return {0, 65535, share(1, 2), share(1, 3), share(2, 3), 1, share(1, 1)};
+    const std::uint16_t kinds[] = {0, 65535, share(1, 2), share(1, 3), share(2, 3), 1, share(1, 1)};
+    std::vector<std::uint16_t> thresholds(n_queries);
+    for (std::size_t q = 0; q < n_queries; ++q) thresholds[q] = kinds[q % 7];
+    return thresholds;
 }
 
 const std::size_t kDims[] = {1, 2, 3, 4, 7, 8, 9, 12, 16, 17, 24, 64, 128, 129, 200};
@@ -209,35 +212,43 @@ TEST_CASE("scan_4bit and scan_8bit: the portable masks at every level") {
     for (const np::KernelTable* kernels : other_rows()) {
         for (std::size_t M : {1u, 2u, 3u, 16u, 33u, 64u}) {
             INFO("level ", np::simd_level_name(kernels->level), " M=", M);
-            const std::size_t n_blocks = 5, n_queries = 7;
-            std::size_t max_entry = std::min<std::size_t>(np::detail::kMaxLevel4Bit, 65535 / M);
-            if (kernels->scan_4bit) {
-                const std::size_t n_pairs = (M + 1) / 2;
-                std::vector<std::uint8_t> blocks(n_blocks * n_pairs * 32), luts(n_queries * n_pairs * 32);
-                for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
-                for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
-                const std::vector<std::uint16_t> thresholds = scan_thresholds(M * max_entry);
-                std::vector<std::uint32_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 0xDEADBEEF);
-                np::reference::scan_4bit(blocks.data(), n_blocks, n_pairs, luts.data(), n_queries, thresholds.data(),
-                                         expected.data());
-                kernels->scan_4bit(blocks.data(), n_blocks, n_pairs, luts.data(), n_queries, thresholds.data(),
-                                   masks.data());
-                CHECK(masks == expected);
-                // Both halves of the range occur.
-                CHECK(expected[2] != 0);
-                CHECK(expected[2] != 0xFFFFFFFFu);
-            }
-            max_entry = std::min<std::size_t>(255, 65535 / M);
-            if (kernels->scan_8bit) {
-                std::vector<std::uint8_t> blocks(n_blocks * M * 64), luts(n_queries * M * 256);
-                for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
-                for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
-                const std::vector<std::uint16_t> thresholds = scan_thresholds(M * max_entry);
-                std::vector<std::uint64_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 12345);
-                np::reference::scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
-                                         expected.data());
-                kernels->scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(), masks.data());
-                CHECK(masks == expected);
+            const std::size_t n_blocks = 5;
+            // Every group size and tail of the drivers' query groups.
+            for (std::size_t n_queries : {1u, 2u, 3u, 4u, 5u, 7u, 9u}) {
+                INFO("queries ", n_queries);
+                std::size_t max_entry = std::min<std::size_t>(np::detail::kMaxLevel4Bit, 65535 / M);
+                if (kernels->scan_4bit) {
+                    // An odd M's padding half is looked up too (its random LUT entries
+                // count: this tests the kernels, not the layout).
+                const std::size_t lut_bytes = np::detail::ScanShape4Bit::lut_bytes(M);
+                    std::vector<std::uint8_t> blocks(n_blocks * lut_bytes), luts(n_queries * lut_bytes);
+                    for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
+                    for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
+                    const std::vector<std::uint16_t> thresholds = scan_thresholds(lut_bytes / 16 * max_entry, n_queries);
+                    std::vector<std::uint32_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 0xDEADBEEF);
+                    np::reference::scan_4bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
+                                             expected.data());
+                    kernels->scan_4bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
+                                       masks.data());
+                    CHECK(masks == expected);
+                    if (n_queries >= 3) {  // both halves of the range occur
+                        CHECK(expected[2] != 0);
+                        CHECK(expected[2] != 0xFFFFFFFFu);
+                    }
+                }
+                max_entry = std::min<std::size_t>(255, 65535 / M);
+                if (kernels->scan_8bit) {
+                    std::vector<std::uint8_t> blocks(n_blocks * M * 64), luts(n_queries * M * 256);
+                    for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
+                    for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
+                    const std::vector<std::uint16_t> thresholds = scan_thresholds(M * max_entry, n_queries);
+                    std::vector<std::uint64_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 12345);
+                    np::reference::scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
+                                             expected.data());
+                    kernels->scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
+                                       masks.data());
+                    CHECK(masks == expected);
+                }
             }
         }
     }

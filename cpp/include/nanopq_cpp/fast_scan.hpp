@@ -232,7 +232,7 @@ inline constexpr std::size_t kFastScanLutBytes = 64 * 1024;
 inline constexpr std::size_t kFastScanChunkRows = 1024;
 
 // The fast scan of the listed queries over packed codes of one Layout, with
-// the scan kernel of `kernels` (Layout::scan).
+// the scan kernel of `kernels` (Layout::kScan).
 template <class Layout>
 void fast_search_packed(Layout, const KernelTable& kernels, const float* tables, const PackedCodesView& codes,
                         const std::vector<std::size_t>& queries, const std::vector<QuantizedTable>& quantized,
@@ -289,8 +289,8 @@ void fast_search_packed(Layout, const KernelTable& kernels, const float* tables,
                 const std::size_t query = first_query + i;
                 thresholds[i] = quantized[query].bound(best_bound[query].load(std::memory_order_relaxed));
             }
-            Layout::scan(kernels, data, chunk, M, luts.data() + first_query * lut_bytes, group_queries,
-                         thresholds.data(), masks.data());
+            (kernels.*Layout::kScan)(data, chunk, M, luts.data() + first_query * lut_bytes, group_queries,
+                                     thresholds.data(), masks.data());
             // Few masks are non-zero once the bounds are tight: find them in
             // one pass over the chunk's masks, and give each query its rows.
             touched.clear();
@@ -345,7 +345,7 @@ void fast_search_packed(Layout, const KernelTable& kernels, const float* tables,
 // be no faster than the exact scan, which runs instead.
 inline bool has_fast_scan(const KernelTable& kernels, std::size_t n_codewords) {
     if (kernels.level == SimdLevel::scalar) return true;
-    return detail::with_layout(n_codewords, [&](auto layout) { return layout.has_kernel(kernels); });
+    return detail::with_layout(n_codewords, [&](auto layout) { return detail::has_scan_kernel(layout, kernels); });
 }
 
 // What packed codes of Ks codewords run at the level of `kernels`, for

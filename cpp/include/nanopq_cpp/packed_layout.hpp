@@ -43,7 +43,7 @@ struct Layout4Bit {
     static std::size_t row_bytes(std::size_t M) { return M / 2 + M % 2; }
     static std::size_t block_bytes(std::size_t M) { return row_bytes(M) * 32; }
     // A query's LUT: 16 entries a subspace, laid out as a block's bytes.
-    static std::size_t lut_bytes(std::size_t M) { return row_bytes(M) * 32; }
+    static std::size_t lut_bytes(std::size_t M) { return ScanShape4Bit::lut_bytes(M); }
     // Where subspace m's 16 bytes start in a block, and its entries in a LUT
     // (which follows the block layout).
     static constexpr std::size_t subspace_offset(std::size_t m) { return (m / 2) * 32 + (m % 2) * 16; }
@@ -75,11 +75,8 @@ struct Layout4Bit {
         return true;
     }
 
-    static bool has_kernel(const KernelTable& kernels) { return kernels.scan_4bit != &reference::scan_4bit; }
-    static void scan(const KernelTable& kernels, const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M,
-                     const std::uint8_t* luts, std::size_t n_queries, const std::uint16_t* thresholds, Mask* masks) {
-        kernels.scan_4bit(blocks, n_blocks, row_bytes(M), luts, n_queries, thresholds, masks);
-    }
+    // The scan kernel's entry in the kernel table.
+    static constexpr auto kScan = &KernelTable::scan_4bit;
     static std::string missing_kernel(const std::string& level) {
         return "exact scan (no 4-bit kernel at level " + level + ")";
     }
@@ -96,7 +93,7 @@ struct Layout8Bit {
     static std::size_t row_bytes(std::size_t M) { return M; }
     static std::size_t block_bytes(std::size_t M) { return M * 64; }
     // A query's LUT: 256 entries a subspace, one subspace after another.
-    static std::size_t lut_bytes(std::size_t M) { return M * 256; }
+    static std::size_t lut_bytes(std::size_t M) { return ScanShape8Bit::lut_bytes(M); }
     static constexpr std::size_t subspace_offset(std::size_t m) { return m * 64; }
     static constexpr std::size_t lut_offset(std::size_t m) { return m * 256; }
 
@@ -114,17 +111,20 @@ struct Layout8Bit {
         return true;
     }
 
-    static bool has_kernel(const KernelTable& kernels) { return kernels.scan_8bit != &reference::scan_8bit; }
-    static void scan(const KernelTable& kernels, const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M,
-                     const std::uint8_t* luts, std::size_t n_queries, const std::uint16_t* thresholds, Mask* masks) {
-        kernels.scan_8bit(blocks, n_blocks, M, luts, n_queries, thresholds, masks);
-    }
+    static constexpr auto kScan = &KernelTable::scan_8bit;
     static std::string missing_kernel(const std::string&) {
         const std::string why = "exact scan (the 8-bit fast scan needs level avx512 and AVX-512 VBMI";
         if (simd_vbmi_supported()) return why + ", which this CPU has: set_simd_level('avx512'))";
         return why + ", which this CPU lacks)";
     }
 };
+
+// Whether `kernels` has a scan kernel of its own for Layout's width, rather
+// than the portable one.
+template <class Layout>
+bool has_scan_kernel(Layout, const KernelTable& kernels) {
+    return kernels.*Layout::kScan != kernels_for(SimdLevel::scalar).*Layout::kScan;
+}
 
 // Calls body(Layout4Bit{}) or body(Layout8Bit{}) for packed codes of Ks codewords.
 template <class Body>

@@ -2,6 +2,7 @@
 // AVX2 + FMA kernels, compiled with per-function target attributes so the
 // rest of the binary stays baseline x86-64.
 
+#include "drivers.hpp"
 #include "level.hpp"
 #include "scalar.hpp"
 
@@ -26,128 +27,73 @@ namespace avx2 {
 // Codewords per block: two 8-lane accumulators per point.
 inline constexpr std::size_t kBlock = 16;
 
-// nearest_codeword for kPoints points at once: each codeword load is shared by
-// the points, and the argmin is kept per lane (value and index) so no distance
-// row is ever stored. Lanes keep their first minimum (strict <) and the final
-// reduction breaks ties by the lower index: the scalar reference's answer.
-template <int kPoints, bool kByNorms, std::size_t kDim>
-NANOPQ_CPP_TARGET_AVX2 inline void nearest_points(const float* const* points, const float* codewords_t,
-                                                  const float* norms, std::size_t n_codewords, std::size_t dim,
-                                                  std::uint32_t* labels, float* distances) {
-    __m256 best[kPoints];
-    __m256i best_index[kPoints];
-    for (int p = 0; p < kPoints; ++p) {
-        best[p] = _mm256_set1_ps(std::numeric_limits<float>::infinity());
-        best_index[p] = _mm256_setzero_si256();
-    }
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i eight = _mm256_set1_epi32(8);
-    std::size_t k0 = 0;
-    for (; k0 + kBlock <= n_codewords; k0 += kBlock) {
-        __m256 low[kPoints], high[kPoints];
-        // By norms: ||c||^2 - 2 x.c, one FMA per term; else (c - x)^2 summed.
-        const __m256 start_low = kByNorms ? _mm256_loadu_ps(norms + k0) : _mm256_setzero_ps();
-        const __m256 start_high = kByNorms ? _mm256_loadu_ps(norms + k0 + 8) : _mm256_setzero_ps();
+// The nearest-codeword body (drivers.hpp nearest_codeword_with): kPoints
+// points at once, each codeword load shared by the points, and the argmin
+// kept per lane (value and index) so no distance row is ever stored. Lanes
+// keep their first minimum (strict <) and the final reduction breaks ties by
+// the lower index: the scalar reference's answer. kByNorms: ||c||^2 - 2 x.c
+// with precomputed norms, half the arithmetic, for k-means on centred data;
+// else the exact (c - x)^2 summed, the encoder's.
+struct Nearest {
+    template <int kPoints, bool kByNorms, std::size_t kDim>
+    NANOPQ_CPP_TARGET_AVX2 static void nearest(const float* const* points, const float* codewords_t, const float* norms,
+                                               std::size_t n_codewords, std::size_t dim, std::uint32_t* labels,
+                                               float* distances) {
+        __m256 best[kPoints];
+        __m256i best_index[kPoints];
         for (int p = 0; p < kPoints; ++p) {
-            low[p] = start_low;
-            high[p] = start_high;
+            best[p] = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+            best_index[p] = _mm256_setzero_si256();
         }
-        for (std::size_t d = 0; d < (kDim != 0 ? kDim : dim); ++d) {
-            const float* row = codewords_t + d * n_codewords + k0;
-            const __m256 row_low = _mm256_loadu_ps(row), row_high = _mm256_loadu_ps(row + 8);
+        const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i eight = _mm256_set1_epi32(8);
+        std::size_t k0 = 0;
+        for (; k0 + kBlock <= n_codewords; k0 += kBlock) {
+            __m256 low[kPoints], high[kPoints];
+            // By norms: ||c||^2 - 2 x.c, one FMA per term; else (c - x)^2 summed.
+            const __m256 start_low = kByNorms ? _mm256_loadu_ps(norms + k0) : _mm256_setzero_ps();
+            const __m256 start_high = kByNorms ? _mm256_loadu_ps(norms + k0 + 8) : _mm256_setzero_ps();
             for (int p = 0; p < kPoints; ++p) {
-                if (kByNorms) {
-                    const __m256 minus_two_x = _mm256_set1_ps(-2.0f * points[p][d]);
-                    low[p] = _mm256_fmadd_ps(row_low, minus_two_x, low[p]);
-                    high[p] = _mm256_fmadd_ps(row_high, minus_two_x, high[p]);
-                } else {
-                    const __m256 x = _mm256_broadcast_ss(points[p] + d);
-                    const __m256 diff_low = _mm256_sub_ps(row_low, x), diff_high = _mm256_sub_ps(row_high, x);
-                    low[p] = _mm256_fmadd_ps(diff_low, diff_low, low[p]);
-                    high[p] = _mm256_fmadd_ps(diff_high, diff_high, high[p]);
+                low[p] = start_low;
+                high[p] = start_high;
+            }
+            for (std::size_t d = 0; d < (kDim != 0 ? kDim : dim); ++d) {
+                const float* row = codewords_t + d * n_codewords + k0;
+                const __m256 row_low = _mm256_loadu_ps(row), row_high = _mm256_loadu_ps(row + 8);
+                for (int p = 0; p < kPoints; ++p) {
+                    if (kByNorms) {
+                        const __m256 minus_two_x = _mm256_set1_ps(-2.0f * points[p][d]);
+                        low[p] = _mm256_fmadd_ps(row_low, minus_two_x, low[p]);
+                        high[p] = _mm256_fmadd_ps(row_high, minus_two_x, high[p]);
+                    } else {
+                        const __m256 x = _mm256_broadcast_ss(points[p] + d);
+                        const __m256 diff_low = _mm256_sub_ps(row_low, x), diff_high = _mm256_sub_ps(row_high, x);
+                        low[p] = _mm256_fmadd_ps(diff_low, diff_low, low[p]);
+                        high[p] = _mm256_fmadd_ps(diff_high, diff_high, high[p]);
+                    }
                 }
             }
+            const __m256i index_low = _mm256_add_epi32(lanes, _mm256_set1_epi32(static_cast<int>(k0)));
+            const __m256i index_high = _mm256_add_epi32(index_low, eight);
+            for (int p = 0; p < kPoints; ++p) {
+                __m256 closer = _mm256_cmp_ps(low[p], best[p], _CMP_LT_OQ);
+                best[p] = _mm256_blendv_ps(best[p], low[p], closer);
+                best_index[p] = _mm256_blendv_epi8(best_index[p], index_low, _mm256_castps_si256(closer));
+                closer = _mm256_cmp_ps(high[p], best[p], _CMP_LT_OQ);
+                best[p] = _mm256_blendv_ps(best[p], high[p], closer);
+                best_index[p] = _mm256_blendv_epi8(best_index[p], index_high, _mm256_castps_si256(closer));
+            }
         }
-        const __m256i index_low = _mm256_add_epi32(lanes, _mm256_set1_epi32(static_cast<int>(k0)));
-        const __m256i index_high = _mm256_add_epi32(index_low, eight);
         for (int p = 0; p < kPoints; ++p) {
-            __m256 closer = _mm256_cmp_ps(low[p], best[p], _CMP_LT_OQ);
-            best[p] = _mm256_blendv_ps(best[p], low[p], closer);
-            best_index[p] = _mm256_blendv_epi8(best_index[p], index_low, _mm256_castps_si256(closer));
-            closer = _mm256_cmp_ps(high[p], best[p], _CMP_LT_OQ);
-            best[p] = _mm256_blendv_ps(best[p], high[p], closer);
-            best_index[p] = _mm256_blendv_epi8(best_index[p], index_high, _mm256_castps_si256(closer));
+            alignas(32) float lane_best[8];
+            alignas(32) std::uint32_t lane_index[8];
+            _mm256_store_ps(lane_best, best[p]);
+            _mm256_store_si256(reinterpret_cast<__m256i*>(lane_index), best_index[p]);
+            reference::finish_nearest<kByNorms>(lane_best, lane_index, 8, points[p], codewords_t, norms, k0,
+                                                n_codewords, dim, labels + p, distances ? distances + p : nullptr);
         }
     }
-    for (int p = 0; p < kPoints; ++p) {
-        alignas(32) float lane_best[8];
-        alignas(32) std::uint32_t lane_index[8];
-        _mm256_store_ps(lane_best, best[p]);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(lane_index), best_index[p]);
-        reference::finish_nearest<kByNorms>(lane_best, lane_index, 8, points[p], codewords_t, norms, k0, n_codewords,
-                                            dim, labels + p, distances ? distances + p : nullptr);
-    }
-}
-
-template <bool kByNorms, std::size_t kDim>
-NANOPQ_CPP_TARGET_AVX2 inline void nearest_points_all(const float* points, std::size_t n_points, std::size_t stride,
-                                                      const float* codewords_t, const float* norms,
-                                                      std::size_t n_codewords, std::size_t dim, std::uint32_t* labels,
-                                                      float* distances) {
-    std::size_t i = 0;
-    for (; i + 4 <= n_points; i += 4) {
-        const float* group[4] = {points + i * stride, points + (i + 1) * stride, points + (i + 2) * stride,
-                                 points + (i + 3) * stride};
-        nearest_points<4, kByNorms, kDim>(group, codewords_t, norms, n_codewords, dim, labels + i,
-                                          distances ? distances + i : nullptr);
-    }
-    for (; i < n_points; ++i) {
-        const float* single[1] = {points + i * stride};
-        nearest_points<1, kByNorms, kDim>(single, codewords_t, norms, n_codewords, dim, labels + i,
-                                          distances ? distances + i : nullptr);
-    }
-}
-
-// A compile-time sub-dimension for the common Ds lets the compiler unroll the
-// loop over dimensions (measured ~15% faster for Ds=8 than a run-time bound).
-template <bool kByNorms>
-NANOPQ_CPP_TARGET_AVX2 inline void dispatch_dim(const float* points, std::size_t n_points, std::size_t stride,
-                                                const float* codewords_t, const float* norms, std::size_t n_codewords,
-                                                std::size_t dim, std::uint32_t* labels, float* distances) {
-    switch (dim) {
-        case 2:
-            return nearest_points_all<kByNorms, 2>(points, n_points, stride, codewords_t, norms, n_codewords, dim,
-                                                   labels, distances);
-        case 4:
-            return nearest_points_all<kByNorms, 4>(points, n_points, stride, codewords_t, norms, n_codewords, dim,
-                                                   labels, distances);
-        case 8:
-            return nearest_points_all<kByNorms, 8>(points, n_points, stride, codewords_t, norms, n_codewords, dim,
-                                                   labels, distances);
-        case 16:
-            return nearest_points_all<kByNorms, 16>(points, n_points, stride, codewords_t, norms, n_codewords, dim,
-                                                    labels, distances);
-        default:
-            return nearest_points_all<kByNorms, 0>(points, n_points, stride, codewords_t, norms, n_codewords, dim,
-                                                   labels, distances);
-    }
-}
-
-// Exact squared l2 (c - x)^2 summed over dimensions: the encoder's kernel.
-NANOPQ_CPP_TARGET_AVX2 inline void nearest_codeword(const float* points, std::size_t n_points, std::size_t stride,
-                                                    const float* codewords_t, std::size_t n_codewords, std::size_t dim,
-                                                    std::uint32_t* labels, float* distances) {
-    dispatch_dim<false>(points, n_points, stride, codewords_t, nullptr, n_codewords, dim, labels, distances);
-}
-
-// ||c||^2 - 2 x.c with precomputed codeword norms: half the arithmetic, for
-// k-means on centred data where the cancellation error is small.
-NANOPQ_CPP_TARGET_AVX2 inline void nearest_codeword_by_norms(const float* points, std::size_t n_points,
-                                                             std::size_t stride, const float* codewords_t,
-                                                             const float* norms, std::size_t n_codewords,
-                                                             std::size_t dim, std::uint32_t* labels, float* distances) {
-    dispatch_dim<true>(points, n_points, stride, codewords_t, norms, n_codewords, dim, labels, distances);
-}
+};
 
 // reference::cross_accumulate compiled for AVX2 + FMA: the same loops, which
 // the compiler vectorises over b with 8-lane FMAs.

@@ -29,6 +29,7 @@
 
 #include "avx2.hpp"
 #include "avx512.hpp"
+#include "drivers.hpp"
 #include "fast_scan_avx2.hpp"
 #include "fast_scan_avx512.hpp"
 #include "fast_scan_neon.hpp"
@@ -71,11 +72,13 @@ struct KernelTable {
     // the contract). Where a level other than scalar keeps the portable one
     // (8 bits without AVX-512 VBMI), the packed search runs the exact scan,
     // which is as fast there (fast_scan.hpp has_fast_scan).
-    void (*scan_4bit)(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t n_pairs, const std::uint8_t* luts,
-                      std::size_t n_queries, const std::uint16_t* thresholds, std::uint32_t* masks);
-    void (*scan_8bit)(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t n_subspaces,
-                      const std::uint8_t* luts, std::size_t n_queries, const std::uint16_t* thresholds,
-                      std::uint64_t* masks);
+    // Both take M; they differ in the mask type only (a bit a row of a block).
+    template <class Mask>
+    using ScanKernel = void (*)(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M,
+                                const std::uint8_t* luts, std::size_t n_queries, const std::uint16_t* thresholds,
+                                Mask* masks);
+    ScanKernel<std::uint32_t> scan_4bit;
+    ScanKernel<std::uint64_t> scan_8bit;
 };
 
 namespace detail {
@@ -102,13 +105,13 @@ inline KernelTable portable_kernels() {
 inline KernelTable avx2_kernels() {
     KernelTable table = portable_kernels();
     table.level = SimdLevel::avx2;
-    table.nearest_codeword = &avx2::nearest_codeword;
-    table.nearest_codeword_by_norms = &avx2::nearest_codeword_by_norms;
+    table.nearest_codeword = &detail::nearest_codeword_with<avx2::Nearest>;
+    table.nearest_codeword_by_norms = &detail::nearest_codeword_by_norms_with<avx2::Nearest>;
     table.l2_table = &avx2::l2_to_codewords;
     table.first_at_most = &avx2::first_within<false>;
     table.first_at_least = &avx2::first_within<true>;
     table.cross_accumulate = &avx2::cross_accumulate;
-    table.scan_4bit = &avx2::scan_4bit;
+    table.scan_4bit = &detail::scan_with<avx2::Scan4Bit, avx2::kScanQueries>;
     return table;
 }
 
@@ -117,15 +120,15 @@ inline KernelTable avx2_kernels() {
 inline KernelTable avx512_kernels() {
     KernelTable table = avx2_kernels();
     table.level = SimdLevel::avx512;
-    if (simd_vbmi_supported()) table.scan_8bit = &avx512::scan_8bit;
+    if (simd_vbmi_supported()) table.scan_8bit = &detail::scan_with<avx512::Scan8Bit, avx512::kScan8BitQueries>;
     // AMD's Zen 4 runs 512-bit operations as two 256-bit halves: there the
     // AVX-512 encoder measured 15% slower than AVX2's (0.38 s against 0.32 s
     // for 200k x 128 floats, M=16), so AMD keeps the AVX2 kernels but for the
     // 8-bit fast scan, which only VBMI's byte permutes make possible.
     if (detail::detect_x86().amd) return table;
-    table.nearest_codeword = &avx512::nearest_codeword;
-    table.nearest_codeword_by_norms = &avx512::nearest_codeword_by_norms;
-    table.scan_4bit = &avx512::scan_4bit;
+    table.nearest_codeword = &detail::nearest_codeword_with<avx512::Nearest>;
+    table.nearest_codeword_by_norms = &detail::nearest_codeword_by_norms_with<avx512::Nearest>;
+    table.scan_4bit = &detail::scan_with<avx512::Scan4Bit, avx512::kScan4BitQueries>;
     return table;
 }
 #endif
@@ -137,7 +140,7 @@ inline KernelTable neon_kernels() {
     table.nearest_codeword = &neon::nearest_codeword;
     table.first_at_most = &neon::first_within<false>;
     table.first_at_least = &neon::first_within<true>;
-    table.scan_4bit = &neon::scan_4bit;
+    table.scan_4bit = &detail::scan_with<neon::Scan4Bit, neon::kScanQueries>;
     return table;
 }
 #endif

@@ -13,6 +13,7 @@
 // of the results shifted right by 8 gives odd alone, from which
 // even = total - 256 * odd (exact while every sum is below 2^16).
 
+#include "drivers.hpp"
 #include "fast_scan_scalar.hpp"
 #include "level.hpp"
 
@@ -52,86 +53,76 @@ NANOPQ_CPP_TARGET_AVX2_SCAN inline std::uint32_t rows_within(__m256i total_low, 
     return static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_packs_epi16(rows_0_7, rows_8_15)));
 }
 
-// kQueries queries over n_blocks blocks: each block's codes are loaded once
-// and looked up in every query's LUT.
-template <int kQueries>
-NANOPQ_CPP_TARGET_AVX2_SCAN inline void scan_4bit_queries(const std::uint8_t* blocks, std::size_t n_blocks,
-                                                          std::size_t n_pairs, const std::uint8_t* luts,
-                                                          const std::uint16_t* thresholds, std::uint32_t* masks,
-                                                          std::size_t mask_stride) {
-    const std::size_t block_bytes = n_pairs * 32;
-    const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
-    for (std::size_t b = 0; b < n_blocks; ++b) {
-        const std::uint8_t* block = blocks + b * block_bytes;
-        __m256i total_low[kQueries], odd_low[kQueries], total_high[kQueries], odd_high[kQueries];
-        NANOPQ_CPP_UNROLL_QUERIES
-        for (int q = 0; q < kQueries; ++q)
-            total_low[q] = odd_low[q] = total_high[q] = odd_high[q] = _mm256_setzero_si256();
-        // Two pairs at a time: their lookups are added in 8 bits first (LUT
-        // entries are at most 127), which halves the widening work.
-        std::size_t p = 0;
-        for (; p + 2 <= n_pairs; p += 2) {
-            const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + p * 32));
-            const __m256i next = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + p * 32 + 32));
-            const __m256i low = _mm256_and_si256(codes, low_nibbles);
-            const __m256i high = _mm256_and_si256(_mm256_srli_epi16(codes, 4), low_nibbles);
-            const __m256i next_low = _mm256_and_si256(next, low_nibbles);
-            const __m256i next_high = _mm256_and_si256(_mm256_srli_epi16(next, 4), low_nibbles);
+// The 4-bit scan body (drivers.hpp scan_with): kQueries queries over
+// n_blocks blocks; each block's codes are loaded once and looked up in every
+// query's LUT.
+struct Scan4Bit : detail::ScanShape4Bit {
+    template <int kQueries>
+    NANOPQ_CPP_TARGET_AVX2_SCAN static void scan(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M,
+                                                 const std::uint8_t* luts, const std::uint16_t* thresholds,
+                                                 std::uint32_t* masks, std::size_t mask_stride) {
+        const std::size_t block_bytes = lut_bytes(M), n_pairs = block_bytes / 32;
+        const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+        for (std::size_t b = 0; b < n_blocks; ++b) {
+            const std::uint8_t* block = blocks + b * block_bytes;
+            __m256i total_low[kQueries], odd_low[kQueries], total_high[kQueries], odd_high[kQueries];
             NANOPQ_CPP_UNROLL_QUERIES
-            for (int q = 0; q < kQueries; ++q) {
-                const std::uint8_t* lut_pair = luts + q * block_bytes + p * 32;
-                const __m256i lut = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lut_pair));
-                const __m256i next_lut = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lut_pair + 32));
-                const __m256i found_low =
-                    _mm256_add_epi8(_mm256_shuffle_epi8(lut, low), _mm256_shuffle_epi8(next_lut, next_low));
-                const __m256i found_high =
-                    _mm256_add_epi8(_mm256_shuffle_epi8(lut, high), _mm256_shuffle_epi8(next_lut, next_high));
-                total_low[q] = _mm256_add_epi16(total_low[q], found_low);
-                odd_low[q] = _mm256_add_epi16(odd_low[q], _mm256_srli_epi16(found_low, 8));
-                total_high[q] = _mm256_add_epi16(total_high[q], found_high);
-                odd_high[q] = _mm256_add_epi16(odd_high[q], _mm256_srli_epi16(found_high, 8));
+            for (int q = 0; q < kQueries; ++q)
+                total_low[q] = odd_low[q] = total_high[q] = odd_high[q] = _mm256_setzero_si256();
+            // Two pairs at a time: their lookups are added in 8 bits first (LUT
+            // entries are at most 127), which halves the widening work.
+            std::size_t p = 0;
+            for (; p + 2 <= n_pairs; p += 2) {
+                const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + p * 32));
+                const __m256i next = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + p * 32 + 32));
+                const __m256i low = _mm256_and_si256(codes, low_nibbles);
+                const __m256i high = _mm256_and_si256(_mm256_srli_epi16(codes, 4), low_nibbles);
+                const __m256i next_low = _mm256_and_si256(next, low_nibbles);
+                const __m256i next_high = _mm256_and_si256(_mm256_srli_epi16(next, 4), low_nibbles);
+                NANOPQ_CPP_UNROLL_QUERIES
+                for (int q = 0; q < kQueries; ++q) {
+                    const std::uint8_t* lut_pair = luts + q * block_bytes + p * 32;
+                    const __m256i lut = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lut_pair));
+                    const __m256i next_lut = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lut_pair + 32));
+                    const __m256i found_low =
+                        _mm256_add_epi8(_mm256_shuffle_epi8(lut, low), _mm256_shuffle_epi8(next_lut, next_low));
+                    const __m256i found_high =
+                        _mm256_add_epi8(_mm256_shuffle_epi8(lut, high), _mm256_shuffle_epi8(next_lut, next_high));
+                    total_low[q] = _mm256_add_epi16(total_low[q], found_low);
+                    odd_low[q] = _mm256_add_epi16(odd_low[q], _mm256_srli_epi16(found_low, 8));
+                    total_high[q] = _mm256_add_epi16(total_high[q], found_high);
+                    odd_high[q] = _mm256_add_epi16(odd_high[q], _mm256_srli_epi16(found_high, 8));
+                }
             }
-        }
-        if (p < n_pairs) {
-            const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + p * 32));
-            const __m256i low = _mm256_and_si256(codes, low_nibbles);
-            const __m256i high = _mm256_and_si256(_mm256_srli_epi16(codes, 4), low_nibbles);
+            if (p < n_pairs) {
+                const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + p * 32));
+                const __m256i low = _mm256_and_si256(codes, low_nibbles);
+                const __m256i high = _mm256_and_si256(_mm256_srli_epi16(codes, 4), low_nibbles);
+                NANOPQ_CPP_UNROLL_QUERIES
+                for (int q = 0; q < kQueries; ++q) {
+                    const __m256i lut =
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(luts + q * block_bytes + p * 32));
+                    const __m256i found_low = _mm256_shuffle_epi8(lut, low);
+                    const __m256i found_high = _mm256_shuffle_epi8(lut, high);
+                    total_low[q] = _mm256_add_epi16(total_low[q], found_low);
+                    odd_low[q] = _mm256_add_epi16(odd_low[q], _mm256_srli_epi16(found_low, 8));
+                    total_high[q] = _mm256_add_epi16(total_high[q], found_high);
+                    odd_high[q] = _mm256_add_epi16(odd_high[q], _mm256_srli_epi16(found_high, 8));
+                }
+            }
             NANOPQ_CPP_UNROLL_QUERIES
-            for (int q = 0; q < kQueries; ++q) {
-                const __m256i lut =
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(luts + q * block_bytes + p * 32));
-                const __m256i found_low = _mm256_shuffle_epi8(lut, low);
-                const __m256i found_high = _mm256_shuffle_epi8(lut, high);
-                total_low[q] = _mm256_add_epi16(total_low[q], found_low);
-                odd_low[q] = _mm256_add_epi16(odd_low[q], _mm256_srli_epi16(found_low, 8));
-                total_high[q] = _mm256_add_epi16(total_high[q], found_high);
-                odd_high[q] = _mm256_add_epi16(odd_high[q], _mm256_srli_epi16(found_high, 8));
-            }
+            for (int q = 0; q < kQueries; ++q)
+                masks[b * mask_stride + q] = rows_within(total_low[q], odd_low[q], total_high[q], odd_high[q],
+                                                         _mm256_set1_epi16(static_cast<short>(thresholds[q])));
         }
-        NANOPQ_CPP_UNROLL_QUERIES
-        for (int q = 0; q < kQueries; ++q)
-            masks[b * mask_stride + q] = rows_within(total_low[q], odd_low[q], total_high[q], odd_high[q],
-                                                     _mm256_set1_epi16(static_cast<short>(thresholds[q])));
     }
-}
+};
 
 // Queries per load of codes: two keep their 8 accumulators and the
 // temporaries in the 16 ymm registers. Measured on Zen 3 (M=32, 1M rows, one
 // thread, on a busy machine): 1 query 0.65-0.68 ms, 2 queries 0.53-0.58 ms,
 // 3 queries 0.52-0.55 ms, 4 queries 0.59-0.60 ms per query.
 inline constexpr int kScanQueries = 2;
-
-NANOPQ_CPP_TARGET_AVX2_SCAN inline void scan_4bit(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t n_pairs,
-                                                  const std::uint8_t* luts, std::size_t n_queries,
-                                                  const std::uint16_t* thresholds, std::uint32_t* masks) {
-    const std::size_t lut_bytes = n_pairs * 32;
-    std::size_t q = 0;
-    for (; q + kScanQueries <= n_queries; q += kScanQueries)
-        scan_4bit_queries<kScanQueries>(blocks, n_blocks, n_pairs, luts + q * lut_bytes, thresholds + q, masks + q,
-                                        n_queries);
-    if (q < n_queries)
-        scan_4bit_queries<1>(blocks, n_blocks, n_pairs, luts + q * lut_bytes, thresholds + q, masks + q, n_queries);
-}
 
 }  // namespace avx2
 }  // namespace nanopq_cpp

@@ -41,123 +41,94 @@ NANOPQ_CPP_TARGET_AVX512_SCAN inline __m256i fold_halves(__m512i x) {
     return _mm256_add_epi16(_mm512_maskz_extracti64x4_epi64(0xFF, x, 0), _mm512_maskz_extracti64x4_epi64(0xFF, x, 1));
 }
 
-template <int kQueries>
-NANOPQ_CPP_TARGET_AVX512_SCAN inline void scan_4bit_queries(const std::uint8_t* blocks, std::size_t n_blocks,
-                                                            std::size_t n_pairs, const std::uint8_t* luts,
-                                                            const std::uint16_t* thresholds, std::uint32_t* masks,
-                                                            std::size_t mask_stride) {
-    const std::size_t block_bytes = n_pairs * 32;
-    const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
-    const __mmask64 first_pair = 0xFFFFFFFFull;
-    for (std::size_t b = 0; b < n_blocks; ++b) {
-        const std::uint8_t* block = blocks + b * block_bytes;
-        __m512i total_low[kQueries], odd_low[kQueries], total_high[kQueries], odd_high[kQueries];
-        NANOPQ_CPP_UNROLL_QUERIES
-        for (int q = 0; q < kQueries; ++q)
-            total_low[q] = odd_low[q] = total_high[q] = odd_high[q] = _mm512_setzero_si512();
-        for (std::size_t p = 0; p < n_pairs; p += 2) {
-            // Two pairs at a time; a last single pair loads 32 bytes, zeros above.
-            const __mmask64 lanes = p + 2 <= n_pairs ? ~__mmask64{0} : first_pair;
-            const __m512i codes = _mm512_maskz_loadu_epi8(lanes, block + p * 32);
-            const __m512i low = _mm512_and_si512(codes, low_nibbles);
-            const __m512i high = _mm512_and_si512(_mm512_srli_epi16(codes, 4), low_nibbles);
+// The 4-bit scan body (drivers.hpp scan_with).
+struct Scan4Bit : detail::ScanShape4Bit {
+    template <int kQueries>
+    NANOPQ_CPP_TARGET_AVX512_SCAN static void scan(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M,
+                                                   const std::uint8_t* luts, const std::uint16_t* thresholds,
+                                                   std::uint32_t* masks, std::size_t mask_stride) {
+        const std::size_t block_bytes = lut_bytes(M), n_pairs = block_bytes / 32;
+        const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+        const __mmask64 first_pair = 0xFFFFFFFFull;
+        for (std::size_t b = 0; b < n_blocks; ++b) {
+            const std::uint8_t* block = blocks + b * block_bytes;
+            __m512i total_low[kQueries], odd_low[kQueries], total_high[kQueries], odd_high[kQueries];
+            NANOPQ_CPP_UNROLL_QUERIES
+            for (int q = 0; q < kQueries; ++q)
+                total_low[q] = odd_low[q] = total_high[q] = odd_high[q] = _mm512_setzero_si512();
+            for (std::size_t p = 0; p < n_pairs; p += 2) {
+                // Two pairs at a time; a last single pair loads 32 bytes, zeros above.
+                const __mmask64 lanes = p + 2 <= n_pairs ? ~__mmask64{0} : first_pair;
+                const __m512i codes = _mm512_maskz_loadu_epi8(lanes, block + p * 32);
+                const __m512i low = _mm512_and_si512(codes, low_nibbles);
+                const __m512i high = _mm512_and_si512(_mm512_srli_epi16(codes, 4), low_nibbles);
+                NANOPQ_CPP_UNROLL_QUERIES
+                for (int q = 0; q < kQueries; ++q) {
+                    const __m512i lut = _mm512_maskz_loadu_epi8(lanes, luts + q * block_bytes + p * 32);
+                    const __m512i found_low = _mm512_shuffle_epi8(lut, low);
+                    const __m512i found_high = _mm512_shuffle_epi8(lut, high);
+                    total_low[q] = _mm512_add_epi16(total_low[q], found_low);
+                    odd_low[q] = _mm512_add_epi16(odd_low[q], _mm512_srli_epi16(found_low, 8));
+                    total_high[q] = _mm512_add_epi16(total_high[q], found_high);
+                    odd_high[q] = _mm512_add_epi16(odd_high[q], _mm512_srli_epi16(found_high, 8));
+                }
+            }
+            // Fold the two 256-bit halves (pairs p and p + 1): the AVX2 layout.
+            NANOPQ_CPP_UNROLL_QUERIES
+            for (int q = 0; q < kQueries; ++q)
+                masks[b * mask_stride + q] =
+                    avx2::rows_within(fold_halves(total_low[q]), fold_halves(odd_low[q]), fold_halves(total_high[q]),
+                                      fold_halves(odd_high[q]), _mm256_set1_epi16(static_cast<short>(thresholds[q])));
+        }
+    }
+};
+
+inline constexpr int kScan4BitQueries = 4;
+
+// The 8-bit scan body (drivers.hpp scan_with). Two queries per load of
+// codes (kScan8BitQueries): each query's lookups need its four table
+// registers, so more queries would spill.
+inline constexpr int kScan8BitQueries = 2;
+struct Scan8Bit : detail::ScanShape8Bit {
+    template <int kQueries>
+    NANOPQ_CPP_TARGET_AVX512_VBMI static void scan(const std::uint8_t* blocks, std::size_t n_blocks,
+                                                   std::size_t n_subspaces, const std::uint8_t* luts,
+                                                   const std::uint16_t* thresholds, std::uint64_t* masks,
+                                                   std::size_t mask_stride) {
+        const std::size_t block_bytes = n_subspaces * 64, luts_apart = lut_bytes(n_subspaces);
+        for (std::size_t b = 0; b < n_blocks; ++b) {
+            const std::uint8_t* block = blocks + b * block_bytes;
+            __m512i total[kQueries], odd[kQueries];
+            NANOPQ_CPP_UNROLL_QUERIES
+            for (int q = 0; q < kQueries; ++q) total[q] = odd[q] = _mm512_setzero_si512();
+            for (std::size_t m = 0; m < n_subspaces; ++m) {
+                const __m512i codes = _mm512_loadu_si512(block + m * 64);
+                const __mmask64 upper_half = _mm512_movepi8_mask(codes);  // codes >= 128
+                NANOPQ_CPP_UNROLL_QUERIES
+                for (int q = 0; q < kQueries; ++q) {
+                    const std::uint8_t* lut = luts + q * luts_apart + m * 256;
+                    const __m512i lower =
+                        _mm512_permutex2var_epi8(_mm512_loadu_si512(lut), codes, _mm512_loadu_si512(lut + 64));
+                    const __m512i upper =
+                        _mm512_permutex2var_epi8(_mm512_loadu_si512(lut + 128), codes, _mm512_loadu_si512(lut + 192));
+                    const __m512i found = _mm512_mask_blend_epi8(upper_half, lower, upper);
+                    total[q] = _mm512_add_epi16(total[q], found);
+                    odd[q] = _mm512_add_epi16(odd[q], _mm512_srli_epi16(found, 8));
+                }
+            }
             NANOPQ_CPP_UNROLL_QUERIES
             for (int q = 0; q < kQueries; ++q) {
-                const __m512i lut = _mm512_maskz_loadu_epi8(lanes, luts + q * block_bytes + p * 32);
-                const __m512i found_low = _mm512_shuffle_epi8(lut, low);
-                const __m512i found_high = _mm512_shuffle_epi8(lut, high);
-                total_low[q] = _mm512_add_epi16(total_low[q], found_low);
-                odd_low[q] = _mm512_add_epi16(odd_low[q], _mm512_srli_epi16(found_low, 8));
-                total_high[q] = _mm512_add_epi16(total_high[q], found_high);
-                odd_high[q] = _mm512_add_epi16(odd_high[q], _mm512_srli_epi16(found_high, 8));
+                const __m512i threshold = _mm512_set1_epi16(static_cast<short>(thresholds[q]));
+                const __m512i even = _mm512_sub_epi16(total[q], _mm512_slli_epi16(odd[q], 8));
+                const std::uint64_t even_in = _mm512_cmple_epu16_mask(even, threshold);
+                const std::uint64_t odd_in = _mm512_cmple_epu16_mask(odd[q], threshold);
+                // Lane i of `even` is row 2i, of `odd` row 2i + 1: deposit the bits there.
+                masks[b * mask_stride + q] =
+                    _pdep_u64(even_in, 0x5555555555555555ull) | _pdep_u64(odd_in, 0xAAAAAAAAAAAAAAAAull);
             }
         }
-        // Fold the two 256-bit halves (pairs p and p + 1): the AVX2 layout.
-        NANOPQ_CPP_UNROLL_QUERIES
-        for (int q = 0; q < kQueries; ++q)
-            masks[b * mask_stride + q] =
-                avx2::rows_within(fold_halves(total_low[q]), fold_halves(odd_low[q]), fold_halves(total_high[q]),
-                                  fold_halves(odd_high[q]), _mm256_set1_epi16(static_cast<short>(thresholds[q])));
     }
-}
-
-inline constexpr int kScanQueries = 4;
-
-NANOPQ_CPP_TARGET_AVX512_SCAN inline void scan_4bit(const std::uint8_t* blocks, std::size_t n_blocks,
-                                                    std::size_t n_pairs, const std::uint8_t* luts,
-                                                    std::size_t n_queries, const std::uint16_t* thresholds,
-                                                    std::uint32_t* masks) {
-    const std::size_t lut_bytes = n_pairs * 32;
-    std::size_t q = 0;
-    for (; q + kScanQueries <= n_queries; q += kScanQueries)
-        scan_4bit_queries<kScanQueries>(blocks, n_blocks, n_pairs, luts + q * lut_bytes, thresholds + q, masks + q,
-                                        n_queries);
-    switch (n_queries - q) {
-        case 3:
-            return scan_4bit_queries<3>(blocks, n_blocks, n_pairs, luts + q * lut_bytes, thresholds + q, masks + q,
-                                        n_queries);
-        case 2:
-            return scan_4bit_queries<2>(blocks, n_blocks, n_pairs, luts + q * lut_bytes, thresholds + q, masks + q,
-                                        n_queries);
-        case 1:
-            return scan_4bit_queries<1>(blocks, n_blocks, n_pairs, luts + q * lut_bytes, thresholds + q, masks + q,
-                                        n_queries);
-        default: return;
-    }
-}
-
-template <int kQueries>
-NANOPQ_CPP_TARGET_AVX512_VBMI inline void scan_8bit_queries(const std::uint8_t* blocks, std::size_t n_blocks,
-                                                            std::size_t n_subspaces, const std::uint8_t* luts,
-                                                            const std::uint16_t* thresholds, std::uint64_t* masks,
-                                                            std::size_t mask_stride) {
-    const std::size_t block_bytes = n_subspaces * 64, lut_bytes = n_subspaces * 256;
-    for (std::size_t b = 0; b < n_blocks; ++b) {
-        const std::uint8_t* block = blocks + b * block_bytes;
-        __m512i total[kQueries], odd[kQueries];
-        NANOPQ_CPP_UNROLL_QUERIES
-        for (int q = 0; q < kQueries; ++q) total[q] = odd[q] = _mm512_setzero_si512();
-        for (std::size_t m = 0; m < n_subspaces; ++m) {
-            const __m512i codes = _mm512_loadu_si512(block + m * 64);
-            const __mmask64 upper_half = _mm512_movepi8_mask(codes);  // codes >= 128
-            NANOPQ_CPP_UNROLL_QUERIES
-            for (int q = 0; q < kQueries; ++q) {
-                const std::uint8_t* lut = luts + q * lut_bytes + m * 256;
-                const __m512i lower =
-                    _mm512_permutex2var_epi8(_mm512_loadu_si512(lut), codes, _mm512_loadu_si512(lut + 64));
-                const __m512i upper =
-                    _mm512_permutex2var_epi8(_mm512_loadu_si512(lut + 128), codes, _mm512_loadu_si512(lut + 192));
-                const __m512i found = _mm512_mask_blend_epi8(upper_half, lower, upper);
-                total[q] = _mm512_add_epi16(total[q], found);
-                odd[q] = _mm512_add_epi16(odd[q], _mm512_srli_epi16(found, 8));
-            }
-        }
-        NANOPQ_CPP_UNROLL_QUERIES
-        for (int q = 0; q < kQueries; ++q) {
-            const __m512i threshold = _mm512_set1_epi16(static_cast<short>(thresholds[q]));
-            const __m512i even = _mm512_sub_epi16(total[q], _mm512_slli_epi16(odd[q], 8));
-            const std::uint64_t even_in = _mm512_cmple_epu16_mask(even, threshold);
-            const std::uint64_t odd_in = _mm512_cmple_epu16_mask(odd[q], threshold);
-            // Lane i of `even` is row 2i, of `odd` row 2i + 1: deposit the bits there.
-            masks[b * mask_stride + q] =
-                _pdep_u64(even_in, 0x5555555555555555ull) | _pdep_u64(odd_in, 0xAAAAAAAAAAAAAAAAull);
-        }
-    }
-}
-
-NANOPQ_CPP_TARGET_AVX512_VBMI inline void scan_8bit(const std::uint8_t* blocks, std::size_t n_blocks,
-                                                    std::size_t n_subspaces, const std::uint8_t* luts,
-                                                    std::size_t n_queries, const std::uint16_t* thresholds,
-                                                    std::uint64_t* masks) {
-    // Two queries per load of codes: each query's lookups need its four
-    // table registers, so more queries would spill.
-    const std::size_t lut_bytes = n_subspaces * 256;
-    std::size_t q = 0;
-    for (; q + 2 <= n_queries; q += 2)
-        scan_8bit_queries<2>(blocks, n_blocks, n_subspaces, luts + q * lut_bytes, thresholds + q, masks + q, n_queries);
-    if (q < n_queries)
-        scan_8bit_queries<1>(blocks, n_blocks, n_subspaces, luts + q * lut_bytes, thresholds + q, masks + q, n_queries);
-}
+};
 
 }  // namespace avx512
 }  // namespace nanopq_cpp

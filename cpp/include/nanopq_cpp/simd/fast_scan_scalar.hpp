@@ -3,7 +3,8 @@
 // per-ISA kernel (fast_scan_avx2.hpp, fast_scan_avx512.hpp, fast_scan_neon.hpp)
 // must match bit for bit. The block layouts are described in packed_codes.hpp.
 //
-// A kernel scans n_blocks consecutive full blocks for n_queries quantized
+// A kernel scans n_blocks consecutive full blocks of codes of M subspaces
+// (both widths take M) for n_queries quantized
 // tables ("LUTs") at once and reports, per block and query, which rows' sum of
 // LUT entries is <= that query's threshold: bit j of masks[b * n_queries + q]
 // is row j of block b. The caller (fast_scan.hpp) keeps every sum below 65536,
@@ -35,13 +36,25 @@ namespace nanopq_cpp {
 namespace detail {
 // The largest 4-bit LUT entry: two fit a byte.
 inline constexpr std::size_t kMaxLevel4Bit = 127;
+
+// What a scan kernel's driver (drivers.hpp scan_with) needs of a width: the
+// mask type (a bit a row of a block) and the bytes of one query's LUT.
+struct ScanShape4Bit {
+    using Mask = std::uint32_t;
+    // M / 2 + M % 2 pairs, not (M + 1) / 2, which wraps to 0 for M = SIZE_MAX.
+    static std::size_t lut_bytes(std::size_t M) { return (M / 2 + M % 2) * 32; }
+};
+struct ScanShape8Bit {
+    using Mask = std::uint64_t;
+    static std::size_t lut_bytes(std::size_t M) { return M * 256; }
+};
 }  // namespace detail
 
 namespace reference {
 
-inline void scan_4bit(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t n_pairs, const std::uint8_t* luts,
+inline void scan_4bit(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M, const std::uint8_t* luts,
                       std::size_t n_queries, const std::uint16_t* thresholds, std::uint32_t* masks) {
-    const std::size_t block_bytes = n_pairs * 32;
+    const std::size_t block_bytes = detail::ScanShape4Bit::lut_bytes(M), n_pairs = block_bytes / 32;
     for (std::size_t b = 0; b < n_blocks; ++b) {
         const std::uint8_t* block = blocks + b * block_bytes;
         for (std::size_t q = 0; q < n_queries; ++q) {
