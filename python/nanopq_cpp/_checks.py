@@ -280,26 +280,21 @@ def _format_bytes(n_bytes: int) -> str:
 # (adc.hpp's Neighbor, padded), and for each slot it returns (int64 + float32).
 _HELD_CANDIDATE_BYTES = 16
 _RESULT_SLOT_BYTES = 12
-# search() splits the rows into at most this many ranges a thread, each with
-# its own heap of up to k candidates (adc.hpp), and the exact scan of packed
-# codes searches chunks of this many rows (fast_scan.hpp's kExactChunkRows).
+# The exact scan (adc.hpp's exact_top_k, for unpacked codes and for packed
+# ones without a fast scan) splits the rows into at most this many ranges a
+# thread, each with its own heap of up to k candidates.
 _RANGES_PER_THREAD = 4
-_EXACT_CHUNK_ROWS = 2**18
 
 
 def top_k_bytes(n_queries: int, k: int, n_candidates: int, table_bytes: int = 0, packed: bool = False) -> int:
     """Every byte a top-k search allocates: the results, the candidates its
-    heaps hold, and for packed codes the per-query tables (uint8 lookup
-    tables, or the exact fallback's copy of the float ones, `table_bytes` a
-    query at most) and the fallback's per-chunk results."""
+    heaps hold, and for packed codes the fast scan's per-query lookup tables
+    (`table_bytes` a query at most) and its one heap a query."""
     ranges = _RANGES_PER_THREAD * max(1, int(_core.get_num_threads()))
     held = min(n_candidates, k * ranges)
     total = n_queries * (k * _RESULT_SLOT_BYTES + held * _HELD_CANDIDATE_BYTES)
     if packed:
-        chunk_k = min(k, max(1, min(n_candidates, _EXACT_CHUNK_ROWS)))
-        total += n_queries * (
-            table_bytes + chunk_k * _RESULT_SLOT_BYTES + min(k, n_candidates) * _HELD_CANDIDATE_BYTES
-        )
+        total += n_queries * (table_bytes + min(k, n_candidates) * _HELD_CANDIDATE_BYTES)
     return total
 
 

@@ -5,8 +5,8 @@
 // one offset per subspace), a SIMD kernel (simd/fast_scan_*.hpp) sums the
 // levels of every row in 16 bits and flags the rows whose sum can still reach
 // the current k-th best distance, and only those rows get their exact float
-// distance from reference::adist, the function the search of unpacked codes
-// uses. The rounding bound below proves that no row of the true top-k is ever
+// distance from the kernel table's adist entry, as the search of unpacked
+// codes computes it. The rounding bound below proves that no row of the true top-k is ever
 // dropped, so the result is exactly search()'s (adc.hpp): the same ids and
 // distances, ties to the lower id, for any thread count. Tables with NaN or
 // infinity, and shapes whose sums could overflow, run the exact scan.
@@ -51,7 +51,7 @@ inline std::size_t lowest_bit(Mask mask) {
 // a bound on the level sums.
 //
 // Keys are key_of(metric, table entry) (negated for dot), so smaller is better, and
-// a row's key is the float sum F of its M keys as reference::adist adds them
+// a row's key is the float sum F of its M keys as the adist entry adds them
 // (negating every term negates a float sum exactly). For subspace m let
 // lo_m = min_k key[m][k], and let the level of entry x be
 //     q(x) = min(levels, floor((x - lo_m) / step))      (computed in double)
@@ -134,90 +134,27 @@ QuantizedTable quantize_table(Layout, const float* table, std::size_t n_subspace
     return quantized;
 }
 
-// The exact scan of the rows `subset` lists (a search among some rows) for
-// the queries listed: rows unpacked a block at a time and summed by
-// reference::adist, as search() sums unpacked codes. Tasks are (group
-// of queries, block of rows), as in search(): a group's float tables stay in
-// L2 while it runs over the block.
+// The exact scan of packed codes for the queries listed, all rows or the
+// rows `subset` lists: the engine of search() (adc.hpp), over rows unpacked a
+// block at a time, so the same sums in the same order.
 inline void exact_search_packed(const float* tables, const PackedCodesView& codes,
                                 const std::vector<std::size_t>& queries, std::size_t k, Metric metric,
                                 const std::int64_t* subset, std::size_t n_subset, std::int64_t* out_ids,
                                 float* out_distances, int num_threads) {
-    const std::size_t M = codes.n_subspaces, Ks = codes.n_codewords, table_size = M * Ks;
-    const std::size_t n_candidates = subset ? n_subset : codes.n_rows;
-    const std::size_t n_blocks = std::max<std::size_t>(1, (n_candidates + kScanBlock - 1) / kScanBlock);
-    constexpr std::size_t kQueryGroup = 16;
-    const std::size_t n_groups = (queries.size() + kQueryGroup - 1) / kQueryGroup;
-    std::vector<TopK> partial(queries.size() * n_blocks, TopK(k));
-    const KernelTable& kernels = active_kernels();
-    const int threads = threads_for(n_candidates * queries.size() * M, std::size_t{1} << 20, num_threads);
-    parallel_for(n_groups * n_blocks, threads, [&](std::size_t task) {
-        const std::size_t group = task / n_blocks, block = task % n_blocks;
-        const std::size_t first_query = group * kQueryGroup;
-        const std::size_t last_query = (std::min)(queries.size(), first_query + kQueryGroup);
-        const std::size_t begin = block * kScanBlock;
-        const std::size_t count = begin < n_candidates ? (std::min)(kScanBlock, n_candidates - begin) : 0;
-        std::vector<std::uint8_t> rows(count * M);
-        if (subset) {
-            for (std::size_t j = 0; j < count; ++j)
-                unpack_row(codes, static_cast<std::size_t>(subset[begin + j]), rows.data() + j * M);
+    const std::size_t M = codes.n_subspaces;
+    const auto rows = [&](std::size_t begin, std::size_t count, std::vector<std::uint8_t>& unpacked) {
+        unpacked.resize(count * M);
+        if (!subset) {
+            unpack_rows(codes, begin, count, unpacked.data());
         } else {
-            unpack_rows(codes, begin, count, rows.data());
+            for (std::size_t j = 0; j < count; ++j)
+                unpack_row(codes, static_cast<std::size_t>(subset[begin + j]), unpacked.data() + j * M);
         }
-        std::vector<float> distances(count);
-        for (std::size_t i = first_query; i < last_query; ++i) {
-            reference::adist(tables + queries[i] * table_size, M, Ks, rows.data(), count, distances.data());
-            const auto id_of = [&](std::size_t j) {
-                return subset ? subset[begin + j] : static_cast<std::int64_t>(begin + j);
-            };
-            partial[i * n_blocks + block].offer_distances(kernels, metric, distances.data(), count, id_of);
-        }
-    });
-    write_merged(partial, n_blocks, queries.data(), queries.size(), k, metric, out_ids, out_distances);
-}
-
-// The exact scan of all rows of packed codes for the queries listed:
-// search() (adc.hpp) itself, over chunks of rows unpacked in turn, and the
-// chunks' top-k merged as search() would rank them. So the fallback is the
-// search of unpacked codes, at its speed, plus one unpacking of each row.
-inline constexpr std::size_t kExactChunkRows = std::size_t{1} << 18;
-
-inline void exact_search_packed_rows(const float* tables, const PackedCodesView& codes,
-                                     const std::vector<std::size_t>& queries, std::size_t k, Metric metric,
-                                     std::int64_t* out_ids, float* out_distances, int num_threads) {
-    const std::size_t M = codes.n_subspaces, Ks = codes.n_codewords, table_size = M * Ks;
-    const std::size_t n_queries = queries.size(), n = codes.n_rows;
-    // The listed queries' tables side by side; when they are all the queries,
-    // in order, they already are, and no copy is made.
-    bool all_in_order = true;
-    for (std::size_t i = 0; i < n_queries && all_in_order; ++i) all_in_order = queries[i] == i;
-    std::vector<float> listed;
-    if (!all_in_order) {
-        listed.resize(checked_product(n_queries, table_size, "tables"));
-        for (std::size_t i = 0; i < n_queries; ++i)
-            std::copy_n(tables + queries[i] * table_size, table_size, listed.data() + i * table_size);
-    }
-    const float* query_tables = all_in_order ? tables : listed.data();
-    const std::size_t n_chunks = std::max<std::size_t>(1, (n + kExactChunkRows - 1) / kExactChunkRows);
-    // Each query's k best so far, and one chunk's top-k (at most its rows):
-    // memory bounded by the result, not by k times the chunks.
-    std::vector<TopK> best(n_queries, TopK(k));
-    const std::size_t chunk_k = (std::min)(k, std::max<std::size_t>(1, (std::min)(n, kExactChunkRows)));
-    std::vector<std::uint8_t> rows;
-    std::vector<std::int64_t> ids(checked_product(n_queries, chunk_k, "search results"));
-    std::vector<float> distances(ids.size());
-    for (std::size_t chunk = 0; chunk < n_chunks; ++chunk) {
-        const std::size_t begin = chunk * kExactChunkRows, count = (std::min)(kExactChunkRows, n - begin);
-        rows.resize(count * M);
-        unpack_rows(codes, begin, count, rows.data());
-        search(query_tables, n_queries, M, Ks, rows.data(), count, chunk_k, metric, nullptr, 0, ids.data(),
-               distances.data(), num_threads);
-        for (std::size_t i = 0; i < n_queries; ++i)
-            for (std::size_t j = 0; j < chunk_k && ids[i * chunk_k + j] >= 0; ++j)
-                best[i].offer(Neighbor{key_of(metric, distances[i * chunk_k + j]),
-                                       static_cast<std::int64_t>(begin) + ids[i * chunk_k + j]});
-    }
-    write_merged(best, 1, queries.data(), n_queries, k, metric, out_ids, out_distances);
+        return static_cast<const std::uint8_t*>(unpacked.data());
+    };
+    exact_top_k<std::uint8_t>(tables, queries.data(), queries.size(), M, codes.n_codewords,
+                              subset ? n_subset : codes.n_rows, rows, subset, k, metric, out_ids, out_distances,
+                              num_threads);
 }
 
 // Bytes of codes in a fast-scan task, and queries per task: the codes of a
@@ -321,7 +258,7 @@ void fast_search_packed(Layout, const KernelTable& kernels, const float* tables,
                 distances.resize(rows_of_query.size());
                 for (std::size_t c = 0; c < rows_of_query.size(); ++c)
                     unpack_row(codes, rows_of_query[c], rows.data() + c * M);
-                reference::adist(tables + queries[query] * table_size, M, Ks, rows.data(), rows_of_query.size(),
+                kernels.adist_u8(tables + queries[query] * table_size, M, Ks, rows.data(), rows_of_query.size(),
                                  distances.data());
                 {
                     std::lock_guard<std::mutex> lock(best_lock[query]);
@@ -392,12 +329,9 @@ inline void search_packed(const float* tables, std::size_t n_queries, const Pack
             quantized.push_back(quantized_table);
             luts.insert(luts.end(), lut.begin(), lut.end());
         }
-        if (!exact_queries.empty() && subset)
+        if (!exact_queries.empty())
             detail::exact_search_packed(tables, codes, exact_queries, k, metric, subset, n_subset, out_ids,
                                         out_distances, num_threads);
-        else if (!exact_queries.empty())
-            detail::exact_search_packed_rows(tables, codes, exact_queries, k, metric, out_ids, out_distances,
-                                             num_threads);
         if (!fast_queries.empty())
             detail::fast_search_packed(layout, table, tables, codes, fast_queries, quantized, luts, k, metric, out_ids,
                                        out_distances, num_threads);
@@ -413,12 +347,13 @@ inline void adist_packed(const float* tables, std::size_t n_queries, const Packe
     require(n == 0 || n_queries == 0 || (tables && codes.data && out), "adist needs input and output buffers");
     const std::size_t n_blocks = (n + kScanBlock - 1) / kScanBlock;
     const int threads = threads_for(n * n_queries * M, std::size_t{1} << 20, num_threads);
+    const KernelTable& kernels = active_kernels();
     parallel_for(n_blocks, threads, [&](std::size_t block) {
         const std::size_t begin = block * kScanBlock, count = (std::min)(kScanBlock, n - begin);
         std::vector<std::uint8_t> rows(count * M);
         detail::unpack_rows(codes, begin, count, rows.data());
         for (std::size_t q = 0; q < n_queries; ++q)
-            reference::adist(tables + q * M * Ks, M, Ks, rows.data(), count, out + q * n + begin);
+            kernels.adist_u8(tables + q * M * Ks, M, Ks, rows.data(), count, out + q * n + begin);
     });
 }
 

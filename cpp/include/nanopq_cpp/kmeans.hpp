@@ -52,7 +52,8 @@ inline double kmeans_assign(const float* data, std::size_t n, std::size_t dim, s
                             const float* centroids, std::size_t k, std::uint32_t* labels, int num_threads) {
     const std::vector<float> centroids_t = transpose_codewords(centroids, k, dim);
     std::vector<float> norms(k);
-    for (std::size_t c = 0; c < k; ++c) norms[c] = reference::squared_norm(centroids + c * dim, dim);
+    for (std::size_t c = 0; c < k; ++c)
+        norms[c] = std::inner_product(centroids + c * dim, centroids + (c + 1) * dim, centroids + c * dim, 0.0f);
     const auto nearest_codeword = active_kernels().nearest_codeword_by_norms;
     const std::size_t n_blocks = (n + kAssignBlock - 1) / kAssignBlock;
     std::vector<double> block_error(n_blocks, 0.0);

@@ -40,6 +40,14 @@
 
 namespace nanopq_cpp {
 
+namespace detail {
+// The signature of both fast-scan kernels: they take M and differ in the
+// mask type only (a bit a row of a block).
+template <class Mask>
+using ScanKernel = void (*)(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M, const std::uint8_t* luts,
+                            std::size_t n_queries, const std::uint16_t* thresholds, Mask* masks);
+}  // namespace detail
+
 struct KernelTable {
     SimdLevel level;
     // For each of n_points sub-vectors (row stride `stride`): the nearest of
@@ -72,13 +80,8 @@ struct KernelTable {
     // the contract). Where a level other than scalar keeps the portable one
     // (8 bits without AVX-512 VBMI), the packed search runs the exact scan,
     // which is as fast there (fast_scan.hpp has_fast_scan).
-    // Both take M; they differ in the mask type only (a bit a row of a block).
-    template <class Mask>
-    using ScanKernel = void (*)(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M,
-                                const std::uint8_t* luts, std::size_t n_queries, const std::uint16_t* thresholds,
-                                Mask* masks);
-    ScanKernel<std::uint32_t> scan_4bit;
-    ScanKernel<std::uint64_t> scan_8bit;
+    detail::ScanKernel<std::uint32_t> scan_4bit;
+    detail::ScanKernel<std::uint64_t> scan_8bit;
 };
 
 namespace detail {
