@@ -15,7 +15,7 @@ LEVELS = nanopq_cpp.supported_simd_levels()
 
 
 def run_everything(level: str, Ks: int, Ds: int):
-    """The Python calls whose kernels differ by level (simd/dispatch.hpp's table):
+    """The Python calls whose kernels differ by level (impl/simd/dispatch.hpp's table):
     encode, l2 tables, top-k search and k-means. adist's entries are the
     portable loop at every level, and decode has no kernel; the C++ test
     tests/cpp/test_kernels.cpp checks every table entry directly."""

@@ -18,6 +18,8 @@
 
 namespace py = pybind11;
 using namespace nanopq_cpp;
+// The bindings are the engine's own front end: they call internals directly.
+using namespace nanopq_cpp::impl;
 
 namespace {
 
@@ -88,7 +90,7 @@ py::dtype code_dtype_for(std::size_t n_codewords) {
 FloatArray training_vectors(const py::array& vecs_in, std::size_t n_subspaces) {
     FloatArray vecs = as_float32(vecs_in, "vecs");
     if (vecs.ndim() != 2) throw std::invalid_argument("vecs must have shape (N, D)");
-    if (n_subspaces == 0 || vecs.shape(1) % n_subspaces != 0) throw std::invalid_argument("D must be a multiple of M");
+    subspace_dim_of(vecs.shape(1), n_subspaces);  // the engine's training trusts it
     return vecs;
 }
 
@@ -330,7 +332,7 @@ py::array unpack_py(const PackedCodes& packed) {
     std::uint8_t* out = codes.mutable_data();
     {
         py::gil_scoped_release release;
-        detail::unpack_rows(packed.view(), 0, packed.rows(), out);
+        impl::unpack_rows(packed.view(), 0, packed.rows(), out);
     }
     return std::move(codes);
 }

@@ -77,6 +77,19 @@ def as_float32(array: Any, name: str, ndims: Tuple[int, ...] = (2,), *, finite: 
     return as_core_array(array)
 
 
+def training_vectors(vecs: Any, M: int, more_than: Optional[int] = None) -> np.ndarray:
+    """Training vectors as float32 (N, D), finite, with D a multiple of M and,
+    when `more_than` is given (Ks), N > more_than, with nanopq's errors: the
+    one Python check of the shapes fit and eigenvalue allocation receive."""
+    checked = as_float32(vecs, "vecs", (2,), finite=True)
+    N, D = checked.shape
+    if more_than is not None and not more_than < N:
+        raise InputError(f"the number of training vectors (N={N}) should be more than Ks={more_than}")
+    if D % M != 0:
+        raise InputError(f"input dimension must be dividable by M: D={D} is not a multiple of M={M}")
+    return checked
+
+
 def as_core_array(array: np.ndarray, dtype: Any = None) -> np.ndarray:
     """``array`` as the core reads it: C-contiguous, aligned, native dtype; copied only if needed.
 
@@ -277,10 +290,10 @@ def _format_bytes(n_bytes: int) -> str:
 
 
 # Bytes a top-k search keeps for each candidate it holds: an id and a distance
-# (adc.hpp's Neighbor, padded), and for each slot it returns (int64 + float32).
+# (impl/top_k.hpp's Neighbor, padded), and for each slot it returns (int64 + float32).
 _HELD_CANDIDATE_BYTES = 16
 _RESULT_SLOT_BYTES = 12
-# The exact scan (adc.hpp's exact_top_k, for unpacked codes and for packed
+# The exact scan (impl/adc.hpp's exact_top_k, for unpacked codes and for packed
 # ones without a fast scan) splits the rows into at most this many ranges a
 # thread, each with its own heap of up to k candidates.
 _RANGES_PER_THREAD = 4

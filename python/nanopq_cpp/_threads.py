@@ -13,7 +13,7 @@ def get_num_threads() -> int:
     return int(_core.get_num_threads())
 
 
-# The core's cap (kMaxThreads in threading.hpp), also that of the environment variables.
+# The core's cap (kMaxThreads in impl/threading.hpp), also that of the environment variables.
 MAX_THREADS = 4096
 
 

@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional, Tuple, Type, Union, cast
 import numpy as np
 
 from . import _core
-from ._checks import SIZE_MAX, all_finite, as_float32, as_int, as_seed, kmeans_init
+from ._checks import SIZE_MAX, all_finite, as_float32, as_int, as_seed, kmeans_init, training_vectors
 from ._errors import InputError, NotFittedError, core_errors
 from ._shorthands import QuantizerShorthands
 from ._state import STATE_VERSION, check_state_version, pickled_rotation
@@ -119,10 +119,8 @@ class OPQ(QuantizerShorthands):
         Returns:
             np.ndarray: rotation matrix of shape=(D, D) with dtype=np.float32.
         """
-        vecs = as_float32(vecs, "vecs", (2,), finite=True)
+        vecs = training_vectors(vecs, self.M)
         N, D = vecs.shape
-        if D % self.M != 0:
-            raise InputError(f"input dimension must be dividable by M: D={D} is not a multiple of M={self.M}")
         if N < 2:
             raise InputError(f"eigenvalue allocation needs at least 2 training vectors, got N={N}")
         with core_errors():
@@ -157,15 +155,11 @@ class OPQ(QuantizerShorthands):
         Returns:
             OPQ: self
         """
-        vecs = as_float32(vecs, "vecs", (2,), finite=True)
-        N, D = vecs.shape
+        vecs = training_vectors(vecs, self.M, more_than=self.Ks)
+        D = vecs.shape[1]
         pq_iterations = as_int(pq_iter, "pq_iter", minimum=1, maximum=SIZE_MAX)
         rounds = as_int(rotation_iter, "rotation_iter", minimum=1, maximum=SIZE_MAX)
         seed_value = as_seed(seed)
-        if not self.Ks < N:
-            raise InputError(f"the number of training vectors (N={N}) should be more than Ks={self.Ks}")
-        if D % self.M != 0:
-            raise InputError(f"input dimension must be dividable by M: D={D} is not a multiple of M={self.M}")
         init_name, initial = kmeans_init(minit, self.M, self.Ks, D // self.M)
         log = print if self.verbose else None
         with core_errors():

@@ -19,6 +19,7 @@ from ._checks import (
     check_metric,
     code_dtype_for,
     kmeans_init,
+    training_vectors,
 )
 from ._errors import DTypeError, InputError, NotFittedError, core_errors
 from ._shorthands import QuantizerShorthands
@@ -131,12 +132,8 @@ class PQ(QuantizerShorthands):
         Returns:
             PQ: self
         """
-        vecs = as_float32(vecs, "vecs", (2,), finite=True)
-        N, D = vecs.shape
-        if not self.Ks < N:
-            raise InputError(f"the number of training vectors (N={N}) should be more than Ks={self.Ks}")
-        if D % self.M != 0:
-            raise InputError(f"input dimension must be dividable by M: D={D} is not a multiple of M={self.M}")
+        vecs = training_vectors(vecs, self.M, more_than=self.Ks)
+        D = vecs.shape[1]
         iterations = as_int(iter, "iter", minimum=1, maximum=SIZE_MAX)
         seed_value = as_seed(seed)
         Ds = D // self.M

@@ -1,10 +1,10 @@
-// Tests for nanopq_cpp/adc.hpp: asymmetric distances against the sum of table
+// Tests for nanopq_cpp/impl/adc.hpp: asymmetric distances against the sum of table
 // entries for each code width, top-k against a full sort, invalid codes, and
 // results free of the thread count.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include <nanopq_cpp/adc.hpp>
+#include <nanopq_cpp/impl/adc.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -22,7 +22,7 @@ namespace {
 
 template <class code_t>
 std::vector<code_t> random_codes(std::size_t n, std::size_t M, std::size_t Ks, std::uint64_t seed) {
-    np::Random random(seed);
+    np::impl::Random random(seed);
     std::vector<code_t> codes(n * M);
     for (auto& code : codes) code = static_cast<code_t>(random.below(Ks));
     return codes;
@@ -51,7 +51,7 @@ void check_adist(std::size_t M, std::size_t Ks, std::size_t n) {
     const std::vector<float> tables = test::uniform_vectors(n_queries * M, Ks, 41);
     const std::vector<code_t> codes = random_codes<code_t>(n, M, Ks, 42);
     std::vector<float> distances(n_queries * n);
-    np::adist(tables.data(), n_queries, M, Ks, codes.data(), n, distances.data());
+    np::impl::adist(tables.data(), n_queries, M, Ks, codes.data(), n, distances.data());
     const std::vector<double> expected = table_sums(tables, n_queries, M, Ks, codes);
     for (std::size_t i = 0; i < expected.size(); ++i) CHECK(distances[i] == doctest::Approx(expected[i]).epsilon(1e-5));
 }
@@ -80,20 +80,20 @@ TEST_CASE("adist throws std::out_of_range for a code >= Ks, for each code width"
     std::vector<float> out(2);
     SUBCASE("uint8") {
         const std::vector<std::uint8_t> codes = {0, 0, 3, 100};
-        CHECK_THROWS_AS(np::adist(tables.data(), 1, 2, 100, codes.data(), 2, out.data()), std::out_of_range);
+        CHECK_THROWS_AS(np::impl::adist(tables.data(), 1, 2, 100, codes.data(), 2, out.data()), std::out_of_range);
     }
     SUBCASE("uint16") {
         const std::vector<std::uint16_t> codes = {999, 1000};
-        CHECK_THROWS_AS(np::adist(tables.data(), 1, 2, 1000, codes.data(), 1, out.data()), std::out_of_range);
+        CHECK_THROWS_AS(np::impl::adist(tables.data(), 1, 2, 1000, codes.data(), 1, out.data()), std::out_of_range);
     }
     SUBCASE("uint32") {
         const std::vector<std::uint32_t> codes = {70000, 0};
-        CHECK_THROWS_AS(np::adist(tables.data(), 1, 2, 70000, codes.data(), 1, out.data()), std::out_of_range);
+        CHECK_THROWS_AS(np::impl::adist(tables.data(), 1, 2, 70000, codes.data(), 1, out.data()), std::out_of_range);
     }
     SUBCASE("the message names the culprit") {
         const std::vector<std::uint8_t> codes = {0, 0, 3, 100};
         try {
-            np::adist(tables.data(), 1, 2, 100, codes.data(), 2, out.data());
+            np::impl::adist(tables.data(), 1, 2, 100, codes.data(), 2, out.data());
             FAIL("no exception");
         } catch (const std::out_of_range& error) {
             CHECK(std::string(error.what()).find("codes[1, 1] = 100") != std::string::npos);
@@ -106,11 +106,12 @@ TEST_CASE("search returns the k best codes of a full sort of adist, for l2 and d
     const std::vector<float> tables = test::uniform_vectors(n_queries * M, Ks, 43);
     const std::vector<std::uint8_t> codes = random_codes<std::uint8_t>(n, M, Ks, 44);
     std::vector<float> distances(n_queries * n);
-    np::adist(tables.data(), n_queries, M, Ks, codes.data(), n, distances.data());
+    np::impl::adist(tables.data(), n_queries, M, Ks, codes.data(), n, distances.data());
     for (np::Metric metric : {np::Metric::l2, np::Metric::dot}) {
         std::vector<std::int64_t> ids(n_queries * k);
         std::vector<float> best(n_queries * k);
-        np::search(tables.data(), n_queries, M, Ks, codes.data(), n, k, metric, nullptr, 0, ids.data(), best.data());
+        np::impl::search(tables.data(), n_queries, M, Ks, codes.data(), n, k, metric, nullptr, 0, ids.data(),
+                         best.data());
         for (std::size_t q = 0; q < n_queries; ++q) {
             const std::vector<float> row(distances.begin() + q * n, distances.begin() + (q + 1) * n);
             const std::vector<std::int64_t> expected = sorted_ids(row, k, metric == np::Metric::dot);
@@ -129,13 +130,13 @@ TEST_CASE("search and adist with no queries, or no codes, write nothing and do n
     std::vector<std::int64_t> ids(6, 7);
     std::vector<float> distances(6, 7.0f);
     for (int threads : {1, 2}) {
-        np::search(tables.data(), 0, M, Ks, codes.data(), 100, 3, np::Metric::l2, nullptr, 0, ids.data(),
-                   distances.data(), threads);
-        np::adist(tables.data(), 0, M, Ks, codes.data(), 100, distances.data(), threads);
+        np::impl::search(tables.data(), 0, M, Ks, codes.data(), 100, 3, np::Metric::l2, nullptr, 0, ids.data(),
+                         distances.data(), threads);
+        np::impl::adist(tables.data(), 0, M, Ks, codes.data(), 100, distances.data(), threads);
         CHECK(ids == std::vector<std::int64_t>(6, 7));
         CHECK(distances == std::vector<float>(6, 7.0f));
-        np::search(tables.data(), 2, M, Ks, codes.data(), 0, 3, np::Metric::dot, nullptr, 0, ids.data(),
-                   distances.data(), threads);
+        np::impl::search(tables.data(), 2, M, Ks, codes.data(), 0, 3, np::Metric::dot, nullptr, 0, ids.data(),
+                         distances.data(), threads);
         CHECK(ids == std::vector<std::int64_t>(6, -1));
         CHECK(distances == std::vector<float>(6, -std::numeric_limits<float>::infinity()));
         std::fill(ids.begin(), ids.end(), 7);
@@ -148,13 +149,13 @@ TEST_CASE("search within a subset, and with fewer candidates than k") {
     const std::vector<float> tables = test::uniform_vectors(M, Ks, 45);
     const std::vector<std::uint16_t> codes = random_codes<std::uint16_t>(n, M, Ks, 46);
     std::vector<float> distances(n);
-    np::adist(tables.data(), 1, M, Ks, codes.data(), n, distances.data());
+    np::impl::adist(tables.data(), 1, M, Ks, codes.data(), n, distances.data());
     const std::vector<std::int64_t> subset = {90, 3, 57};
     std::vector<std::int64_t> ids(k);
     std::vector<float> best(k);
     for (np::Metric metric : {np::Metric::l2, np::Metric::dot}) {
-        np::search(tables.data(), 1, M, Ks, codes.data(), n, k, metric, subset.data(), subset.size(), ids.data(),
-                   best.data());
+        np::impl::search(tables.data(), 1, M, Ks, codes.data(), n, k, metric, subset.data(), subset.size(), ids.data(),
+                         best.data());
         std::vector<float> subset_distances;
         for (std::int64_t id : subset) subset_distances.push_back(distances[id]);
         const std::vector<std::int64_t> order = sorted_ids(subset_distances, k, metric == np::Metric::dot);
@@ -174,18 +175,18 @@ TEST_CASE("search rejects bad subsets, codes and k") {
     std::vector<std::int64_t> ids(2);
     std::vector<float> best(2);
     const std::vector<std::int64_t> outside = {0, 2}, negative = {-1};
-    CHECK_THROWS_AS(np::search(tables.data(), 1, 2, 4, codes.data(), 2, 2, np::Metric::l2, outside.data(), 2,
-                               ids.data(), best.data()),
+    CHECK_THROWS_AS(np::impl::search(tables.data(), 1, 2, 4, codes.data(), 2, 2, np::Metric::l2, outside.data(), 2,
+                                     ids.data(), best.data()),
                     std::out_of_range);
-    CHECK_THROWS_AS(np::search(tables.data(), 1, 2, 4, codes.data(), 2, 2, np::Metric::l2, negative.data(), 1,
-                               ids.data(), best.data()),
+    CHECK_THROWS_AS(np::impl::search(tables.data(), 1, 2, 4, codes.data(), 2, 2, np::Metric::l2, negative.data(), 1,
+                                     ids.data(), best.data()),
                     std::out_of_range);
-    CHECK_THROWS_AS(
-        np::search(tables.data(), 1, 2, 3, codes.data(), 2, 2, np::Metric::l2, nullptr, 0, ids.data(), best.data()),
-        std::out_of_range);  // code 3 with Ks = 3
-    CHECK_THROWS_AS(
-        np::search(tables.data(), 1, 2, 4, codes.data(), 2, 0, np::Metric::l2, nullptr, 0, ids.data(), best.data()),
-        std::invalid_argument);
+    CHECK_THROWS_AS(np::impl::search(tables.data(), 1, 2, 3, codes.data(), 2, 2, np::Metric::l2, nullptr, 0, ids.data(),
+                                     best.data()),
+                    std::out_of_range);  // code 3 with Ks = 3
+    CHECK_THROWS_AS(np::impl::search(tables.data(), 1, 2, 4, codes.data(), 2, 0, np::Metric::l2, nullptr, 0, ids.data(),
+                                     best.data()),
+                    std::invalid_argument);
 }
 
 TEST_CASE("adist and search do not depend on the thread count") {
@@ -197,9 +198,9 @@ TEST_CASE("adist and search do not depend on the thread count") {
     for (int threads : {1, 2, 5}) {
         std::vector<float> out(n_queries * n), best(n_queries * k);
         std::vector<std::int64_t> found(n_queries * k);
-        np::adist(tables.data(), n_queries, M, Ks, codes.data(), n, out.data(), threads);
-        np::search(tables.data(), n_queries, M, Ks, codes.data(), n, k, np::Metric::l2, nullptr, 0, found.data(),
-                   best.data(), threads);
+        np::impl::adist(tables.data(), n_queries, M, Ks, codes.data(), n, out.data(), threads);
+        np::impl::search(tables.data(), n_queries, M, Ks, codes.data(), n, k, np::Metric::l2, nullptr, 0, found.data(),
+                         best.data(), threads);
         distances.push_back(out);
         ids.push_back(found);
     }

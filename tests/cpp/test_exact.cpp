@@ -7,8 +7,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include <nanopq_cpp/adc.hpp>
-#include <nanopq_cpp/pq.hpp>
+#include <nanopq_cpp/impl/adc.hpp>
+#include <nanopq_cpp/impl/pq.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -82,10 +82,10 @@ TEST_CASE("adist sums each code's entries in numpy's pairwise order, to the bit"
         CAPTURE(M);
         const std::vector<float> table = wide_range_values(M * Ks, M);
         std::vector<std::uint8_t> codes(n * M);
-        np::Random random(M, 1);
+        np::impl::Random random(M, 1);
         for (auto& code : codes) code = static_cast<std::uint8_t>(random.below(Ks));
         std::vector<float> distances(n);
-        np::adist(table.data(), 1, M, Ks, codes.data(), n, distances.data());
+        np::impl::adist(table.data(), 1, M, Ks, codes.data(), n, distances.data());
         std::size_t differing = 0;
         std::vector<float> terms(M);
         for (std::size_t i = 0; i < n; ++i) {
@@ -102,7 +102,7 @@ TEST_CASE("the order is numpy's and not another: eight terms combine pairwise") 
     const std::vector<float> table = {1.0f, tiny, tiny, tiny, tiny, tiny, tiny, tiny};
     const std::vector<std::uint8_t> code(8, 0);
     float distance = 0.0f;
-    np::adist(table.data(), 1, 8, 1, code.data(), 1, &distance);
+    np::impl::adist(table.data(), 1, 8, 1, code.data(), 1, &distance);
     // ((1+t)+(t+t)) + ((t+t)+(t+t)) is 1 + 6t, where adding in order from the
     // left would lose every t into the 1.
     CHECK(distance == add(add(add(1.0f, tiny), add(tiny, tiny)), add(add(tiny, tiny), add(tiny, tiny))));
@@ -114,7 +114,7 @@ TEST_CASE("a sum of -0.0 entries is +0.0, as np.sum gives") {
         const std::vector<float> table(M, -0.0f);
         const std::vector<std::uint8_t> code(M, 0);
         float distance = 1.0f;
-        np::adist(table.data(), 1, M, 1, code.data(), 1, &distance);
+        np::impl::adist(table.data(), 1, M, 1, code.data(), 1, &distance);
         CHECK(bits_of(distance) == 0u);
     }
 }
@@ -127,8 +127,8 @@ TEST_CASE("l2 tables are the square of the rounded root of numpy's sum of square
         const std::vector<float> codewords = test::uniform_vectors(M * Ks, Ds, Ds);
         const std::vector<float> query = test::uniform_vectors(1, M * Ds, Ds + 1);
         std::vector<float> table(M * Ks), squares(Ds);
-        np::distance_tables(query.data(), 1, np::CodebookView{codewords.data(), M, Ks, Ds}, np::Metric::l2,
-                            table.data());
+        np::impl::distance_tables(query.data(), 1, np::impl::CodebookView{codewords.data(), M, Ks, Ds}, np::Metric::l2,
+                                  table.data());
         std::size_t differing = 0, differing_from_plain_sum = 0;
         for (std::size_t m = 0; m < M; ++m)
             for (std::size_t k = 0; k < Ks; ++k) {
@@ -154,8 +154,8 @@ TEST_CASE("dot tables round every product before adding it, in dimension order")
         const std::vector<float> codewords = test::uniform_vectors(M * Ks, Ds, 2 * Ds);
         const std::vector<float> query = test::uniform_vectors(1, M * Ds, 2 * Ds + 1);
         std::vector<float> table(M * Ks);
-        np::distance_tables(query.data(), 1, np::CodebookView{codewords.data(), M, Ks, Ds}, np::Metric::dot,
-                            table.data());
+        np::impl::distance_tables(query.data(), 1, np::impl::CodebookView{codewords.data(), M, Ks, Ds}, np::Metric::dot,
+                                  table.data());
         std::size_t differing = 0;
         for (std::size_t m = 0; m < M; ++m)
             for (std::size_t k = 0; k < Ks; ++k) {

@@ -1,4 +1,4 @@
-// Tests for nanopq_cpp/packed_codes.hpp and fast_scan.hpp: packing round
+// Tests for nanopq_cpp/packed_codes.hpp and impl/fast_scan.hpp: packing round
 // trips and checks, the rounding bound, and packed search equal to the search
 // of unpacked codes (ids and distances) on random and adversarial tables, at
 // every supported SIMD level and any thread count. (test_kernels.cpp runs the
@@ -6,9 +6,10 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include <nanopq_cpp/fast_scan.hpp>
+#include <nanopq_cpp/runtime.hpp>
+#include <nanopq_cpp/impl/fast_scan.hpp>
 #include <nanopq_cpp/quantizer.hpp>
-#include <nanopq_cpp/random.hpp>
+#include <nanopq_cpp/impl/random.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -23,14 +24,14 @@ namespace np = nanopq_cpp;
 namespace {
 
 std::vector<std::uint8_t> random_codes(std::size_t n, std::size_t M, std::size_t Ks, std::uint64_t seed) {
-    np::Random random(seed);
+    np::impl::Random random(seed);
     std::vector<std::uint8_t> codes(n * M);
     for (auto& code : codes) code = static_cast<std::uint8_t>(random.below(Ks));
     return codes;
 }
 
 std::vector<float> normal_tables(std::size_t n_queries, std::size_t M, std::size_t Ks, std::uint64_t seed) {
-    np::Random random(seed, 5);
+    np::impl::Random random(seed, 5);
     std::vector<float> tables(n_queries * M * Ks);
     for (float& value : tables) value = static_cast<float>(random.normal());
     return tables;
@@ -39,15 +40,15 @@ std::vector<float> normal_tables(std::size_t n_queries, std::size_t M, std::size
 // Packed search must give exactly the unpacked search's ids and distances.
 void check_search(const std::vector<float>& tables, std::size_t n_queries, std::size_t M, std::size_t Ks,
                   const std::vector<std::uint8_t>& codes, std::size_t k, np::Metric metric,
-                  const np::KernelTable* kernels = nullptr, int threads = 1) {
+                  const np::impl::KernelTable* kernels = nullptr, int threads = 1) {
     const std::size_t n = codes.size() / M;
     const np::PackedCodes packed = np::PackedCodes::from_codes(codes.data(), n, M, Ks);
     std::vector<std::int64_t> expected_ids(n_queries * k), ids(n_queries * k);
     std::vector<float> expected(n_queries * k), distances(n_queries * k);
-    np::search(tables.data(), n_queries, M, Ks, codes.data(), n, k, metric, nullptr, 0, expected_ids.data(),
-               expected.data(), 1);
-    np::search_packed(tables.data(), n_queries, packed.view(), k, metric, nullptr, 0, ids.data(), distances.data(),
-                      threads, kernels);
+    np::impl::search(tables.data(), n_queries, M, Ks, codes.data(), n, k, metric, nullptr, 0, expected_ids.data(),
+                     expected.data(), 1);
+    np::impl::search_packed(tables.data(), n_queries, packed.view(), k, metric, nullptr, 0, ids.data(),
+                            distances.data(), threads, kernels);
     for (std::size_t i = 0; i < ids.size(); ++i) {
         INFO("M=", M, " Ks=", Ks, " n=", n, " k=", k, " slot ", i);
         CHECK(ids[i] == expected_ids[i]);
@@ -56,9 +57,9 @@ void check_search(const std::vector<float>& tables, std::size_t n_queries, std::
     }
 }
 
-std::vector<const np::KernelTable*> every_level() {
-    std::vector<const np::KernelTable*> tables;
-    for (np::SimdLevel level : np::supported_simd_levels()) tables.push_back(&np::kernels_for(level));
+std::vector<const np::impl::KernelTable*> every_level() {
+    std::vector<const np::impl::KernelTable*> tables;
+    for (np::SimdLevel level : np::supported_simd_levels()) tables.push_back(&np::impl::kernels_for(level));
     return tables;
 }
 
@@ -80,7 +81,7 @@ TEST_CASE("pack and unpack round trip, in n * ceil(M/2) or n * M bytes") {
                 // Single rows and ranges.
                 std::vector<std::uint8_t> row(M);
                 for (std::size_t i = 0; i < n; i += 7) {
-                    np::detail::unpack_row(packed.view(), i, row.data());
+                    np::impl::unpack_row(packed.view(), i, row.data());
                     CHECK(std::equal(row.begin(), row.end(), codes.begin() + i * M));
                 }
             }
@@ -120,16 +121,16 @@ TEST_CASE("the quantized sum bounds every row's float distance from below") {
             table[3] = 5e4f;
             const std::size_t lut_bytes = (M + 1) / 2 * 32;
             std::vector<std::uint8_t> lut(lut_bytes);
-            const np::detail::QuantizedTable quantized =
-                np::detail::quantize_table(np::detail::Layout4Bit{}, table.data(), M, Ks, metric, lut.data());
+            const np::impl::QuantizedTable quantized =
+                np::impl::quantize_table(np::impl::Layout4Bit{}, table.data(), M, Ks, metric, lut.data());
             REQUIRE(quantized.fast);
             const std::vector<std::uint8_t> codes = random_codes(n, M, Ks, 99);
             std::vector<float> distances(n);
-            np::adist(table.data(), 1, M, Ks, codes.data(), n, distances.data());
+            np::impl::adist(table.data(), 1, M, Ks, codes.data(), n, distances.data());
             for (std::size_t i = 0; i < n; ++i) {
                 std::uint32_t level_sum = 0;
                 for (std::size_t m = 0; m < M; ++m) level_sum += lut[(m / 2) * 32 + (m % 2) * 16 + codes[i * M + m]];
-                const float key = np::detail::key_of(metric, distances[i]);
+                const float key = np::impl::key_of(metric, distances[i]);
                 // The row passes the bound of its own key, and of any larger one.
                 CHECK(level_sum <= quantized.bound(key));
                 CHECK(quantized.bound(key) <= quantized.bound(std::nextafter(key, 1e30f)));
@@ -138,7 +139,7 @@ TEST_CASE("the quantized sum bounds every row's float distance from below") {
 }
 
 TEST_CASE("packed search equals the unpacked search on random tables, for every level") {
-    for (const np::KernelTable* kernels : every_level()) {
+    for (const np::impl::KernelTable* kernels : every_level()) {
         INFO("level ", np::simd_level_name(kernels->level));
         for (np::Metric metric : {np::Metric::l2, np::Metric::dot}) {
             for (std::size_t Ks : {2u, 15u, 16u, 17u, 256u}) {
@@ -160,7 +161,7 @@ TEST_CASE("packed search equals the unpacked search on random tables, for every 
 TEST_CASE("packed search equals the unpacked search on adversarial tables") {
     const std::size_t M = 16, Ks = 16, n = 5000;
     const std::vector<std::uint8_t> codes = random_codes(n, M, Ks, 8);
-    for (const np::KernelTable* kernels : every_level()) {
+    for (const np::impl::KernelTable* kernels : every_level()) {
         INFO("level ", np::simd_level_name(kernels->level));
         for (np::Metric metric : {np::Metric::l2, np::Metric::dot}) {
             // Many equal entries: whole rows tie, broken by id.
@@ -203,20 +204,20 @@ TEST_CASE("packed search: thread counts, subsets and distances") {
     const std::vector<std::int64_t> subset = {39999, 5, 5, 17, 30000, 2};
     std::vector<std::int64_t> expected_ids(9 * k), ids(9 * k);
     std::vector<float> expected(9 * k), distances(9 * k);
-    np::search(tables.data(), 9, M, Ks, codes.data(), n, k, np::Metric::dot, subset.data(), subset.size(),
-               expected_ids.data(), expected.data());
-    np::search_packed(tables.data(), 9, packed.view(), k, np::Metric::dot, subset.data(), subset.size(), ids.data(),
-                      distances.data());
+    np::impl::search(tables.data(), 9, M, Ks, codes.data(), n, k, np::Metric::dot, subset.data(), subset.size(),
+                     expected_ids.data(), expected.data());
+    np::impl::search_packed(tables.data(), 9, packed.view(), k, np::Metric::dot, subset.data(), subset.size(),
+                            ids.data(), distances.data());
     CHECK(ids == expected_ids);
     CHECK(distances == expected);
     const std::vector<std::int64_t> outside = {3, 40000};
-    CHECK_THROWS_AS(np::search_packed(tables.data(), 9, packed.view(), k, np::Metric::l2, outside.data(), 2, ids.data(),
-                                      distances.data()),
+    CHECK_THROWS_AS(np::impl::search_packed(tables.data(), 9, packed.view(), k, np::Metric::l2, outside.data(), 2,
+                                            ids.data(), distances.data()),
                     std::out_of_range);
 
     std::vector<float> expected_all(9 * n), all(9 * n);
-    np::adist(tables.data(), 9, M, Ks, codes.data(), n, expected_all.data());
-    np::adist_packed(tables.data(), 9, packed.view(), all.data());
+    np::impl::adist(tables.data(), 9, M, Ks, codes.data(), n, expected_all.data());
+    np::impl::adist_packed(tables.data(), 9, packed.view(), all.data());
     CHECK(all == expected_all);
 }
 

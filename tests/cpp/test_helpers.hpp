@@ -3,7 +3,7 @@
 // written the obvious way, in double where that makes them exact enough, so a
 // test compares the core against code that is correct by inspection.
 
-#include <nanopq_cpp/random.hpp>
+#include <nanopq_cpp/impl/random.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -15,7 +15,7 @@ namespace test {
 
 // n x dim uniform floats in [-1, 1), fixed by the seed on every platform.
 inline std::vector<float> uniform_vectors(std::size_t n, std::size_t dim, std::uint64_t seed) {
-    nanopq_cpp::Random random(seed, 777);
+    nanopq_cpp::impl::Random random(seed, 777);
     std::vector<float> vectors(n * dim);
     for (float& value : vectors) value = static_cast<float>(2.0 * random.uniform() - 1.0);
     return vectors;
@@ -25,7 +25,7 @@ inline std::vector<float> uniform_vectors(std::size_t n, std::size_t dim, std::u
 // with the true cluster of each point in `labels`.
 inline std::vector<float> clustered_vectors(std::size_t n, std::size_t dim, std::size_t n_clusters, std::uint64_t seed,
                                             std::vector<std::size_t>* labels = nullptr) {
-    nanopq_cpp::Random random(seed, 778);
+    nanopq_cpp::impl::Random random(seed, 778);
     std::vector<float> vectors(n * dim);
     if (labels) labels->resize(n);
     for (std::size_t i = 0; i < n; ++i) {

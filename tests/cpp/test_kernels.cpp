@@ -1,4 +1,4 @@
-// Every entry of the kernel table (simd/dispatch.hpp), at every SIMD level this
+// Every entry of the kernel table (impl/simd/dispatch.hpp), at every SIMD level this
 // CPU supports, against the portable entry of the scalar row: exactly where the
 // kernel promises the portable bits (tables, distances, top-k filters), and to
 // rounding where a level fuses multiply-adds (nearest codeword, k-means,
@@ -6,8 +6,9 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include <nanopq_cpp/distance.hpp>
-#include <nanopq_cpp/random.hpp>
+#include <nanopq_cpp/runtime.hpp>
+#include <nanopq_cpp/impl/distance.hpp>
+#include <nanopq_cpp/impl/random.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -21,12 +22,12 @@ namespace np = nanopq_cpp;
 
 namespace {
 
-const np::KernelTable& portable() { return np::kernels_for(np::SimdLevel::scalar); }
+const np::impl::KernelTable& portable() { return np::impl::kernels_for(np::SimdLevel::scalar); }
 
-std::vector<const np::KernelTable*> other_rows() {
-    std::vector<const np::KernelTable*> rows;
+std::vector<const np::impl::KernelTable*> other_rows() {
+    std::vector<const np::impl::KernelTable*> rows;
     for (np::SimdLevel level : np::supported_simd_levels())
-        if (level != np::SimdLevel::scalar) rows.push_back(&np::kernels_for(level));
+        if (level != np::SimdLevel::scalar) rows.push_back(&np::impl::kernels_for(level));
     return rows;
 }
 
@@ -58,7 +59,7 @@ TEST_CASE("every supported level has a complete row") {
     const std::vector<np::SimdLevel> levels = np::supported_simd_levels();
     REQUIRE(levels.front() == np::SimdLevel::scalar);
     for (np::SimdLevel level : levels) {
-        const np::KernelTable& row = np::kernels_for(level);
+        const np::impl::KernelTable& row = np::impl::kernels_for(level);
         CHECK(row.level == level);
         CHECK(bool(row.nearest_codeword));
         CHECK(bool(row.nearest_codeword_by_norms));
@@ -77,7 +78,7 @@ TEST_CASE("every supported level has a complete row") {
 }
 
 TEST_CASE("l2_table and dot_table: the portable bits at every level") {
-    for (const np::KernelTable* row : other_rows())
+    for (const np::impl::KernelTable* row : other_rows())
         for (std::size_t dim : kDims) {
             CAPTURE(np::simd_level_name(row->level));
             CAPTURE(dim);
@@ -95,7 +96,7 @@ TEST_CASE("l2_table and dot_table: the portable bits at every level") {
 }
 
 TEST_CASE("adist: the portable bits at every level, for each code width") {
-    for (const np::KernelTable* row : other_rows())
+    for (const np::impl::KernelTable* row : other_rows())
         for (std::size_t M : {1, 3, 8, 13, 16, 64, 130}) {
             CAPTURE(np::simd_level_name(row->level));
             CAPTURE(M);
@@ -104,7 +105,7 @@ TEST_CASE("adist: the portable bits at every level, for each code width") {
             std::vector<std::uint8_t> narrow(n * M);
             std::vector<std::uint16_t> middle(n * M);
             std::vector<std::uint32_t> wide(n * M);
-            np::Random random(M, 3);
+            np::impl::Random random(M, 3);
             for (std::size_t i = 0; i < n * M; ++i) {
                 wide[i] = middle[i] = static_cast<std::uint16_t>(random.below(Ks));
                 narrow[i] = static_cast<std::uint8_t>(middle[i] % 256);
@@ -124,7 +125,7 @@ TEST_CASE("adist: the portable bits at every level, for each code width") {
 
 TEST_CASE("first_at_most and first_at_least: the portable index at every level, NaN never qualifying") {
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    for (const np::KernelTable* row : other_rows())
+    for (const np::impl::KernelTable* row : other_rows())
         for (std::size_t count : {0, 1, 15, 16, 31, 32, 33, 100, 1000}) {
             CAPTURE(np::simd_level_name(row->level));
             CAPTURE(count);
@@ -148,7 +149,7 @@ TEST_CASE("first_at_most and first_at_least: the portable index at every level, 
 }
 
 TEST_CASE("nearest_codeword and nearest_codeword_by_norms: the portable labels but for ties, distances to rounding") {
-    for (const np::KernelTable* row : other_rows())
+    for (const np::impl::KernelTable* row : other_rows())
         for (std::size_t dim : {1, 2, 3, 4, 8, 9, 16, 24}) {
             for (std::size_t Ks : {5, 16, 17, 256}) {
                 CAPTURE(np::simd_level_name(row->level));
@@ -157,9 +158,10 @@ TEST_CASE("nearest_codeword and nearest_codeword_by_norms: the portable labels b
                 const std::size_t n = 203, stride = dim + 3;
                 const std::vector<float> points = test::uniform_vectors(n, stride, dim * Ks);
                 const std::vector<float> codewords = test::uniform_vectors(Ks, dim, dim * Ks + 1);
-                const std::vector<float> transposed = np::transpose_codewords(codewords.data(), Ks, dim);
+                const std::vector<float> transposed = np::impl::transpose_codewords(codewords.data(), Ks, dim);
                 std::vector<float> norms(Ks);
-                for (std::size_t k = 0; k < Ks; ++k) norms[k] = np::reference::squared_norm(&codewords[k * dim], dim);
+                for (std::size_t k = 0; k < Ks; ++k)
+                    norms[k] = np::impl::reference::squared_norm(&codewords[k * dim], dim);
                 std::vector<std::uint32_t> expected_labels(n), labels(n);
                 std::vector<float> expected_distances(n), distances(n);
                 std::size_t label_mismatches = 0, distance_mismatches = 0;
@@ -191,7 +193,7 @@ TEST_CASE("nearest_codeword and nearest_codeword_by_norms: the portable labels b
 }
 
 TEST_CASE("cross_accumulate: the portable sums to rounding") {
-    for (const np::KernelTable* row : other_rows())
+    for (const np::impl::KernelTable* row : other_rows())
         for (std::size_t dim : {1, 5, 8, 13, 32}) {
             CAPTURE(np::simd_level_name(row->level));
             CAPTURE(dim);
@@ -208,26 +210,27 @@ TEST_CASE("cross_accumulate: the portable sums to rounding") {
 }
 
 TEST_CASE("scan_4bit and scan_8bit: the portable masks at every level") {
-    np::Random random(11);
-    for (const np::KernelTable* kernels : other_rows()) {
+    np::impl::Random random(11);
+    for (const np::impl::KernelTable* kernels : other_rows()) {
         for (std::size_t M : {1u, 2u, 3u, 16u, 33u, 64u}) {
             INFO("level ", np::simd_level_name(kernels->level), " M=", M);
             const std::size_t n_blocks = 5;
             // Every group size and tail of the drivers' query groups.
             for (std::size_t n_queries : {1u, 2u, 3u, 4u, 5u, 7u, 9u}) {
                 INFO("queries ", n_queries);
-                std::size_t max_entry = std::min<std::size_t>(np::detail::kMaxLevel4Bit, 65535 / M);
+                std::size_t max_entry = std::min<std::size_t>(np::impl::kMaxLevel4Bit, 65535 / M);
                 if (kernels->scan_4bit) {
                     // An odd M's padding half is looked up too (its random LUT entries
-                // count: this tests the kernels, not the layout).
-                const std::size_t lut_bytes = np::detail::ScanShape4Bit::lut_bytes(M);
+                    // count: this tests the kernels, not the layout).
+                    const std::size_t lut_bytes = np::impl::ScanShape4Bit::lut_bytes(M);
                     std::vector<std::uint8_t> blocks(n_blocks * lut_bytes), luts(n_queries * lut_bytes);
                     for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
                     for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
-                    const std::vector<std::uint16_t> thresholds = scan_thresholds(lut_bytes / 16 * max_entry, n_queries);
+                    const std::vector<std::uint16_t> thresholds =
+                        scan_thresholds(lut_bytes / 16 * max_entry, n_queries);
                     std::vector<std::uint32_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 0xDEADBEEF);
-                    np::reference::scan_4bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
-                                             expected.data());
+                    np::impl::reference::scan_4bit(blocks.data(), n_blocks, M, luts.data(), n_queries,
+                                                   thresholds.data(), expected.data());
                     kernels->scan_4bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
                                        masks.data());
                     CHECK(masks == expected);
@@ -243,8 +246,8 @@ TEST_CASE("scan_4bit and scan_8bit: the portable masks at every level") {
                     for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
                     const std::vector<std::uint16_t> thresholds = scan_thresholds(M * max_entry, n_queries);
                     std::vector<std::uint64_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 12345);
-                    np::reference::scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
-                                             expected.data());
+                    np::impl::reference::scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries,
+                                                   thresholds.data(), expected.data());
                     kernels->scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
                                        masks.data());
                     CHECK(masks == expected);

@@ -1,9 +1,9 @@
-// Tests for nanopq_cpp/kmeans.hpp: assignment against brute force, each
+// Tests for nanopq_cpp/impl/kmeans.hpp: assignment against brute force, each
 // initialisation, empty-cluster repair, and results free of the thread count.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include <nanopq_cpp/kmeans.hpp>
+#include <nanopq_cpp/impl/kmeans.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -21,7 +21,7 @@ TEST_CASE("kmeans_assign picks the nearest centroid and sums the errors") {
     const std::vector<float> data = test::uniform_vectors(n, dim, 1);
     const std::vector<float> centroids = test::uniform_vectors(k, dim, 2);
     std::vector<std::uint32_t> labels(n);
-    const double error = np::kmeans_assign(data.data(), n, dim, dim, centroids.data(), k, labels.data(), 2);
+    const double error = np::impl::kmeans_assign(data.data(), n, dim, dim, centroids.data(), k, labels.data(), 2);
     double expected_error = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
         CHECK(test::is_nearest(&data[i * dim], centroids.data(), k, dim, labels[i]));
@@ -35,7 +35,7 @@ TEST_CASE("kmeans_assign breaks ties towards the lowest index, as scipy's vq") {
     const std::vector<float> centroids = {1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0};  // 0 == 2, 1 == 3
     const std::vector<float> data = {1, 1, 1, 0, 0, 0, 0.5f, 0.5f, 0.5f};       // the last is equidistant
     std::vector<std::uint32_t> labels(3);
-    np::kmeans_assign(data.data(), 3, dim, dim, centroids.data(), 4, labels.data(), 1);
+    np::impl::kmeans_assign(data.data(), 3, dim, dim, centroids.data(), 4, labels.data(), 1);
     CHECK(labels == std::vector<std::uint32_t>{0, 1, 0});
 }
 
@@ -44,7 +44,7 @@ TEST_CASE("kmeans_assign honours a row stride larger than dim") {
     const std::vector<float> data = {0.0f, 99.0f, 10.0f, -99.0f, 0.2f, 5.0f};
     const std::vector<float> centroids = {0.0f, 10.0f};
     std::vector<std::uint32_t> labels(3);
-    np::kmeans_assign(data.data(), 3, 1, 2, centroids.data(), 2, labels.data(), 1);
+    np::impl::kmeans_assign(data.data(), 3, 1, 2, centroids.data(), 2, labels.data(), 1);
     CHECK(labels == std::vector<std::uint32_t>{0, 1, 0});
 }
 
@@ -53,11 +53,11 @@ TEST_CASE("k-means++ finds well-separated clusters") {
     // 'points' may seed two in one cluster and stop in that local minimum.
     const std::size_t n = 2000, dim = 4, k = 4;
     const std::vector<float> data = test::clustered_vectors(n, dim, k, 3);
-    np::KMeansOptions options;
+    np::impl::KMeansOptions options;
     options.init = np::KMeansInit::plusplus;
-    np::Random random(11);
+    np::impl::Random random(11);
     std::vector<float> centroids(k * dim);
-    const double error = np::kmeans(data.data(), n, dim, dim, k, options, random, centroids.data());
+    const double error = np::impl::kmeans(data.data(), n, dim, dim, k, options, random, centroids.data());
     // Noise 0.1 per dimension: the right clustering has error ~ n * dim * 0.01.
     CHECK(error < 2.0 * static_cast<double>(n * dim) * 0.01);
 }
@@ -68,12 +68,12 @@ TEST_CASE("Lloyd iterations lower the error from every initialisation") {
     for (np::KMeansInit init : {np::KMeansInit::points, np::KMeansInit::random, np::KMeansInit::plusplus}) {
         CAPTURE(static_cast<int>(init));
         auto error_after = [&](std::size_t iterations) {
-            np::KMeansOptions options;
+            np::impl::KMeansOptions options;
             options.init = init;
             options.iterations = iterations;
-            np::Random random(11);
+            np::impl::Random random(11);
             std::vector<float> centroids(k * dim);
-            const double error = np::kmeans(data.data(), n, dim, dim, k, options, random, centroids.data());
+            const double error = np::impl::kmeans(data.data(), n, dim, dim, k, options, random, centroids.data());
             for (float value : centroids) CHECK(std::isfinite(value));
             return error;
         };
@@ -84,11 +84,11 @@ TEST_CASE("Lloyd iterations lower the error from every initialisation") {
 TEST_CASE("'points' initialisation starts from distinct training vectors") {
     const std::size_t n = 50, dim = 3, k = 10;
     const std::vector<float> data = test::uniform_vectors(n, dim, 4);
-    np::KMeansOptions options;
+    np::impl::KMeansOptions options;
     options.iterations = 0;  // keep the initial centroids
-    np::Random random(5);
+    np::impl::Random random(5);
     std::vector<float> centroids(k * dim);
-    np::kmeans(data.data(), n, dim, dim, k, options, random, centroids.data());
+    np::impl::kmeans(data.data(), n, dim, dim, k, options, random, centroids.data());
     std::set<std::size_t> rows;
     for (std::size_t c = 0; c < k; ++c) {
         const std::size_t row = test::brute_force_nearest(&centroids[c * dim], data.data(), n, dim);
@@ -103,17 +103,17 @@ TEST_CASE("'given' initialisation starts from the centroids passed in") {
     const std::size_t n = 100, dim = 2, k = 3;
     const std::vector<float> data = test::uniform_vectors(n, dim, 6);
     const std::vector<float> start = {0.5f, 0.5f, -0.5f, -0.5f, 0.5f, -0.5f};
-    np::KMeansOptions options;
+    np::impl::KMeansOptions options;
     options.init = np::KMeansInit::given;
     options.iterations = 0;
-    np::Random random(7);
+    np::impl::Random random(7);
     std::vector<float> centroids = start;
-    np::kmeans(data.data(), n, dim, dim, k, options, random, centroids.data());
+    np::impl::kmeans(data.data(), n, dim, dim, k, options, random, centroids.data());
     CHECK(centroids == start);
 
     // One Lloyd step from there equals one update computed by hand.
     options.iterations = 1;
-    np::kmeans(data.data(), n, dim, dim, k, options, random, centroids.data());
+    np::impl::kmeans(data.data(), n, dim, dim, k, options, random, centroids.data());
     std::vector<double> sums(k * dim, 0.0);
     std::vector<std::size_t> counts(k, 0);
     for (std::size_t i = 0; i < n; ++i) {
@@ -134,18 +134,18 @@ TEST_CASE("an empty cluster takes half of the largest one instead of staying sta
     const std::size_t n = data.size() / dim;
     std::vector<float> centroids = {0.5f, 0.5f, 100.0f, 100.0f};
     std::vector<std::uint32_t> labels(n);
-    np::kmeans_assign(data.data(), n, dim, dim, centroids.data(), k, labels.data(), 1);
-    const std::vector<float> spread = np::per_dimension_spread(data.data(), n, dim, dim);
-    CHECK(np::kmeans_update(data.data(), n, dim, dim, labels.data(), k, spread, centroids.data()) == 1);
+    np::impl::kmeans_assign(data.data(), n, dim, dim, centroids.data(), k, labels.data(), 1);
+    const std::vector<float> spread = np::impl::per_dimension_spread(data.data(), n, dim, dim);
+    CHECK(np::impl::kmeans_update(data.data(), n, dim, dim, labels.data(), k, spread, centroids.data()) == 1);
     CHECK(std::fabs(centroids[2]) < 2.0f);  // moved next to the data
     CHECK(centroids[0] != centroids[2]);    // and apart from its donor
 
-    np::KMeansOptions options;
+    np::impl::KMeansOptions options;
     options.init = np::KMeansInit::given;
     options.iterations = 10;
-    np::Random random(1);
+    np::impl::Random random(1);
     centroids = {0.5f, 0.5f, 100.0f, 100.0f};
-    np::kmeans(data.data(), n, dim, dim, k, options, random, centroids.data());
+    np::impl::kmeans(data.data(), n, dim, dim, k, options, random, centroids.data());
     // The two groups of three points end up in different clusters.
     std::sort(centroids.begin(), centroids.end());
     CHECK(centroids[0] == doctest::Approx(1.0 / 30.0).epsilon(1e-5));
@@ -158,13 +158,13 @@ TEST_CASE("kmeans results do not depend on the thread count") {
     for (np::KMeansInit init : {np::KMeansInit::points, np::KMeansInit::plusplus}) {
         std::vector<std::vector<float>> results;
         for (int threads : {1, 2, 3, 8}) {
-            np::KMeansOptions options;
+            np::impl::KMeansOptions options;
             options.init = init;
             options.iterations = 5;
             options.num_threads = threads;
-            np::Random random(9);
+            np::impl::Random random(9);
             std::vector<float> centroids(k * dim);
-            np::kmeans(data.data(), n, dim, dim, k, options, random, centroids.data());
+            np::impl::kmeans(data.data(), n, dim, dim, k, options, random, centroids.data());
             results.push_back(centroids);
         }
         for (const auto& result : results) CHECK(test::bitwise_equal(result, results[0]));
@@ -175,9 +175,9 @@ TEST_CASE("kmeans is fixed by the seed") {
     const std::size_t n = 500, dim = 3, k = 8;
     const std::vector<float> data = test::uniform_vectors(n, dim, 10);
     auto run = [&](std::uint64_t seed) {
-        np::Random random(seed);
+        np::impl::Random random(seed);
         std::vector<float> centroids(k * dim);
-        np::kmeans(data.data(), n, dim, dim, k, np::KMeansOptions{}, random, centroids.data());
+        np::impl::kmeans(data.data(), n, dim, dim, k, np::impl::KMeansOptions{}, random, centroids.data());
         return centroids;
     };
     CHECK(test::bitwise_equal(run(1), run(1)));
@@ -187,11 +187,14 @@ TEST_CASE("kmeans is fixed by the seed") {
 TEST_CASE("kmeans rejects arguments that would read out of bounds") {
     const std::vector<float> data = test::uniform_vectors(10, 2, 12);
     std::vector<float> centroids(20 * 2);
-    np::Random random(1);
-    np::KMeansOptions options;
-    CHECK_THROWS_AS(np::kmeans(data.data(), 10, 2, 2, 20, options, random, centroids.data()), std::invalid_argument);
-    CHECK_THROWS_AS(np::kmeans(nullptr, 10, 2, 2, 2, options, random, centroids.data()), std::invalid_argument);
-    CHECK_THROWS_AS(np::kmeans(data.data(), 10, 2, 1, 2, options, random, centroids.data()), std::invalid_argument);
-    CHECK_THROWS_AS(np::kmeans(data.data(), 0, 2, 2, 2, options, random, centroids.data()), std::invalid_argument);
+    np::impl::Random random(1);
+    np::impl::KMeansOptions options;
+    CHECK_THROWS_AS(np::impl::kmeans(data.data(), 10, 2, 2, 20, options, random, centroids.data()),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(np::impl::kmeans(nullptr, 10, 2, 2, 2, options, random, centroids.data()), std::invalid_argument);
+    CHECK_THROWS_AS(np::impl::kmeans(data.data(), 10, 2, 1, 2, options, random, centroids.data()),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(np::impl::kmeans(data.data(), 0, 2, 2, 2, options, random, centroids.data()),
+                    std::invalid_argument);
     CHECK_THROWS_AS(np::kmeans_init_from_name("kmeans||"), std::invalid_argument);
 }

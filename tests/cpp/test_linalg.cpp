@@ -1,4 +1,4 @@
-// Tests for nanopq_cpp/linalg.hpp.
+// Tests for nanopq_cpp/impl/linalg.hpp.
 //
 // Builds on its own:
 //   g++ -std=c++17 -O2 -Wall -Wextra -I cpp/include tests/cpp/test_linalg.cpp -o /tmp/test_linalg
@@ -6,7 +6,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include <nanopq_cpp/linalg.hpp>
+#include <nanopq_cpp/impl/linalg.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -18,7 +18,7 @@
 
 namespace {
 
-namespace la = nanopq_cpp::linalg;
+namespace la = nanopq_cpp::impl::linalg;
 using Matrix = std::vector<double>;  // row-major, n x n unless stated
 
 // splitmix64 (Steele, Lea, Flood 2014): tiny, fully specified generator, so

@@ -5,7 +5,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include <nanopq_cpp/adc.hpp>
+#include <nanopq_cpp/impl/adc.hpp>
 #include <nanopq_cpp/merge.hpp>
 
 #include <cmath>
@@ -24,7 +24,7 @@ namespace {
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 std::vector<std::uint8_t> random_codes(std::size_t n, std::size_t M, std::size_t Ks, std::uint64_t seed) {
-    np::Random random(seed);
+    np::impl::Random random(seed);
     std::vector<std::uint8_t> codes(n * M);
     for (auto& code : codes) code = static_cast<std::uint8_t>(random.below(Ks));
     return codes;
@@ -40,8 +40,8 @@ np::SearchResult search_rows(const std::vector<float>& tables, std::size_t n_que
     result.k = k;
     result.ids.resize(n_queries * k);
     result.distances.resize(n_queries * k);
-    np::search(tables.data(), n_queries, M, Ks, codes.data() + begin * M, end - begin, k, metric, nullptr, 0,
-               result.ids.data(), result.distances.data());
+    np::impl::search(tables.data(), n_queries, M, Ks, codes.data() + begin * M, end - begin, k, metric, nullptr, 0,
+                     result.ids.data(), result.distances.data());
     for (std::int64_t& id : result.ids)
         if (id != -1) id += static_cast<std::int64_t>(begin);
     return result;

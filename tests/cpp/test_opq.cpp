@@ -1,10 +1,11 @@
-// Tests for nanopq_cpp/opq.hpp: eigenvalue allocation, rotations, the
+// Tests for nanopq_cpp/impl/opq.hpp: eigenvalue allocation, rotations, the
 // covariance, and OPQ training (orthogonal R, lower error than PQ, free of the
 // thread count).
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include <nanopq_cpp/opq.hpp>
+#include <nanopq_cpp/impl/opq.hpp>
+#include <nanopq_cpp/quantizer.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -29,21 +30,21 @@ std::vector<float> correlated_vectors(std::size_t n, std::size_t dim, std::uint6
     std::vector<double> mix_in(dim * dim), mix(dim * dim);
     const std::vector<float> noise = test::uniform_vectors(dim, dim, seed + 1);
     std::copy(noise.begin(), noise.end(), mix_in.begin());
-    np::linalg::nearest_orthogonal(mix_in.data(), dim, mix.data());
+    np::impl::linalg::nearest_orthogonal(mix_in.data(), dim, mix.data());
     std::vector<float> mix_f(mix.begin(), mix.end()), out(n * dim);
-    np::rotate(raw.data(), n, dim, mix_f.data(), out.data(), 1);
+    np::impl::rotate(raw.data(), n, dim, mix_f.data(), out.data(), 1);
     return out;
 }
 
 double reconstruction_error(const std::vector<float>& vecs, std::size_t n, std::size_t dim, std::size_t M,
                             std::size_t Ks, const std::vector<float>& codewords, const std::vector<float>* rotation) {
     std::vector<float> rotated = vecs;
-    if (rotation) np::rotate(vecs.data(), n, dim, rotation->data(), rotated.data());
-    const np::CodebookView codebook{codewords.data(), M, Ks, dim / M};
+    if (rotation) np::impl::rotate(vecs.data(), n, dim, rotation->data(), rotated.data());
+    const np::impl::CodebookView codebook{codewords.data(), M, Ks, dim / M};
     std::vector<std::uint16_t> codes(n * M);
     std::vector<float> decoded(n * dim);
-    np::encode(rotated.data(), n, codebook, codes.data());
-    np::decode(codes.data(), n, codebook, decoded.data());
+    np::impl::encode(rotated.data(), n, codebook, codes.data());
+    np::impl::decode(codes.data(), n, codebook, decoded.data());
     // R is orthogonal, so the error in the rotated space is the error.
     double error = 0.0;
     for (std::size_t i = 0; i < n * dim; ++i)
@@ -57,7 +58,7 @@ TEST_CASE("eigenvalue_allocation balances the products of eigenvalues per subspa
     // log-shifted loads 3.08, 2.39, 1.69, 1: 8 goes to subspace 0, 4 and 2 to
     // subspace 1 (the lighter one) until it is full, 1 to subspace 0.
     const std::vector<double> eigenvalues = {8.0, 4.0, 2.0, 1.0};
-    CHECK(np::eigenvalue_allocation(eigenvalues.data(), 4, 2) == std::vector<std::size_t>{0, 3, 1, 2});
+    CHECK(np::impl::eigenvalue_allocation(eigenvalues.data(), 4, 2) == std::vector<std::size_t>{0, 3, 1, 2});
 }
 
 TEST_CASE("eigenvalue_allocation is a permutation that gives each subspace Ds directions") {
@@ -65,7 +66,7 @@ TEST_CASE("eigenvalue_allocation is a permutation that gives each subspace Ds di
         const std::size_t dim = 16, Ds = dim / M;
         std::vector<double> eigenvalues(dim);
         for (std::size_t d = 0; d < dim; ++d) eigenvalues[d] = std::pow(0.7, static_cast<double>(d));
-        const std::vector<std::size_t> order = np::eigenvalue_allocation(eigenvalues.data(), dim, M);
+        const std::vector<std::size_t> order = np::impl::eigenvalue_allocation(eigenvalues.data(), dim, M);
         std::vector<std::size_t> sorted = order;
         std::sort(sorted.begin(), sorted.end());
         std::vector<std::size_t> identity(dim);
@@ -90,12 +91,11 @@ TEST_CASE("eigenvalue_allocation is a permutation that gives each subspace Ds di
 
 TEST_CASE("eigenvalue_allocation survives zero, negative and non-finite eigenvalues") {
     const std::vector<double> eigenvalues = {3.0, 0.0, -1e-18, std::numeric_limits<double>::quiet_NaN()};
-    const std::vector<std::size_t> order = np::eigenvalue_allocation(eigenvalues.data(), 4, 2);
+    const std::vector<std::size_t> order = np::impl::eigenvalue_allocation(eigenvalues.data(), 4, 2);
     std::vector<std::size_t> sorted = order;
     std::sort(sorted.begin(), sorted.end());
     CHECK(sorted == std::vector<std::size_t>{0, 1, 2, 3});
-    CHECK_THROWS_AS(np::eigenvalue_allocation(eigenvalues.data(), 4, 3), std::invalid_argument);
-    CHECK_THROWS_AS(np::eigenvalue_allocation(nullptr, 4, 2), std::invalid_argument);
+    CHECK_THROWS_AS(np::impl::eigenvalue_allocation(nullptr, 4, 2), std::invalid_argument);
 }
 
 TEST_CASE("rotate is the matrix product, for any thread count") {
@@ -103,8 +103,8 @@ TEST_CASE("rotate is the matrix product, for any thread count") {
     const std::vector<float> vecs = test::uniform_vectors(n, dim, 51);
     const std::vector<float> matrix = test::uniform_vectors(dim, dim, 52);
     std::vector<float> single(n * dim), multi(n * dim);
-    np::rotate(vecs.data(), n, dim, matrix.data(), single.data(), 1);
-    np::rotate(vecs.data(), n, dim, matrix.data(), multi.data(), 3);
+    np::impl::rotate(vecs.data(), n, dim, matrix.data(), single.data(), 1);
+    np::impl::rotate(vecs.data(), n, dim, matrix.data(), multi.data(), 3);
     CHECK(test::bitwise_equal(single, multi));
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = 0; j < dim; ++j) {
@@ -118,7 +118,7 @@ TEST_CASE("rotate is the matrix product, for any thread count") {
 TEST_CASE("covariance is the sample covariance, as np.cov") {
     const std::size_t n = 50, dim = 3;
     const std::vector<float> vecs = test::uniform_vectors(n, dim, 53);
-    const std::vector<double> cov = np::covariance(vecs.data(), n, dim);
+    const std::vector<double> cov = np::impl::covariance(vecs.data(), n, dim);
     std::vector<double> mean(dim, 0.0);
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t d = 0; d < dim; ++d) mean[d] += vecs[i * dim + d] / static_cast<double>(n);
@@ -129,13 +129,13 @@ TEST_CASE("covariance is the sample covariance, as np.cov") {
                 expected += (vecs[i * dim + a] - mean[a]) * (vecs[i * dim + b] - mean[b]);
             CHECK(cov[a * dim + b] == doctest::Approx(expected / static_cast<double>(n - 1)).epsilon(1e-10));
         }
-    CHECK_THROWS_AS(np::covariance(vecs.data(), 1, dim), std::invalid_argument);
+    CHECK_THROWS_AS(np::impl::covariance(vecs.data(), 1, dim), std::invalid_argument);
 }
 
 TEST_CASE("the parametric rotation is orthogonal") {
     const std::size_t n = 2000, dim = 12;
     const std::vector<float> vecs = correlated_vectors(n, dim, 54);
-    const std::vector<float> rotation = np::parametric_rotation(vecs.data(), n, dim, 4);
+    const std::vector<float> rotation = np::impl::parametric_rotation(vecs.data(), n, dim, 4);
     CHECK(test::orthogonality_error(rotation, dim) < 1e-5);
 }
 
@@ -147,13 +147,13 @@ TEST_CASE("train_opq learns an orthogonal rotation that lowers PQ's error") {
         np::OPQTrainingOptions options;
         options.parametric_init = parametric;
         options.rotation_iterations = 8;
-        const np::OPQModel model = np::train_opq(vecs.data(), n, dim, M, Ks, options);
+        const np::impl::OPQModel model = np::impl::train_opq(vecs.data(), n, dim, M, Ks, options);
         CHECK(model.rotation.size() == dim * dim);
         CHECK(model.codewords.size() == M * Ks * (dim / M));
         CHECK(test::orthogonality_error(model.rotation, dim) < 1e-4);
 
-        np::KMeansOptions pq_options;
-        const std::vector<float> pq_codewords = np::train_codewords(vecs.data(), n, dim, M, Ks, pq_options, 123);
+        np::impl::KMeansOptions pq_options;
+        const std::vector<float> pq_codewords = np::impl::train_codewords(vecs.data(), n, dim, M, Ks, pq_options, 123);
         const double pq_error = reconstruction_error(vecs, n, dim, M, Ks, pq_codewords, nullptr);
         const double opq_error = reconstruction_error(vecs, n, dim, M, Ks, model.codewords, &model.rotation);
         CHECK(opq_error < pq_error);
@@ -163,14 +163,14 @@ TEST_CASE("train_opq learns an orthogonal rotation that lowers PQ's error") {
 TEST_CASE("train_opq does not depend on the thread count") {
     const std::size_t n = 1500, dim = 8, M = 2, Ks = 16;
     const std::vector<float> vecs = correlated_vectors(n, dim, 56);
-    std::vector<np::OPQModel> models;
+    std::vector<np::impl::OPQModel> models;
     for (int threads : {1, 2, 4}) {
         np::OPQTrainingOptions options;
         options.rotation_iterations = 3;
         options.num_threads = threads;
-        models.push_back(np::train_opq(vecs.data(), n, dim, M, Ks, options));
+        models.push_back(np::impl::train_opq(vecs.data(), n, dim, M, Ks, options));
     }
-    for (const np::OPQModel& model : models) {
+    for (const np::impl::OPQModel& model : models) {
         CHECK(test::bitwise_equal(model.rotation, models[0].rotation));
         CHECK(test::bitwise_equal(model.codewords, models[0].codewords));
     }
@@ -179,8 +179,8 @@ TEST_CASE("train_opq does not depend on the thread count") {
 TEST_CASE("train_opq rejects bad arguments") {
     const std::vector<float> vecs = test::uniform_vectors(100, 6, 57);
     np::OPQTrainingOptions options;
-    CHECK_THROWS_AS(np::train_opq(vecs.data(), 100, 6, 4, 8, options), std::invalid_argument);  // 6 % 4
-    CHECK_THROWS_AS(np::train_opq(vecs.data(), 1, 6, 3, 8, options), std::invalid_argument);
+    CHECK_THROWS_AS(np::OptimizedProductQuantizer(4, 8).fit(vecs.data(), 100, 6), std::invalid_argument);  // 6 % 4
+    CHECK_THROWS_AS(np::impl::train_opq(vecs.data(), 1, 6, 3, 8, options), std::invalid_argument);
     options.rotation_iterations = 0;
-    CHECK_THROWS_AS(np::train_opq(vecs.data(), 100, 6, 3, 8, options), std::invalid_argument);
+    CHECK_THROWS_AS(np::impl::train_opq(vecs.data(), 100, 6, 3, 8, options), std::invalid_argument);
 }

@@ -41,9 +41,10 @@ TEST_CASE("fit trains what train_codewords trains, as Python's PQ.fit calls it")
     options.iterations = 7;
     options.seed = 5;
     pq.fit(vecs.data(), n, dim, options);
-    np::KMeansOptions kmeans_options;
+    np::impl::KMeansOptions kmeans_options;
     kmeans_options.iterations = 7;
-    CHECK(test::bitwise_equal(pq.codewords(), np::train_codewords(vecs.data(), n, dim, M, Ks, kmeans_options, 5)));
+    CHECK(
+        test::bitwise_equal(pq.codewords(), np::impl::train_codewords(vecs.data(), n, dim, M, Ks, kmeans_options, 5)));
     CHECK(pq.is_fitted());
     CHECK(pq.subspace_dim() == 4);
     CHECK(pq.dim() == dim);
@@ -52,7 +53,7 @@ TEST_CASE("fit trains what train_codewords trains, as Python's PQ.fit calls it")
     np::ProductQuantizer defaults(M, Ks);
     defaults.fit(vecs.data(), n, dim);
     CHECK(test::bitwise_equal(defaults.codewords(),
-                              np::train_codewords(vecs.data(), n, dim, M, Ks, np::KMeansOptions{}, 123)));
+                              np::impl::train_codewords(vecs.data(), n, dim, M, Ks, np::impl::KMeansOptions{}, 123)));
 }
 
 TEST_CASE("encode picks the code width from Ks and matches the free encode") {
@@ -64,13 +65,13 @@ TEST_CASE("encode picks the code width from Ks and matches the free encode") {
         const np::Codes codes = pq.encode(vecs.data(), n);
         CHECK(codes.code_bytes() == (Ks <= 256 ? 1u : Ks <= 65536 ? 2u : 4u));
         std::vector<std::uint32_t> expected(n * M);
-        np::encode(vecs.data(), n, pq.codebook(), expected.data());
+        np::impl::encode(vecs.data(), n, pq.codebook(), expected.data());
         for (std::size_t i = 0; i < n; ++i)
             for (std::size_t m = 0; m < M; ++m) CHECK(codes.at(i, m) == expected[i * M + m]);
 
         const std::vector<float> decoded = pq.decode(codes);
         std::vector<float> expected_decoded(n * M * Ds);
-        np::decode(expected.data(), n, pq.codebook(), expected_decoded.data());
+        np::impl::decode(expected.data(), n, pq.codebook(), expected_decoded.data());
         CHECK(test::bitwise_equal(decoded, expected_decoded));
     }
 }
@@ -85,7 +86,7 @@ TEST_CASE("dtable, adist and search agree with the free functions and with each 
 
         const np::DistanceTables tables = pq.dtable(queries.data(), n_queries);
         std::vector<float> expected_tables(n_queries * M * Ks);
-        np::distance_tables(queries.data(), n_queries, pq.codebook(), metric, expected_tables.data());
+        np::impl::distance_tables(queries.data(), n_queries, pq.codebook(), metric, expected_tables.data());
         CHECK(test::bitwise_equal(tables.values(), expected_tables));
         CHECK(tables.metric() == metric);
 
@@ -101,8 +102,8 @@ TEST_CASE("dtable, adist and search agree with the free functions and with each 
         CHECK(top.k == k);
         std::vector<std::int64_t> ids(n_queries * k);
         std::vector<float> best(n_queries * k);
-        np::search(expected_tables.data(), n_queries, M, Ks, codes.data<std::uint8_t>(), n, k, metric, nullptr, 0,
-                   ids.data(), best.data());
+        np::impl::search(expected_tables.data(), n_queries, M, Ks, codes.data<std::uint8_t>(), n, k, metric, nullptr, 0,
+                         ids.data(), best.data());
         CHECK(top.ids == ids);
         CHECK(test::bitwise_equal(top.distances, best));
         for (std::size_t q = 0; q < n_queries; ++q)

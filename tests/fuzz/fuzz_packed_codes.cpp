@@ -50,10 +50,10 @@ void exercise(const np::PackedCodes& packed) {
     for (std::size_t i = 0; i < tables.size(); ++i) tables[i] = static_cast<float>((i * 7919) % 1013) * 0.01f;
     std::vector<std::int64_t> packed_ids(n_queries * k), ids(n_queries * k);
     std::vector<float> packed_distances(n_queries * k), distances(n_queries * k);
-    np::search_packed(tables.data(), n_queries, packed.view(), k, np::Metric::l2, nullptr, 0, packed_ids.data(),
-                      packed_distances.data(), 1);
-    np::search(tables.data(), n_queries, M, Ks, codes.data(), n, k, np::Metric::l2, nullptr, 0, ids.data(),
-               distances.data(), 1);
+    np::impl::search_packed(tables.data(), n_queries, packed.view(), k, np::Metric::l2, nullptr, 0, packed_ids.data(),
+                            packed_distances.data(), 1);
+    np::impl::search(tables.data(), n_queries, M, Ks, codes.data(), n, k, np::Metric::l2, nullptr, 0, ids.data(),
+                     distances.data(), 1);
     if (packed_ids != ids || std::memcmp(packed_distances.data(), distances.data(), 4 * distances.size()) != 0)
         fail("searching packed codes differs from searching their codes");
     for (std::int64_t id : ids)

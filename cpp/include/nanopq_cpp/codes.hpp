@@ -1,6 +1,7 @@
 #pragma once
-// Code arrays: the code width chosen from Ks, and the one check that keeps every
-// table lookup inside its table.
+/// @file
+/// Code arrays: the code width chosen from Ks, and the one check that keeps every
+/// table lookup inside its table.
 
 #include <cstddef>
 #include <cstdint>
@@ -9,19 +10,19 @@
 #include <string>
 #include <type_traits>
 
-#include "threading.hpp"
+#include "impl/threading.hpp"
 
 namespace nanopq_cpp {
 
-// Width of a code in bytes for Ks codewords: 1, 2 or 4 (uint8/16/32), as nanopq picks.
+/// Width of a code in bytes for Ks codewords: 1, 2 or 4 (uint8/16/32), as nanopq picks.
 inline std::size_t code_bytes_for(std::size_t n_codewords) {
     if (n_codewords <= (1ULL << 8)) return 1;
     if (n_codewords <= (1ULL << 16)) return 2;
     return 4;
 }
 
-// Throws std::out_of_range naming the first code >= n_codewords. Costs one pass,
-// and nothing when code_t cannot hold such a value (e.g. uint8 codes, Ks=256).
+/// Throws std::out_of_range naming the first code >= n_codewords. Costs one pass,
+/// and nothing when code_t cannot hold such a value (e.g. uint8 codes, Ks=256).
 template <class code_t>
 void check_codes(const code_t* codes, std::size_t n_rows, std::size_t n_subspaces, std::size_t n_codewords) {
     static_assert(std::is_unsigned<code_t>::value, "codes are unsigned integers");

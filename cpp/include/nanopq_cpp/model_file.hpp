@@ -1,24 +1,25 @@
 #pragma once
-// Model files: one binary format for trained PQ and OPQ models, written and
-// read here and by Python's `pq.save(path)` / `nanopq_cpp.load(path)`, so a
-// model trained on one side serves on the other. No pickle: a model file holds
-// numbers only, and loading one runs no code.
-//
-//     nanopq_cpp::save_model(pq, "model.npq");
-//     nanopq_cpp::ProductQuantizer pq = nanopq_cpp::load_pq("model.npq");
-//     nanopq_cpp::AnyQuantizer any = nanopq_cpp::load_model("model.npq");  // PQ or OPQ
-//
-// The format is specified in docs/model-format.md, and only there. This file
-// is its one writer and reader, for C++ and, through the binding, for Python.
-// Loading checks the magic, the version, every field and the exact file size
-// from the header, then the payload's checksum while streaming the file in
-// small chunks, before it allocates the arrays; then it reads them, checking
-// every float is finite and the checksum again. So a forged or corrupt file is
-// refused before anything large is allocated, and a good one costs about its
-// own size in memory. Any failure throws ModelFileError naming the file and
-// the problem, never reads out of bounds. Saving writes a temporary file in
-// the same folder, flushes it to disk and renames it over the old one: a
-// failed save leaves the old file as it was.
+/// @file
+/// Model files: one binary format for trained PQ and OPQ models, written and
+/// read here and by Python's `pq.save(path)` / `nanopq_cpp.load(path)`, so a
+/// model trained on one side serves on the other. No pickle: a model file holds
+/// numbers only, and loading one runs no code.
+///
+///     nanopq_cpp::save_model(pq, "model.npq");
+///     nanopq_cpp::ProductQuantizer pq = nanopq_cpp::load_pq("model.npq");
+///     nanopq_cpp::AnyQuantizer any = nanopq_cpp::load_model("model.npq");  // PQ or OPQ
+///
+/// The format is specified in docs/model-format.md, and only there. This file
+/// is its one writer and reader, for C++ and, through the binding, for Python.
+/// Loading checks the magic, the version, every field and the exact file size
+/// from the header, then the payload's checksum while streaming the file in
+/// small chunks, before it allocates the arrays; then it reads them, checking
+/// every float is finite and the checksum again. So a forged or corrupt file is
+/// refused before anything large is allocated, and a good one costs about its
+/// own size in memory. Any failure throws ModelFileError naming the file and
+/// the problem, never reads out of bounds. Saving writes a temporary file in
+/// the same folder, flushes it to disk and renames it over the old one: a
+/// failed save leaves the old file as it was.
 
 #include <atomic>
 #include <cerrno>
@@ -51,44 +52,54 @@
 
 namespace nanopq_cpp {
 
-// A model file (or byte buffer) that cannot be read or written: not a model
-// file, truncated, corrupted, of a newer format, or an I/O failure.
-// I/O failures carry the system's error number (errno: ENOENT, ENOSPC, ...),
-// format problems 0.
+/// A model file (or byte buffer) that cannot be read or written: not a model
+/// file, truncated, corrupted, of a newer format, or an I/O failure.
+/// I/O failures carry the system's error number (errno: ENOENT, ENOSPC, ...),
+/// format problems 0.
 class ModelFileError : public std::runtime_error {
 public:
+    /// An error saying `message`; `system_error` is the errno of a failed system call, or 0.
     explicit ModelFileError(const std::string& message, int system_error = 0)
         : std::runtime_error(message), system_error_(system_error) {}
+    /// The errno of the failed system call, or 0.
     int system_error() const noexcept { return system_error_; }
 
 private:
     int system_error_;
 };
 
+/// What a model file holds: a PQ or an OPQ (its header's `kind` field).
 enum class ModelKind : std::uint32_t { pq = 1, opq = 2 };
 
+/// "PQ" or "OPQ".
 inline const char* model_kind_name(ModelKind kind) { return kind == ModelKind::pq ? "PQ" : "OPQ"; }
 
-// The newest format this header reads and the one it writes.
+/// The newest format this header reads and the one it writes.
 inline constexpr std::uint32_t kModelFormatVersion = 1;
+/// Bytes of a model file's header.
 inline constexpr std::size_t kModelHeaderBytes = 64;
-// PNG's trick: a byte with the high bit set catches 7-bit transfers, CR LF
-// catches newline conversion, 0x1A stops `type` on Windows.
+/// PNG's trick: a byte with the high bit set catches 7-bit transfers, CR LF
+/// catches newline conversion, 0x1A stops `type` on Windows.
 inline constexpr unsigned char kModelMagic[8] = {0x89, 'N', 'P', 'Q', '\r', '\n', 0x1A, '\n'};
 
-// The fields of a model file's header, after validation.
+/// The fields of a model file's header, after validation.
 struct ModelHeader {
+    /// The format version the file was written with.
     std::uint32_t format_version = kModelFormatVersion;
+    /// PQ or OPQ.
     ModelKind kind = ModelKind::pq;
+    /// The metric of distances and search.
     Metric metric = Metric::l2;
-    std::uint64_t n_subspaces = 0;   // M
-    std::uint64_t n_codewords = 0;   // Ks
-    std::uint64_t subspace_dim = 0;  // Ds
+    std::uint64_t n_subspaces = 0;   ///< M
+    std::uint64_t n_codewords = 0;   ///< Ks
+    std::uint64_t subspace_dim = 0;  ///< Ds
+    /// Bytes after the header: the codewords, then the rotation.
     std::uint64_t payload_bytes = 0;
+    /// CRC-32 of those bytes.
     std::uint32_t payload_crc32 = 0;
 };
 
-// What load_model returns: the quantizer the file holds.
+/// What load_model returns: the quantizer the file holds.
 using AnyQuantizer = std::variant<ProductQuantizer, OptimizedProductQuantizer>;
 
 namespace detail {
@@ -97,7 +108,7 @@ struct Crc32Table {
     std::uint32_t entries[256];
 };
 
-// Table for the reflected polynomial 0xEDB88320, one byte at a time.
+/// Table for the reflected polynomial 0xEDB88320, one byte at a time.
 constexpr Crc32Table make_crc32_table() {
     Crc32Table table{};
     for (std::uint32_t byte = 0; byte < 256; ++byte) {
@@ -112,7 +123,7 @@ inline constexpr Crc32Table kCrc32Table = make_crc32_table();
 
 }  // namespace detail
 
-// CRC-32 of `size` bytes, continuing from `crc` (0 to start), as zlib.crc32.
+/// CRC-32 of `size` bytes, continuing from `crc` (0 to start), as zlib.crc32.
 inline std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc = 0) {
     const auto* bytes = static_cast<const unsigned char*>(data);
     crc = ~crc;
@@ -125,7 +136,7 @@ namespace detail {
 static_assert(std::numeric_limits<float>::is_iec559 && sizeof(float) == 4,
               "model files store IEEE-754 binary32 floats");
 
-// Integers are written byte by byte, so the format is little-endian on every host.
+/// Integers are written byte by byte, so the format is little-endian on every host.
 inline void put_u32(unsigned char* out, std::uint32_t value) {
     for (int i = 0; i < 4; ++i) out[i] = static_cast<unsigned char>(value >> (8 * i));
 }
@@ -151,7 +162,7 @@ inline void put_floats(unsigned char* out, const float* values, std::size_t coun
     }
 }
 
-// Reads `count` floats; returns false if any is NaN or infinite.
+/// Reads `count` floats; returns false if any is NaN or infinite.
 inline bool get_finite_floats(const unsigned char* in, std::size_t count, float* values) {
     bool finite = true;
     for (std::size_t i = 0; i < count; ++i) {
@@ -166,14 +177,14 @@ inline bool get_finite_floats(const unsigned char* in, std::size_t count, float*
     throw ModelFileError(source + ": " + problem);
 }
 
-// a * b in 64 bits, or false on overflow.
+/// a * b in 64 bits, or false on overflow.
 inline bool multiply_u64(std::uint64_t a, std::uint64_t b, std::uint64_t& product) {
     if (b != 0 && a > (std::numeric_limits<std::uint64_t>::max)() / b) return false;
     product = a * b;
     return true;
 }
 
-// Payload bytes for a model's shape, or false if it overflows 64 bits.
+/// Payload bytes for a model's shape, or false if it overflows 64 bits.
 inline bool model_payload_bytes(ModelKind kind, std::uint64_t M, std::uint64_t Ks, std::uint64_t Ds,
                                 std::uint64_t& bytes) {
     std::uint64_t codeword_floats = 0, dim = 0, rotation_floats = 0;
@@ -189,10 +200,10 @@ inline std::string shape_text(std::uint64_t M, std::uint64_t Ks, std::uint64_t D
     return "M=" + std::to_string(M) + ", Ks=" + std::to_string(Ks) + ", Ds=" + std::to_string(Ds);
 }
 
-// Validates the header of a model of `total_size` bytes, of which the first
-// `available` (at most kModelHeaderBytes) are in `bytes`. Checks are ordered so
-// that each message names the first thing wrong: a foreign file is called
-// foreign, not truncated; a newer file is called newer, not corrupted.
+/// Validates the header of a model of `total_size` bytes, of which the first
+/// `available` (at most kModelHeaderBytes) are in `bytes`. Checks are ordered so
+/// that each message names the first thing wrong: a foreign file is called
+/// foreign, not truncated; a newer file is called newer, not corrupted.
 inline ModelHeader parse_model_header(const unsigned char* bytes, std::size_t available, std::uint64_t total_size,
                                       const std::string& source) {
     const std::size_t magic_seen = available < sizeof(kModelMagic) ? available : sizeof(kModelMagic);
@@ -250,8 +261,8 @@ inline ModelHeader parse_model_header(const unsigned char* bytes, std::size_t av
     return header;
 }
 
-// Builds the quantizer from a payload already checked to hold
-// header.payload_bytes bytes.
+/// Builds the quantizer from a payload already checked to hold
+/// header.payload_bytes bytes.
 inline AnyQuantizer quantizer_from_payload(const ModelHeader& header, const unsigned char* payload,
                                            const std::string& source) {
     if (crc32(payload, static_cast<std::size_t>(header.payload_bytes)) != header.payload_crc32)
@@ -303,8 +314,8 @@ inline std::vector<unsigned char> model_bytes(ModelKind kind, const ProductQuant
     throw ModelFileError(what + " model file '" + path + "': " + std::generic_category().message(error), error);
 }
 
-// The file at `path` must be a regular file: opening a FIFO for reading
-// blocks until a writer comes, and a directory or device is no model file.
+/// The file at `path` must be a regular file: opening a FIFO for reading
+/// blocks until a writer comes, and a directory or device is no model file.
 inline void require_regular_file(const std::string& path, const std::string& source) {
     std::error_code error;
     const std::filesystem::file_status status = std::filesystem::status(path, error);
@@ -315,7 +326,7 @@ inline void require_regular_file(const std::string& path, const std::string& sou
         model_error(source, "not a regular file (a FIFO, socket or device); model files are read from files only");
 }
 
-// A file descriptor closed on every path out.
+/// A file descriptor closed on every path out.
 struct FileDescriptor {
     int fd = -1;
     ~FileDescriptor() {
@@ -340,7 +351,7 @@ inline int create_exclusive(const std::string& path) {
 #endif
 }
 
-// Writes all `size` bytes, or returns the errno of the failure.
+/// Writes all `size` bytes, or returns the errno of the failure.
 inline int write_all(int fd, const unsigned char* data, std::size_t size) {
     while (size > 0) {
         const unsigned chunk = static_cast<unsigned>((std::min)(size, std::size_t{1} << 30));
@@ -368,8 +379,8 @@ inline int sync_fd(int fd) {
 #endif
 }
 
-// A name for the temporary file beside `path` that no other writer picks: a
-// random part, and the O_EXCL create retries on a clash.
+/// A name for the temporary file beside `path` that no other writer picks: a
+/// random part, and the O_EXCL create retries on a clash.
 inline std::string temporary_name(const std::string& path) {
     static std::atomic<std::uint64_t> counter{0};
     std::random_device device;
@@ -380,11 +391,11 @@ inline std::string temporary_name(const std::string& path) {
     return path + suffix;
 }
 
-// Replaces the file at `path` with `bytes`, atomically: the bytes go to a
-// temporary file in the same folder (so the rename stays on one file system),
-// which is flushed to disk and renamed over `path`. On any failure the
-// temporary file is removed and `path` is left as it was. A symbolic link is
-// followed, so the file it points to is replaced, not the link.
+/// Replaces the file at `path` with `bytes`, atomically: the bytes go to a
+/// temporary file in the same folder (so the rename stays on one file system),
+/// which is flushed to disk and renamed over `path`. On any failure the
+/// temporary file is removed and `path` is left as it was. A symbolic link is
+/// followed, so the file it points to is replaced, not the link.
 inline void write_file(const std::vector<unsigned char>& bytes, const std::string& path) {
     std::error_code error;
     std::filesystem::path target(path);
@@ -413,15 +424,15 @@ inline void write_file(const std::vector<unsigned char>& bytes, const std::strin
     io_error("could not write", path, failure);
 }
 
-// Reads exactly `size` bytes from `file`, or throws naming `source`.
+/// Reads exactly `size` bytes from `file`, or throws naming `source`.
 inline void read_exactly(std::ifstream& file, unsigned char* out, std::size_t size, const std::string& source) {
     file.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(size));
     if (static_cast<std::size_t>(file.gcount()) != size)
         model_error(source, "read error: the file changed size while being read");
 }
 
-// Opens `path` and returns its validated header, leaving `file` positioned
-// at the payload.
+/// Opens `path` and returns its validated header, leaving `file` positioned
+/// at the payload.
 inline ModelHeader open_model_file(const std::string& path, std::ifstream& file, const std::string& source) {
     require_regular_file(path, source);
     file.open(path, std::ios::binary);
@@ -439,19 +450,19 @@ inline ModelHeader open_model_file(const std::string& path, std::ifstream& file,
     return parse_model_header(header_bytes, available, total_size, source);
 }
 
-// The payload is streamed in chunks of this size: the only buffer a load
-// holds besides the arrays it builds.
+/// The payload is streamed in chunks of this size: the only buffer a load
+/// holds besides the arrays it builds.
 inline constexpr std::size_t kModelChunkBytes = std::size_t{1} << 20;
 
-// The arrays of a model file, read and checked, before they become a quantizer.
+/// The arrays of a model file, read and checked, before they become a quantizer.
 struct ModelArrays {
     ModelHeader header;
-    std::vector<float> codewords;  // [M][Ks][Ds]
-    std::vector<float> rotation;   // [D][D] for an OPQ, empty for a PQ
+    std::vector<float> codewords;  ///< [M][Ks][Ds]
+    std::vector<float> rotation;   ///< [D][D] for an OPQ, empty for a PQ
 };
 
-// Reads `count` floats of the payload into `out` (null: only checksums them),
-// chunk by chunk, continuing `crc`; false if one is NaN or infinite.
+/// Reads `count` floats of the payload into `out` (null: only checksums them),
+/// chunk by chunk, continuing `crc`; false if one is NaN or infinite.
 inline bool stream_floats(std::ifstream& file, std::size_t count, float* out, std::vector<unsigned char>& chunk,
                           std::uint32_t& crc, const std::string& source) {
     bool finite = true;
@@ -466,10 +477,10 @@ inline bool stream_floats(std::ifstream& file, std::size_t count, float* out, st
     return finite;
 }
 
-// The arrays of the model file at `path`. Two passes over the payload: the
-// first checks its checksum with one chunk of memory, so that a forged header
-// cannot make us allocate what it claims; the second fills the arrays and
-// checks the checksum again, as the file may have changed in between.
+/// The arrays of the model file at `path`. Two passes over the payload: the
+/// first checks its checksum with one chunk of memory, so that a forged header
+/// cannot make us allocate what it claims; the second fills the arrays and
+/// checks the checksum again, as the file may have changed in between.
 inline ModelArrays read_model_arrays(const std::string& path) {
     const std::string source = "model file '" + path + "'";
     std::ifstream file;
@@ -502,32 +513,36 @@ inline ModelArrays read_model_arrays(const std::string& path) {
 
 }  // namespace detail
 
-// The model file bytes of a trained quantizer.
+/// The model file bytes of a trained quantizer.
 inline std::vector<unsigned char> model_to_bytes(const ProductQuantizer& pq) {
     return detail::model_bytes(ModelKind::pq, pq, nullptr);
 }
+/// @overload
 inline std::vector<unsigned char> model_to_bytes(const OptimizedProductQuantizer& opq) {
     if (!opq.is_fitted()) throw ModelFileError("cannot save an untrained quantizer: call fit() first");
     return detail::model_bytes(ModelKind::opq, opq.pq(), &opq.rotation());
 }
+/// @overload
 inline std::vector<unsigned char> model_to_bytes(const AnyQuantizer& quantizer) {
     return std::visit([](const auto& q) { return model_to_bytes(q); }, quantizer);
 }
 
-// Writes a trained quantizer to `path`, replacing it atomically (see
-// detail::write_file). Throws ModelFileError, with system_error() set for an
-// I/O failure; the file at `path` is then as it was.
+/// Writes a trained quantizer to `path`, replacing it atomically (see
+/// detail::write_file). Throws ModelFileError, with system_error() set for an
+/// I/O failure; the file at `path` is then as it was.
 inline void save_model(const ProductQuantizer& pq, const std::string& path) {
     detail::write_file(model_to_bytes(pq), path);
 }
+/// @overload
 inline void save_model(const OptimizedProductQuantizer& opq, const std::string& path) {
     detail::write_file(model_to_bytes(opq), path);
 }
+/// @overload
 inline void save_model(const AnyQuantizer& quantizer, const std::string& path) {
     detail::write_file(model_to_bytes(quantizer), path);
 }
 
-// The quantizer in a model file held in memory (`size` bytes at `data`).
+/// The quantizer in a model file held in memory (`size` bytes at `data`).
 inline AnyQuantizer model_from_bytes(const void* data, std::size_t size, const std::string& source = "model bytes") {
     if (size > 0 && data == nullptr) throw ModelFileError(source + ": no data");
     const auto* bytes = static_cast<const unsigned char*>(data);
@@ -537,15 +552,15 @@ inline AnyQuantizer model_from_bytes(const void* data, std::size_t size, const s
     return detail::quantizer_from_payload(header, bytes + kModelHeaderBytes, source);
 }
 
-// The validated header of the model file at `path` (its arrays are not read,
-// so their checksum is not checked).
+/// The validated header of the model file at `path` (its arrays are not read,
+/// so their checksum is not checked).
 inline ModelHeader read_model_header(const std::string& path) {
     std::ifstream file;
     return detail::open_model_file(path, file, "model file '" + path + "'");
 }
 
-// The quantizer in the model file at `path`: a ProductQuantizer or an
-// OptimizedProductQuantizer. Throws ModelFileError.
+/// The quantizer in the model file at `path`: a ProductQuantizer or an
+/// OptimizedProductQuantizer. Throws ModelFileError.
 inline AnyQuantizer load_model(const std::string& path) {
     detail::ModelArrays model = detail::read_model_arrays(path);
     const ModelHeader& header = model.header;
@@ -555,14 +570,14 @@ inline AnyQuantizer load_model(const std::string& path) {
     return OptimizedProductQuantizer(std::move(model.rotation), std::move(pq));
 }
 
-// The PQ in the model file at `path`; throws ModelFileError if it holds an OPQ.
+/// The PQ in the model file at `path`; throws ModelFileError if it holds an OPQ.
 inline ProductQuantizer load_pq(const std::string& path) {
     AnyQuantizer model = load_model(path);
     if (auto* pq = std::get_if<ProductQuantizer>(&model)) return std::move(*pq);
     throw ModelFileError("model file '" + path + "' holds an OPQ, not a PQ: use load_opq() or load_model()");
 }
 
-// The OPQ in the model file at `path`; throws ModelFileError if it holds a PQ.
+/// The OPQ in the model file at `path`; throws ModelFileError if it holds a PQ.
 inline OptimizedProductQuantizer load_opq(const std::string& path) {
     AnyQuantizer model = load_model(path);
     if (auto* opq = std::get_if<OptimizedProductQuantizer>(&model)) return std::move(*opq);

@@ -1,21 +1,16 @@
 #pragma once
-// The umbrella header for native users: everything nanopq_cpp offers.
+/// @file
+/// The umbrella header for native users: the public front end. What impl/
+/// holds (the engine, kernels, layouts, k-means, linear algebra, the RNG) is
+/// internal and may change between releases; include it directly at your own
+/// risk.
 
 #include "version.hpp"
 #include "common.hpp"
-#include "threading.hpp"
-#include "random.hpp"
-#include "linalg.hpp"
-#include "statistics.hpp"
-#include "simd/level.hpp"
-#include "distance.hpp"
+#include "options.hpp"
+#include "runtime.hpp"
 #include "codes.hpp"
-#include "kmeans.hpp"
-#include "pq.hpp"
-#include "adc.hpp"
 #include "packed_codes.hpp"
-#include "fast_scan.hpp"
-#include "opq.hpp"
 #include "quantizer.hpp"
 #include "merge.hpp"
 #include "model_file.hpp"

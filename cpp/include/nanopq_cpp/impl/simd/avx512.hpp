@@ -19,7 +19,7 @@
 #define NANOPQ_CPP_TARGET_AVX512
 #endif
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 namespace avx512 {
 
 // Codewords per block: two 16-lane accumulators per point.
@@ -88,6 +88,6 @@ struct Nearest {
 };
 
 }  // namespace avx512
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl
 
 #endif  // NANOPQ_CPP_X86

@@ -11,13 +11,13 @@
 #include <utility>
 #include <vector>
 
-#include "codes.hpp"
-#include "common.hpp"
+#include "../codes.hpp"
+#include "../common.hpp"
 #include "simd/dispatch.hpp"
 #include "threading.hpp"
 #include "top_k.hpp"
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 
 // Codes per task of a scan: a multiple of cache lines of codes, and a fixed
 // split, so results do not depend on the thread count.
@@ -35,7 +35,7 @@ void adist(const float* tables, std::size_t n_queries, std::size_t n_subspaces, 
     // Table look-ups per thread: about a quarter of a millisecond of work, so
     // small scans stay on one thread.
     const int threads = threads_for(n * n_queries * n_subspaces, std::size_t{1} << 20, num_threads);
-    const auto adist_rows = detail::adist_kernel(active_kernels(), codes);
+    const auto adist_rows = adist_kernel(active_kernels(), codes);
     parallel_for(n_blocks, threads, [&](std::size_t block) {
         const std::size_t begin = block * kScanBlock, count = (std::min)(kScanBlock, n - begin);
         for (std::size_t q = 0; q < n_queries; ++q)
@@ -43,8 +43,6 @@ void adist(const float* tables, std::size_t n_queries, std::size_t n_subspaces, 
                        out + q * n + begin);
     });
 }
-
-namespace detail {
 
 // The exact top-k scan, the engine of search() and of the packed exact scan
 // (fast_scan.hpp): for the queries listed (`queries`, or all n_queries in
@@ -106,8 +104,6 @@ void exact_top_k(const float* tables, const std::size_t* queries, std::size_t n_
     write_merged(partial, n_ranges, queries, n_queries, k, metric, out_ids, out_distances);
 }
 
-}  // namespace detail
-
 // Top-k search over codes: for each query, the k rows with the smallest l2 or
 // largest inner-product ADC distance, best first. `subset` (optional, n_subset
 // row ids into codes) restricts the search to those rows. Missing slots (fewer
@@ -119,7 +115,7 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
     require(n_subspaces > 0 && n_codewords > 0, "the distance table must have M > 0 rows and Ks > 0 columns");
     require(k > 0, "topk must be positive");
     check_codes(codes, n, n_subspaces, n_codewords);
-    if (subset) detail::check_subset(subset, n_subset, n);
+    if (subset) check_subset(subset, n_subset, n);
     const auto rows = [&](std::size_t begin, std::size_t count, std::vector<code_t>& gathered) {
         if (!subset) return codes + begin * n_subspaces;
         // Copy the subset's rows side by side so the scan reads them in order.
@@ -128,8 +124,8 @@ void search(const float* tables, std::size_t n_queries, std::size_t n_subspaces,
             std::copy_n(codes + subset[begin + j] * n_subspaces, n_subspaces, gathered.data() + j * n_subspaces);
         return static_cast<const code_t*>(gathered.data());
     };
-    detail::exact_top_k<code_t>(tables, nullptr, n_queries, n_subspaces, n_codewords, subset ? n_subset : n, rows,
-                                subset, k, metric, out_ids, out_distances, num_threads);
+    exact_top_k<code_t>(tables, nullptr, n_queries, n_subspaces, n_codewords, subset ? n_subset : n, rows, subset, k,
+                        metric, out_ids, out_distances, num_threads);
 }
 
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <limits>
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 namespace neon {
 
 // Codewords per block: four 4-lane accumulators per point.
@@ -79,6 +79,6 @@ inline std::size_t first_within(const float* values, std::size_t count, float bo
 }
 
 }  // namespace neon
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl
 
 #endif  // NANOPQ_CPP_ARM64

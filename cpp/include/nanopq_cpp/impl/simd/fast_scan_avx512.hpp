@@ -31,7 +31,7 @@
 #define NANOPQ_CPP_TARGET_AVX512_VBMI
 #endif
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 namespace avx512 {
 
 // The sum of a register's two 256-bit halves. (The zero-masking extracts:
@@ -42,7 +42,7 @@ NANOPQ_CPP_TARGET_AVX512_SCAN inline __m256i fold_halves(__m512i x) {
 }
 
 // The 4-bit scan body (drivers.hpp scan_with).
-struct Scan4Bit : detail::ScanShape4Bit {
+struct Scan4Bit : ScanShape4Bit {
     template <int kQueries>
     NANOPQ_CPP_TARGET_AVX512_SCAN static void scan(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M,
                                                    const std::uint8_t* luts, const std::uint16_t* thresholds,
@@ -89,7 +89,7 @@ inline constexpr int kScan4BitQueries = 4;
 // codes (kScan8BitQueries): each query's lookups need its four table
 // registers, so more queries would spill.
 inline constexpr int kScan8BitQueries = 2;
-struct Scan8Bit : detail::ScanShape8Bit {
+struct Scan8Bit : ScanShape8Bit {
     template <int kQueries>
     NANOPQ_CPP_TARGET_AVX512_VBMI static void scan(const std::uint8_t* blocks, std::size_t n_blocks,
                                                    std::size_t n_subspaces, const std::uint8_t* luts,
@@ -131,6 +131,6 @@ struct Scan8Bit : detail::ScanShape8Bit {
 };
 
 }  // namespace avx512
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl
 
 #endif  // NANOPQ_CPP_X86

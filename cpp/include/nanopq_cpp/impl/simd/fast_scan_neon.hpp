@@ -14,7 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 namespace neon {
 
 // One bit a row for the 16 rows of two 8-lane comparison results (lanes all
@@ -27,7 +27,7 @@ inline std::uint32_t row_bits(uint16x8_t first, uint16x8_t second) {
 }
 
 // The 4-bit scan body (drivers.hpp scan_with).
-struct Scan4Bit : detail::ScanShape4Bit {
+struct Scan4Bit : ScanShape4Bit {
     template <int kQueries>
     static void scan(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M, const std::uint8_t* luts,
                      const std::uint16_t* thresholds, std::uint32_t* masks, std::size_t mask_stride) {
@@ -70,6 +70,6 @@ struct Scan4Bit : detail::ScanShape4Bit {
 inline constexpr int kScanQueries = 4;
 
 }  // namespace neon
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl
 
 #endif  // NANOPQ_CPP_ARM64

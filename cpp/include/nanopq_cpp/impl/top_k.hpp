@@ -6,7 +6,7 @@
 // candidates arrive in, and splitting a scan into tasks (any thread count)
 // cannot change the result.
 //
-// detail::TopK is internal: its callers own their arguments and it trusts
+// TopK is internal: its callers own their arguments and it trusts
 // them (k > 0, ids as given). Neighbor (a candidate) and SearchResult (what a
 // search returns to C++ callers) are public.
 
@@ -19,10 +19,10 @@
 #include <string>
 #include <vector>
 
-#include "common.hpp"
+#include "../common.hpp"
 #include "simd/dispatch.hpp"
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 
 // A candidate of a top-k search. Ordered by distance, then id, so that the
 // selected set is unique and the same for any thread count. A NaN key (a table
@@ -38,19 +38,6 @@ struct Neighbor {
         return key < other.key || (key == other.key && id < other.id);
     }
 };
-
-// Top-k neighbours of a batch of queries: for query q, ids[q * k + j] and
-// distances[q * k + j] are its j-th best code (smallest l2 distance, or largest
-// inner product for Metric::dot). Slots beyond the number of candidates hold
-// id -1 and distance +inf (l2) or -inf (dot).
-struct SearchResult {
-    std::size_t n_queries = 0;
-    std::size_t k = 0;
-    std::vector<std::int64_t> ids;
-    std::vector<float> distances;
-};
-
-namespace detail {
 
 // A distance as a Neighbor key, and a key back as a distance: negated for
 // dot (negation is its own inverse, NaN included, so the round trip is exact).
@@ -162,6 +149,4 @@ inline void write_merged(std::vector<TopK>& collectors, std::size_t n_parts, con
     }
 }
 
-}  // namespace detail
-
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl

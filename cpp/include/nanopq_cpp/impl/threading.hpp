@@ -16,13 +16,11 @@
 #include <thread>
 #include <vector>
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 
 // The most threads a call starts, whether asked for by set_num_threads, per
 // call or through the environment: more only costs memory and start-up.
 inline constexpr int kMaxThreads = 4096;
-
-namespace detail {
 
 // A thread count from an environment variable's text: a positive integer,
 // optionally surrounded by blanks, capped at kMaxThreads; 0 for anything else
@@ -56,17 +54,15 @@ inline std::atomic<int>& num_threads_setting() {
     return setting;
 }
 
-}  // namespace detail
-
 // Threads used by long calls when the caller does not say otherwise.
-inline int get_num_threads() { return detail::num_threads_setting().load(); }
+inline int get_num_threads() { return num_threads_setting().load(); }
 
 // n > 0 sets the count; n == 0 restores the default (environment or all cores).
 inline void set_num_threads(int n) {
     if (n < 0 || n > kMaxThreads)
         throw std::invalid_argument("num_threads must be in [0, " + std::to_string(kMaxThreads) + "], got " +
                                     std::to_string(n) + " (0 means the default)");
-    detail::num_threads_setting().store(n == 0 ? detail::default_num_threads() : n);
+    num_threads_setting().store(n == 0 ? default_num_threads() : n);
 }
 
 // Resolves a per-call request: 0 or less means the global setting.
@@ -131,4 +127,4 @@ void parallel_for(std::size_t n_tasks, int num_threads, Task&& task) {
     if (first_error) std::rethrow_exception(first_error);
 }
 
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl

@@ -21,7 +21,7 @@
 #define NANOPQ_CPP_TARGET_AVX2
 #endif
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 namespace avx2 {
 
 // Codewords per block: two 8-lane accumulators per point.
@@ -187,6 +187,6 @@ NANOPQ_CPP_TARGET_AVX2 inline std::size_t first_within(const float* values, std:
 }
 
 }  // namespace avx2
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl
 
 #endif  // NANOPQ_CPP_X86

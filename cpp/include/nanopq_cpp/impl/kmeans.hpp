@@ -10,29 +10,15 @@
 #include <string>
 #include <vector>
 
-#include "common.hpp"
+#include "../common.hpp"
+#include "../options.hpp"
 #include "distance.hpp"
 #include "linalg.hpp"
 #include "random.hpp"
 #include "statistics.hpp"
 #include "threading.hpp"
 
-namespace nanopq_cpp {
-
-enum class KMeansInit {
-    points,    // k distinct training points chosen at random (nanopq's default)
-    random,    // Gaussian with the data's mean and covariance, as kmeans2(minit="random")
-    plusplus,  // k-means++ (Arthur & Vassilvitskii 2007)
-    given,     // start from the centroids passed in
-};
-
-inline KMeansInit kmeans_init_from_name(const std::string& name) {
-    if (name == "points") return KMeansInit::points;
-    if (name == "random") return KMeansInit::random;
-    if (name == "++") return KMeansInit::plusplus;
-    if (name == "given") return KMeansInit::given;
-    throw std::invalid_argument("minit must be 'points', 'random', '++' or initial codewords, got '" + name + "'");
-}
+namespace nanopq_cpp::impl {
 
 struct KMeansOptions {
     std::size_t iterations = 20;
@@ -69,8 +55,6 @@ inline double kmeans_assign(const float* data, std::size_t n, std::size_t dim, s
     // Summed in block order: the same total for any thread count.
     return std::accumulate(block_error.begin(), block_error.end(), 0.0);
 }
-
-namespace detail {
 
 inline void init_points(const float* data, std::size_t n, std::size_t dim, std::size_t stride, std::size_t k,
                         Random& random, float* centroids) {
@@ -148,8 +132,6 @@ inline void init_plusplus(const float* data, std::size_t n, std::size_t dim, std
         }
     }
 }
-
-}  // namespace detail
 
 // Moves centroids to the mean of their points. An empty cluster takes half of
 // the largest cluster: both get the big centroid, nudged apart, so the next
@@ -235,9 +217,9 @@ inline double kmeans(const float* data, std::size_t n, std::size_t dim, std::siz
         for (std::size_t d = 0; d < dim; ++d) centred[i * dim + d] = static_cast<float>(data[i * stride + d] - mean[d]);
     const float* points = centred.data();
     switch (options.init) {
-        case KMeansInit::points: detail::init_points(points, n, dim, dim, k, random, centroids); break;
-        case KMeansInit::random: detail::init_gaussian(points, n, dim, dim, k, random, centroids); break;
-        case KMeansInit::plusplus: detail::init_plusplus(points, n, dim, dim, k, random, centroids, num_threads); break;
+        case KMeansInit::points: init_points(points, n, dim, dim, k, random, centroids); break;
+        case KMeansInit::random: init_gaussian(points, n, dim, dim, k, random, centroids); break;
+        case KMeansInit::plusplus: init_plusplus(points, n, dim, dim, k, random, centroids, num_threads); break;
         case KMeansInit::given:
             for (std::size_t c = 0; c < k; ++c)
                 for (std::size_t d = 0; d < dim; ++d)
@@ -257,4 +239,4 @@ inline double kmeans(const float* data, std::size_t n, std::size_t dim, std::siz
     return error;
 }
 
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl

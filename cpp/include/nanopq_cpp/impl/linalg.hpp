@@ -43,9 +43,9 @@
 #include <string>
 #include <vector>
 
-#include "common.hpp"
+#include "../common.hpp"
 
-namespace nanopq_cpp::linalg {
+namespace nanopq_cpp::impl::linalg {
 
 namespace detail {
 
@@ -623,4 +623,4 @@ inline void nearest_orthogonal(const double* a, std::size_t n, double* r) {
     }
 }
 
-}  // namespace nanopq_cpp::linalg
+}  // namespace nanopq_cpp::impl::linalg

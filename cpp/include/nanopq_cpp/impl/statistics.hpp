@@ -6,9 +6,9 @@
 #include <cstddef>
 #include <vector>
 
-#include "common.hpp"
+#include "../common.hpp"
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 
 struct Moments {
     std::vector<double> mean;        // dim
@@ -44,4 +44,4 @@ inline std::vector<double> covariance(const float* vecs, std::size_t n, std::siz
     return moments(vecs, n, dim, dim).covariance;
 }
 
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl

@@ -29,7 +29,7 @@
 #define NANOPQ_CPP_TARGET_AVX2_SCAN
 #endif
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 namespace avx2 {
 
 // Bit j set where row j's sum is <= threshold, from the four accumulators of
@@ -56,7 +56,7 @@ NANOPQ_CPP_TARGET_AVX2_SCAN inline std::uint32_t rows_within(__m256i total_low, 
 // The 4-bit scan body (drivers.hpp scan_with): kQueries queries over
 // n_blocks blocks; each block's codes are loaded once and looked up in every
 // query's LUT.
-struct Scan4Bit : detail::ScanShape4Bit {
+struct Scan4Bit : ScanShape4Bit {
     template <int kQueries>
     NANOPQ_CPP_TARGET_AVX2_SCAN static void scan(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M,
                                                  const std::uint8_t* luts, const std::uint16_t* thresholds,
@@ -125,6 +125,6 @@ struct Scan4Bit : detail::ScanShape4Bit {
 inline constexpr int kScanQueries = 2;
 
 }  // namespace avx2
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl
 
 #endif  // NANOPQ_CPP_X86

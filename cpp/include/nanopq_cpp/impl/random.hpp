@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 
 // splitmix64 (Steele, Lea, Flood 2014): used to spread a user seed over the
 // generator state, and to derive independent streams per subspace.
@@ -73,4 +73,4 @@ private:
     std::uint64_t state_[4];
 };
 
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl

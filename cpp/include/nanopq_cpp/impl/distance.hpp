@@ -8,7 +8,7 @@
 
 #include "simd/dispatch.hpp"
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 
 // Codewords of one subspace stored dimension-major ([Ds][Ks]) so that the
 // inner loop of a nearest-codeword search runs over contiguous codewords.
@@ -19,4 +19,4 @@ inline std::vector<float> transpose_codewords(const float* codewords, std::size_
     return transposed;
 }
 
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl

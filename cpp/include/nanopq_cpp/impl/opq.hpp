@@ -14,26 +14,27 @@
 #include <string>
 #include <vector>
 
-#include "common.hpp"
+#include "../common.hpp"
 #include "kmeans.hpp"
 #include "linalg.hpp"
 #include "pq.hpp"
 #include "statistics.hpp"
 #include "threading.hpp"
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 
 // Eigenvalue allocation (Ge et al. 2014, section 4.2): deal the principal
 // directions, largest eigenvalue first, to the M subspaces so that the
 // products of eigenvalues per subspace stay balanced, each subspace taking Ds.
 // `eigenvalues` are sorted in descending order. Returns the order in which the
 // eigenvector columns form R: subspace 0's directions first, then 1's, ...
-// Works in log space, as the authors' MATLAB code and nanopq do.
+// Works in log space, as the authors' MATLAB code and nanopq do. This and
+// the training functions below trust their caller that dim is a multiple of
+// M (subspace_dim_of, in the quantizers' fit and the bindings).
 inline std::vector<std::size_t> eigenvalue_allocation(const double* eigenvalues, std::size_t dim,
                                                       std::size_t n_subspaces) {
     require(eigenvalues != nullptr, "eigenvalues are missing");
-    require(n_subspaces > 0 && dim % n_subspaces == 0, "dim must be a positive multiple of M");
-    const std::size_t subspace_dim = dim / n_subspaces;
+    const std::size_t subspace_dim = dim / n_subspaces;  // dim a multiple of M: the caller's check
     std::vector<double> log_values(dim);
     for (std::size_t d = 0; d < dim; ++d) {
         // Covariances are positive semi-definite; clamp round-off negatives so
@@ -110,7 +111,6 @@ inline std::vector<double> cross_correlation(const float* x, const float* y, std
 // eigenvalues are ranked by magnitude (a round-off negative one included).
 inline std::vector<float> parametric_rotation(const float* vecs, std::size_t n, std::size_t dim,
                                               std::size_t n_subspaces) {
-    require(n_subspaces > 0 && dim % n_subspaces == 0, "dim must be a positive multiple of M");
     const std::vector<double> cov = covariance(vecs, n, dim);
     std::vector<double> eigenvalues(dim), eigenvectors(dim * dim);
     linalg::symmetric_eigen(cov.data(), dim, eigenvalues.data(), eigenvectors.data());
@@ -129,8 +129,6 @@ inline std::vector<float> parametric_rotation(const float* vecs, std::size_t n, 
     return rotation;
 }
 
-namespace detail {
-
 // The shortest decimal form that reads back as the same float, as Python prints
 // numpy's float32 (so the verbose lines look like nanopq's).
 inline std::string shortest_float(float value) {
@@ -141,23 +139,6 @@ inline std::string shortest_float(float value) {
     }
     return text;
 }
-
-}  // namespace detail
-
-// How OPQ trains, for train_opq and OptimizedProductQuantizer::fit alike;
-// the defaults are nanopq's OPQ.fit defaults.
-struct OPQTrainingOptions {
-    std::size_t pq_iterations = 20;        // k-means iterations of the final PQ: nanopq's `pq_iter`
-    std::size_t rotation_iterations = 10;  // rounds of rotation learning: nanopq's `rotation_iter`
-    bool parametric_init = false;          // start from eigenvalue allocation instead of the identity
-    KMeansInit init = KMeansInit::points;  // first round's k-means init: nanopq's `minit`
-    std::uint64_t seed = 123;
-    int num_threads = 0;  // 0: the global setting (OptimizedProductQuantizer::fit uses its own)
-    Logger log;           // progress lines (nanopq's verbose); empty: silent
-};
-
-// The name train_opq's options had before they became one struct with fit's.
-using OPQOptions = OPQTrainingOptions;
 
 struct OPQModel {
     std::vector<float> rotation;   // dim x dim, row-major; encode(x) = pq.encode(x * rotation)
@@ -175,7 +156,6 @@ inline OPQModel train_opq(const float* vecs, std::size_t n, std::size_t dim, std
                           const float* initial_codewords = nullptr, const Logger& progress = {}) {
     const Logger& log = progress ? progress : options.log;
     require(vecs != nullptr && n > 1, "OPQ training needs at least two vectors");
-    require(n_subspaces > 0 && dim % n_subspaces == 0, "dim must be a positive multiple of M");
     require(options.rotation_iterations > 0, "rotation_iterations must be positive");
     const int threads = resolve_num_threads(options.num_threads);
     OPQModel model;
@@ -214,7 +194,7 @@ inline OPQModel train_opq(const float* vecs, std::size_t n, std::size_t dim, std
                 const double diff = static_cast<double>(rotated[i]) - reconstructed[i];
                 error += diff * diff;
             }
-            log("==== Reconstruction error: " + detail::shortest_float(static_cast<float>(std::sqrt(error))) + " ====");
+            log("==== Reconstruction error: " + shortest_float(static_cast<float>(std::sqrt(error))) + " ====");
         }
         if (last) break;
         const std::vector<double> cross = cross_correlation(vecs, reconstructed.data(), n, dim, threads);
@@ -225,4 +205,4 @@ inline OPQModel train_opq(const float* vecs, std::size_t n, std::size_t dim, std
     return model;
 }
 
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl

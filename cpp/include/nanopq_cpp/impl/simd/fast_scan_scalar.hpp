@@ -9,7 +9,7 @@
 // LUT entries is <= that query's threshold: bit j of masks[b * n_queries + q]
 // is row j of block b. The caller (fast_scan.hpp) keeps every sum below 65536,
 // so SIMD kernels may accumulate in 16 bits, and 4-bit LUT entries at most
-// detail::kMaxLevel4Bit, so they may add two lookups in 8 bits first.
+// kMaxLevel4Bit, so they may add two lookups in 8 bits first.
 //
 // LUT layouts, one LUT after another for the n_queries queries:
 //   4 bits: [pair][32] bytes: 16 entries of subspace 2p, then 16 of 2p + 1
@@ -31,9 +31,8 @@
 #define NANOPQ_CPP_UNROLL_QUERIES
 #endif
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 
-namespace detail {
 // The largest 4-bit LUT entry: two fit a byte.
 inline constexpr std::size_t kMaxLevel4Bit = 127;
 
@@ -48,13 +47,12 @@ struct ScanShape8Bit {
     using Mask = std::uint64_t;
     static std::size_t lut_bytes(std::size_t M) { return M * 256; }
 };
-}  // namespace detail
 
 namespace reference {
 
 inline void scan_4bit(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M, const std::uint8_t* luts,
                       std::size_t n_queries, const std::uint16_t* thresholds, std::uint32_t* masks) {
-    const std::size_t block_bytes = detail::ScanShape4Bit::lut_bytes(M), n_pairs = block_bytes / 32;
+    const std::size_t block_bytes = ScanShape4Bit::lut_bytes(M), n_pairs = block_bytes / 32;
     for (std::size_t b = 0; b < n_blocks; ++b) {
         const std::uint8_t* block = blocks + b * block_bytes;
         for (std::size_t q = 0; q < n_queries; ++q) {
@@ -95,4 +93,4 @@ inline void scan_8bit(const std::uint8_t* blocks, std::size_t n_blocks, std::siz
 }
 
 }  // namespace reference
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl

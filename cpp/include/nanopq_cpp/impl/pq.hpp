@@ -10,14 +10,14 @@
 #include <string>
 #include <vector>
 
-#include "codes.hpp"
-#include "common.hpp"
+#include "../codes.hpp"
+#include "../common.hpp"
 #include "distance.hpp"
 #include "kmeans.hpp"
 #include "random.hpp"
 #include "threading.hpp"
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 
 // Codewords as nanopq holds them: [M][Ks][Ds], contiguous float32.
 struct CodebookView {
@@ -36,11 +36,11 @@ struct CodebookView {
 // in parallel, each from its own random stream derived from (seed, m), so the
 // result depends on the seed only. `initial`, when given, holds starting
 // codewords ([M][Ks][Ds]) and options.init must be KMeansInit::given.
+// Trusts its caller that dim is a multiple of M (subspace_dim_of).
 inline std::vector<float> train_codewords(const float* vecs, std::size_t n, std::size_t dim, std::size_t n_subspaces,
                                           std::size_t n_codewords, const KMeansOptions& options, std::uint64_t seed,
                                           const float* initial = nullptr, const Logger& log = {}) {
     require(vecs != nullptr, "training vectors are missing");
-    require(n_subspaces > 0 && dim % n_subspaces == 0, "dim must be a positive multiple of M");
     require(n_codewords > 0 && n > 0, "Ks and the number of training vectors must be positive");
     require((options.init == KMeansInit::given) == (initial != nullptr),
             "initial codewords go with KMeansInit::given, and only with it");
@@ -111,8 +111,6 @@ void encode(const float* vecs, std::size_t n, const CodebookView& codebook, code
     });
 }
 
-namespace detail {
-
 // Copies each code's codewords into place. A compile-time Ds turns the copy
 // into a few vector moves; a run-time one calls memmove for every sub-vector,
 // which measured 1.6x slower for Ds=8.
@@ -141,8 +139,6 @@ void gather_codewords(const code_t* codes, std::size_t n, const CodebookView& co
     }
 }
 
-}  // namespace detail
-
 // Reconstructs n vectors ([n][M*Ds]) from codes ([n][M]); rejects codes >= Ks.
 template <class code_t>
 void decode(const code_t* codes, std::size_t n, const CodebookView& codebook, float* vecs, int num_threads = 0) {
@@ -155,7 +151,7 @@ void decode(const code_t* codes, std::size_t n, const CodebookView& codebook, fl
     const int threads = threads_for(n * M * Ds, std::size_t{1} << 21, num_threads);
     parallel_for(n_blocks, threads, [&](std::size_t block) {
         const std::size_t begin = block * kEncodeBlock, count = (std::min)(kEncodeBlock, n - begin);
-        detail::gather_codewords(codes + begin * M, count, codebook, vecs + begin * M * Ds);
+        gather_codewords(codes + begin * M, count, codebook, vecs + begin * M * Ds);
     });
 }
 
@@ -180,4 +176,4 @@ inline void distance_tables(const float* queries, std::size_t n_queries, const C
     });
 }
 
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl

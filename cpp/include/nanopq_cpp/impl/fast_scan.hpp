@@ -24,16 +24,14 @@
 #include <vector>
 
 #include "adc.hpp"
-#include "common.hpp"
-#include "packed_codes.hpp"
+#include "../common.hpp"
+#include "../packed_codes.hpp"
 #include "simd/dispatch.hpp"
 #include "simd/scalar.hpp"
 #include "threading.hpp"
 #include "top_k.hpp"
 
-namespace nanopq_cpp {
-
-namespace detail {
+namespace nanopq_cpp::impl {
 
 // Index of the lowest set bit of a non-zero mask.
 template <class Mask>
@@ -94,7 +92,7 @@ QuantizedTable quantize_table(Layout, const float* table, std::size_t n_subspace
     QuantizedTable quantized;
     const std::size_t M = n_subspaces, Ks = n_codewords;
     // 16-bit sums: M * levels <= 65535. 4-bit LUT entries stay <= 127 so
-    // kernels may add two in 8 bits (detail::kMaxLevel4Bit, fast_scan_scalar.hpp).
+    // kernels may add two in 8 bits (kMaxLevel4Bit, fast_scan_scalar.hpp).
     const std::size_t levels = std::min<std::size_t>(Layout::kMaxLevel, 65535 / M);
     if (levels == 0) return quantized;
     std::vector<double> lowest(M);
@@ -274,15 +272,13 @@ void fast_search_packed(Layout, const KernelTable& kernels, const float* tables,
     write_merged(best, 1, queries.data(), n_queries, k, metric, out_ids, out_distances);
 }
 
-}  // namespace detail
-
 // Whether packed codes of Ks codewords get the fast scan with `kernels`: at
 // the scalar level (its kernels are the portable ones), and where the level
 // has a kernel of its own for the width. Elsewhere the portable kernel would
 // be no faster than the exact scan, which runs instead.
 inline bool has_fast_scan(const KernelTable& kernels, std::size_t n_codewords) {
     if (kernels.level == SimdLevel::scalar) return true;
-    return detail::with_layout(n_codewords, [&](auto layout) { return detail::has_scan_kernel(layout, kernels); });
+    return with_layout(n_codewords, [&](auto layout) { return has_scan_kernel(layout, kernels); });
 }
 
 // What packed codes of Ks codewords run at the level of `kernels`, for
@@ -290,7 +286,7 @@ inline bool has_fast_scan(const KernelTable& kernels, std::size_t n_codewords) {
 inline std::string fast_scan_path(const KernelTable& kernels, std::size_t n_codewords) {
     const std::string level = simd_level_name(kernels.level);
     if (has_fast_scan(kernels, n_codewords)) return "fast scan (" + level + ")";
-    return detail::with_layout(n_codewords, [&](auto layout) { return layout.missing_kernel(level); });
+    return with_layout(n_codewords, [&](auto layout) { return layout.missing_kernel(level); });
 }
 
 // Top-k search over packed codes, with the contract of search() (adc.hpp):
@@ -308,19 +304,19 @@ inline void search_packed(const float* tables, std::size_t n_queries, const Pack
     require(k > 0, "topk must be positive");
     require(n_queries == 0 || (tables && out_ids && out_distances), "search needs tables and output buffers");
     require(codes.n_rows == 0 || codes.data, "packed codes are missing");
-    if (subset) detail::check_subset(subset, n_subset, codes.n_rows);
+    if (subset) check_subset(subset, n_subset, codes.n_rows);
     const KernelTable& table = kernels ? *kernels : active_kernels();
-    detail::with_layout(Ks, [&](auto layout) {
+    with_layout(Ks, [&](auto layout) {
         using Layout = decltype(layout);
         std::vector<std::size_t> exact_queries, fast_queries;
-        std::vector<detail::QuantizedTable> quantized;
+        std::vector<QuantizedTable> quantized;
         std::vector<std::uint8_t> luts;
         const std::size_t lut_bytes = Layout::lut_bytes(M);
         const bool fast = !subset && codes.n_rows > 0 && has_fast_scan(table, Ks);
         std::vector<std::uint8_t> lut(lut_bytes);
         for (std::size_t q = 0; q < n_queries; ++q) {
-            detail::QuantizedTable quantized_table;
-            if (fast) quantized_table = detail::quantize_table(layout, tables + q * M * Ks, M, Ks, metric, lut.data());
+            QuantizedTable quantized_table;
+            if (fast) quantized_table = quantize_table(layout, tables + q * M * Ks, M, Ks, metric, lut.data());
             if (!quantized_table.fast) {
                 exact_queries.push_back(q);
                 continue;
@@ -330,11 +326,11 @@ inline void search_packed(const float* tables, std::size_t n_queries, const Pack
             luts.insert(luts.end(), lut.begin(), lut.end());
         }
         if (!exact_queries.empty())
-            detail::exact_search_packed(tables, codes, exact_queries, k, metric, subset, n_subset, out_ids,
-                                        out_distances, num_threads);
+            exact_search_packed(tables, codes, exact_queries, k, metric, subset, n_subset, out_ids, out_distances,
+                                num_threads);
         if (!fast_queries.empty())
-            detail::fast_search_packed(layout, table, tables, codes, fast_queries, quantized, luts, k, metric, out_ids,
-                                       out_distances, num_threads);
+            fast_search_packed(layout, table, tables, codes, fast_queries, quantized, luts, k, metric, out_ids,
+                               out_distances, num_threads);
     });
 }
 
@@ -351,10 +347,10 @@ inline void adist_packed(const float* tables, std::size_t n_queries, const Packe
     parallel_for(n_blocks, threads, [&](std::size_t block) {
         const std::size_t begin = block * kScanBlock, count = (std::min)(kScanBlock, n - begin);
         std::vector<std::uint8_t> rows(count * M);
-        detail::unpack_rows(codes, begin, count, rows.data());
+        unpack_rows(codes, begin, count, rows.data());
         for (std::size_t q = 0; q < n_queries; ++q)
             kernels.adist_u8(tables + q * M * Ks, M, Ks, rows.data(), count, out + q * n + begin);
     });
 }
 
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl

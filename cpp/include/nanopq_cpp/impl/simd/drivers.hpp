@@ -10,8 +10,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace nanopq_cpp {
-namespace detail {
+namespace nanopq_cpp::impl {
 
 // Body::nearest<kPoints, kByNorms, kDim>(points, ...) over the points, four
 // at a time (each codeword load serves four points), then one at a time.
@@ -83,5 +82,4 @@ void scan_with(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M, 
     });
 }
 
-}  // namespace detail
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl

@@ -22,7 +22,7 @@
 #define NANOPQ_CPP_ARM64 1
 #endif
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 
 enum class SimdLevel { scalar, avx2, avx512, neon };
 
@@ -40,8 +40,6 @@ inline SimdLevel simd_level_from_name(const std::string& name) {
         if (name == simd_level_name(level)) return level;
     throw std::invalid_argument("SIMD level must be one of scalar, avx2, avx512, neon; got '" + name + "'");
 }
-
-namespace detail {
 
 #if defined(NANOPQ_CPP_X86)
 struct X86Features {
@@ -81,19 +79,17 @@ inline X86Features detect_x86() {
 }
 #endif
 
-}  // namespace detail
-
 // True when this build has kernels for `level` and this CPU can run them.
 inline bool simd_level_supported(SimdLevel level) {
     switch (level) {
         case SimdLevel::scalar: return true;
 #if defined(NANOPQ_CPP_X86)
         case SimdLevel::avx2: {
-            static const bool supported = detail::detect_x86().avx2_fma;
+            static const bool supported = detect_x86().avx2_fma;
             return supported;
         }
         case SimdLevel::avx512: {
-            static const bool supported = detail::detect_x86().avx512;
+            static const bool supported = detect_x86().avx512;
             return supported;
         }
 #endif
@@ -108,7 +104,7 @@ inline bool simd_level_supported(SimdLevel level) {
 // level's 8-bit fast-scan kernel needs; false on every other platform.
 inline bool simd_vbmi_supported() {
 #if defined(NANOPQ_CPP_X86)
-    static const bool supported = detail::detect_x86().avx512_vbmi;
+    static const bool supported = detect_x86().avx512_vbmi;
     return supported;
 #else
     return false;
@@ -127,8 +123,6 @@ inline std::vector<SimdLevel> supported_simd_levels() {
 // dispatch.hpp.)
 inline SimdLevel best_simd_level() { return supported_simd_levels().back(); }
 
-namespace detail {
-
 // The environment's request when it names a supported level; otherwise the best.
 inline SimdLevel initial_simd_level() {
     if (const char* requested = std::getenv("NANOPQ_CPP_SIMD")) {
@@ -146,16 +140,14 @@ inline std::atomic<SimdLevel>& simd_level_setting() {
     return setting;
 }
 
-}  // namespace detail
-
-inline SimdLevel get_simd_level() { return detail::simd_level_setting().load(); }
+inline SimdLevel get_simd_level() { return simd_level_setting().load(); }
 
 // Forces a level for later calls; throws std::invalid_argument if unsupported here.
 inline void set_simd_level(SimdLevel level) {
     if (!simd_level_supported(level))
         throw std::invalid_argument(std::string("SIMD level '") + simd_level_name(level) +
                                     "' is not supported by this CPU or build");
-    detail::simd_level_setting().store(level);
+    simd_level_setting().store(level);
 }
 
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl

@@ -1,9 +1,30 @@
 #pragma once
+// The packed-code layouts, in full:
+//
+// 4-bit layout (Ks <= 16): rows in blocks of 32, subspaces
+// in pairs (2p, 2p + 1); an odd M gets a last pair whose second half is zero.
+// A full block is n_pairs * 32 bytes, pair p at byte 32 p:
+//     byte j      (j < 16): code(row j, 2p)     | code(row j + 16, 2p)     << 4
+//     byte 16 + j (j < 16): code(row j, 2p + 1) | code(row j + 16, 2p + 1) << 4
+// so one 32-byte load gives, in its 128-bit halves, the two 16-entry table
+// indices a `vpshufb` (or NEON `tbl`) looks up for 32 rows.
+//
+// 8-bit layout (16 < Ks <= 256): rows in blocks of 64; a
+// full block is M * 64 bytes, subspace m at byte 64 m:
+//     byte j (j < 64): code(row j, m)
+// one 64-byte load per subspace: the indices of a `vpermi2b` lookup.
+//
+// The rows after the last full block (fewer than a block) follow in row-major
+// order: for 4 bits, n_pairs bytes a row, byte p = code(row, 2p) |
+// code(row, 2p + 1) << 4; for 8 bits, M bytes a row. So the packed codes take
+// n * ceil(M / 2) bytes (4 bits) or n * M bytes (8 bits): never more than the
+// uint8 codes, and half of them for 4 bits and even M.
+//
 // One type per packed code width: everything in which 4-bit and 8-bit packed
 // codes differ (the layout of packed_codes.hpp, the LUT layout of
 // simd/fast_scan_scalar.hpp, the kernel entry and its mask type) is a member
-// of detail::Layout4Bit or detail::Layout8Bit, and code that handles both is
-// written once over a Layout, chosen by detail::with_layout. A new width is a
+// of Layout4Bit or Layout8Bit, and code that handles both is
+// written once over a Layout, chosen by with_layout. A new width is a
 // new Layout type, its kernel entries, and one more case in with_layout.
 //
 // Internal: these trust their callers (a view checked by PackedCodes, a row
@@ -15,10 +36,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "../common.hpp"
 #include "simd/dispatch.hpp"
 #include "simd/fast_scan_scalar.hpp"
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 
 // Bits a packed code takes for Ks codewords: 4 (Ks <= 16) or 8 (Ks <= 256).
 inline std::size_t packed_bits_for(std::size_t n_codewords) {
@@ -26,8 +48,6 @@ inline std::size_t packed_bits_for(std::size_t n_codewords) {
         throw std::invalid_argument("packed codes need 1 <= Ks <= 256, got Ks = " + std::to_string(n_codewords));
     return n_codewords <= 16 ? 4 : 8;
 }
-
-namespace detail {
 
 // Two codes a byte. A block is 32 rows by subspace pairs (2p, 2p + 1), pair p
 // at byte 32 p: byte j (j < 16) holds subspace 2p of rows j and j + 16 (low
@@ -133,6 +153,83 @@ decltype(auto) with_layout(std::size_t n_codewords, Body&& body) {
     return body(Layout8Bit{});
 }
 
-}  // namespace detail
+// A read-only view of packed codes: n_rows rows of n_subspaces codes < n_codewords.
+struct PackedCodesView {
+    const std::uint8_t* data = nullptr;
+    std::size_t n_rows = 0;
+    std::size_t n_subspaces = 0;
+    std::size_t n_codewords = 0;
 
-}  // namespace nanopq_cpp
+    std::size_t bits() const { return packed_bits_for(n_codewords); }
+    std::size_t block_rows() const {
+        return with_layout(n_codewords, [](auto layout) { return decltype(layout)::kRowsPerBlock; });
+    }
+    // Bytes of one full block, and of one row in the row-major tail.
+    std::size_t block_bytes() const {
+        return with_layout(n_codewords, [&](auto layout) { return layout.block_bytes(n_subspaces); });
+    }
+    std::size_t row_bytes() const {
+        return with_layout(n_codewords, [&](auto layout) { return layout.row_bytes(n_subspaces); });
+    }
+    std::size_t n_full_blocks() const { return n_rows / block_rows(); }
+    std::size_t n_tail_rows() const { return n_rows % block_rows(); }
+    const std::uint8_t* block(std::size_t b) const { return data + b * block_bytes(); }
+    const std::uint8_t* tail() const { return data + n_full_blocks() * block_bytes(); }
+};
+
+// Writes the codes of row `row` (M uint8 values) to out.
+template <class Layout>
+void unpack_row(Layout, const PackedCodesView& view, std::size_t row, std::uint8_t* out) {
+    const std::size_t M = view.n_subspaces, b = row / Layout::kRowsPerBlock;
+    if (b < view.n_rows / Layout::kRowsPerBlock) {
+        const std::uint8_t* block = view.data + b * Layout::block_bytes(M);
+        for (std::size_t m = 0; m < M; ++m) out[m] = Layout::code_in_block(block, row % Layout::kRowsPerBlock, m);
+    } else {
+        const std::uint8_t* row_data = view.tail() + (row - b * Layout::kRowsPerBlock) * Layout::row_bytes(M);
+        for (std::size_t m = 0; m < M; ++m) out[m] = Layout::code_in_row(row_data, m);
+    }
+}
+
+inline void unpack_row(const PackedCodesView& view, std::size_t row, std::uint8_t* out) {
+    with_layout(view.n_codewords, [&](auto layout) { unpack_row(layout, view, row, out); });
+}
+
+// Writes rows [first, first + count) as [count][M] uint8 codes to out. Rows
+// of full blocks are unpacked a block at a time, subspace by subspace (a
+// transpose): the exact scan of packed codes runs through here.
+inline void unpack_rows(const PackedCodesView& view, std::size_t first, std::size_t count, std::uint8_t* out) {
+    with_layout(view.n_codewords, [&](auto layout) {
+        using Layout = decltype(layout);
+        const std::size_t M = view.n_subspaces, n_full = view.n_rows / Layout::kRowsPerBlock;
+        const std::size_t end = first + count;
+        std::size_t row = first;
+        while (row < end) {
+            const std::size_t b = row / Layout::kRowsPerBlock, in_block = row % Layout::kRowsPerBlock;
+            if (b >= n_full) break;
+            const std::size_t take = (std::min)(Layout::kRowsPerBlock - in_block, end - row);
+            const std::uint8_t* block = view.data + b * Layout::block_bytes(M);
+            std::uint8_t* dest = out + (row - first) * M;
+            for (std::size_t m = 0; m < M; ++m)
+                for (std::size_t j = 0; j < take; ++j) dest[j * M + m] = Layout::code_in_block(block, in_block + j, m);
+            row += take;
+        }
+        for (; row < end; ++row) unpack_row(layout, view, row, out + (row - first) * M);
+    });
+}
+
+// The rows after the last full block as one full block (block_bytes() bytes
+// at out), with code 0 in the rows past the end: the kernels scan only full
+// blocks.
+inline void tail_as_block(const PackedCodesView& view, std::uint8_t* out) {
+    with_layout(view.n_codewords, [&](auto layout) {
+        using Layout = decltype(layout);
+        const std::size_t M = view.n_subspaces;
+        std::fill(out, out + Layout::block_bytes(M), std::uint8_t{0});
+        const std::uint8_t* tail = view.tail();
+        for (std::size_t j = 0; j < view.n_tail_rows(); ++j)
+            for (std::size_t m = 0; m < M; ++m)
+                Layout::put_in_block(out, j, m, Layout::code_in_row(tail + j * Layout::row_bytes(M), m));
+    });
+}
+
+}  // namespace nanopq_cpp::impl

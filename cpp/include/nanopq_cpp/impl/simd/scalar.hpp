@@ -10,7 +10,7 @@
 #include <limits>
 #include <utility>
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 
 namespace reference {
 
@@ -302,4 +302,4 @@ inline void cross_accumulate(const float* x, const float* y, std::size_t rows, s
 }
 
 }  // namespace reference
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl

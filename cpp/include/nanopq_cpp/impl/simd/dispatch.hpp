@@ -38,15 +38,13 @@
 #include "neon.hpp"
 #include "scalar.hpp"
 
-namespace nanopq_cpp {
+namespace nanopq_cpp::impl {
 
-namespace detail {
 // The signature of both fast-scan kernels: they take M and differ in the
 // mask type only (a bit a row of a block).
 template <class Mask>
 using ScanKernel = void (*)(const std::uint8_t* blocks, std::size_t n_blocks, std::size_t M, const std::uint8_t* luts,
                             std::size_t n_queries, const std::uint16_t* thresholds, Mask* masks);
-}  // namespace detail
 
 struct KernelTable {
     SimdLevel level;
@@ -80,11 +78,9 @@ struct KernelTable {
     // the contract). Where a level other than scalar keeps the portable one
     // (8 bits without AVX-512 VBMI), the packed search runs the exact scan,
     // which is as fast there (fast_scan.hpp has_fast_scan).
-    detail::ScanKernel<std::uint32_t> scan_4bit;
-    detail::ScanKernel<std::uint64_t> scan_8bit;
+    ScanKernel<std::uint32_t> scan_4bit;
+    ScanKernel<std::uint64_t> scan_8bit;
 };
-
-namespace detail {
 
 inline KernelTable portable_kernels() {
     KernelTable table{};
@@ -108,13 +104,13 @@ inline KernelTable portable_kernels() {
 inline KernelTable avx2_kernels() {
     KernelTable table = portable_kernels();
     table.level = SimdLevel::avx2;
-    table.nearest_codeword = &detail::nearest_codeword_with<avx2::Nearest>;
-    table.nearest_codeword_by_norms = &detail::nearest_codeword_by_norms_with<avx2::Nearest>;
+    table.nearest_codeword = &nearest_codeword_with<avx2::Nearest>;
+    table.nearest_codeword_by_norms = &nearest_codeword_by_norms_with<avx2::Nearest>;
     table.l2_table = &avx2::l2_to_codewords;
     table.first_at_most = &avx2::first_within<false>;
     table.first_at_least = &avx2::first_within<true>;
     table.cross_accumulate = &avx2::cross_accumulate;
-    table.scan_4bit = &detail::scan_with<avx2::Scan4Bit, avx2::kScanQueries>;
+    table.scan_4bit = &scan_with<avx2::Scan4Bit, avx2::kScanQueries>;
     return table;
 }
 
@@ -123,15 +119,15 @@ inline KernelTable avx2_kernels() {
 inline KernelTable avx512_kernels() {
     KernelTable table = avx2_kernels();
     table.level = SimdLevel::avx512;
-    if (simd_vbmi_supported()) table.scan_8bit = &detail::scan_with<avx512::Scan8Bit, avx512::kScan8BitQueries>;
+    if (simd_vbmi_supported()) table.scan_8bit = &scan_with<avx512::Scan8Bit, avx512::kScan8BitQueries>;
     // AMD's Zen 4 runs 512-bit operations as two 256-bit halves: there the
     // AVX-512 encoder measured 15% slower than AVX2's (0.38 s against 0.32 s
     // for 200k x 128 floats, M=16), so AMD keeps the AVX2 kernels but for the
     // 8-bit fast scan, which only VBMI's byte permutes make possible.
-    if (detail::detect_x86().amd) return table;
-    table.nearest_codeword = &detail::nearest_codeword_with<avx512::Nearest>;
-    table.nearest_codeword_by_norms = &detail::nearest_codeword_by_norms_with<avx512::Nearest>;
-    table.scan_4bit = &detail::scan_with<avx512::Scan4Bit, avx512::kScan4BitQueries>;
+    if (detect_x86().amd) return table;
+    table.nearest_codeword = &nearest_codeword_with<avx512::Nearest>;
+    table.nearest_codeword_by_norms = &nearest_codeword_by_norms_with<avx512::Nearest>;
+    table.scan_4bit = &scan_with<avx512::Scan4Bit, avx512::kScan4BitQueries>;
     return table;
 }
 #endif
@@ -143,24 +139,22 @@ inline KernelTable neon_kernels() {
     table.nearest_codeword = &neon::nearest_codeword;
     table.first_at_most = &neon::first_within<false>;
     table.first_at_least = &neon::first_within<true>;
-    table.scan_4bit = &detail::scan_with<neon::Scan4Bit, neon::kScanQueries>;
+    table.scan_4bit = &scan_with<neon::Scan4Bit, neon::kScanQueries>;
     return table;
 }
 #endif
 
-}  // namespace detail
-
 // The row of `level`; the scalar row for a level this CPU or build lacks.
 inline const KernelTable& kernels_for(SimdLevel level) {
-    static const KernelTable scalar_table = detail::portable_kernels();
+    static const KernelTable scalar_table = portable_kernels();
 #if defined(NANOPQ_CPP_X86)
-    static const KernelTable avx2_table = detail::avx2_kernels();
-    static const KernelTable avx512_table = detail::avx512_kernels();
+    static const KernelTable avx2_table = avx2_kernels();
+    static const KernelTable avx512_table = avx512_kernels();
     if (level == SimdLevel::avx512 && simd_level_supported(level)) return avx512_table;
     if (level == SimdLevel::avx2 && simd_level_supported(level)) return avx2_table;
 #endif
 #if defined(NANOPQ_CPP_ARM64)
-    static const KernelTable neon_table = detail::neon_kernels();
+    static const KernelTable neon_table = neon_kernels();
     if (level == SimdLevel::neon) return neon_table;
 #endif
     return scalar_table;
@@ -169,13 +163,9 @@ inline const KernelTable& kernels_for(SimdLevel level) {
 // The kernels of the level in force (get_simd_level()).
 inline const KernelTable& active_kernels() { return kernels_for(get_simd_level()); }
 
-namespace detail {
-
 // The adist entry for code_t.
 inline auto adist_kernel(const KernelTable& table, const std::uint8_t*) { return table.adist_u8; }
 inline auto adist_kernel(const KernelTable& table, const std::uint16_t*) { return table.adist_u16; }
 inline auto adist_kernel(const KernelTable& table, const std::uint32_t*) { return table.adist_u32; }
 
-}  // namespace detail
-
-}  // namespace nanopq_cpp
+}  // namespace nanopq_cpp::impl
