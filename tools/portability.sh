@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the C++ tests where we cannot otherwise check them:
 #   1. with clang (Debian's clang, -Werror), under ctest;
-#   2. cross-compiled for 64-bit ARM, where the NEON kernels are built, and
-#      run under qemu-user: test_kernels checks each NEON entry against the
-#      portable one, test_fast_scan the packed search it drives;
+#   2. cross-compiled for 64-bit ARM, where the NEON kernels are built
+#      (tools/aarch64/aarch64-toolchain.cmake), and run under qemu-user with
+#      ctest: test_kernels checks each NEON entry against the portable one;
 #   3. cross-compiled for Windows with mingw-w64 (every C++ test program and
 #      tests/cpp/windows_consumer.cpp, which includes <windows.h> first), and
 #      run under wine where wine64 is installed.
@@ -51,17 +51,12 @@ ARM=aarch64-linux-gnu-g++
 command -v "$ARM" >/dev/null || apt_install g++-aarch64-linux-gnu
 command -v qemu-aarch64 >/dev/null || apt_install qemu-user
 if command -v "$ARM" >/dev/null && command -v qemu-aarch64 >/dev/null; then
-  mkdir -p "$BUILD/arm64"
-  for name in test_kernels test_fast_scan; do
-    "$ARM" -std=c++17 -O2 -Wall -Wextra -Werror -static -pthread -I "$ROOT/cpp/include" \
-      -isystem "$BUILD/doctest/include" "$ROOT/tests/cpp/$name.cpp" -o "$BUILD/arm64/$name"
-    qemu-aarch64 "$BUILD/arm64/$name" >"$BUILD/arm64/$name.log" 2>&1 || {
-      echo "portability: qemu-aarch64 ran $name: FAILED" >&2
-      tail -30 "$BUILD/arm64/$name.log" >&2
-      exit 1
-    }
-    echo "portability: qemu-aarch64 ran $name (NEON): ok"
-  done
+  echo "portability: the C++ tests for aarch64 (NEON) with $("$ARM" --version | head -1), under qemu"
+  cmake -S "$ROOT" -B "$BUILD/arm64" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_TOOLCHAIN_FILE="$ROOT/tools/aarch64/aarch64-toolchain.cmake" \
+    -DNANOPQ_CPP_DOCTEST_INCLUDE_DIR="$BUILD/doctest/include" >/dev/null
+  cmake --build "$BUILD/arm64" -j2 >/dev/null
+  ctest --test-dir "$BUILD/arm64" --output-on-failure --no-tests=error | tail -3
 else
   echo "portability: no $ARM or qemu-aarch64; skipped the ARM build" >&2
 fi
