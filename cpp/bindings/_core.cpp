@@ -7,6 +7,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <pybind11/typing.h>
 
 #include <cstdint>
 #include <string>
@@ -24,6 +25,15 @@ using namespace nanopq_cpp::impl;
 namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style>;
+// Type hints pybind11 writes into the signatures, from which pybind11-stubgen
+// generates python/nanopq_cpp/_core.pyi (`pybind11-stubgen nanopq_cpp._core
+// -o python`; tests/test_typing.py checks it is current). None changes what
+// a function accepts.
+using Int64Array = py::array_t<std::int64_t, py::array::c_style>;
+using TopKArrays = py::typing::Tuple<Int64Array, FloatArray>;
+using OptionalArray = py::typing::Optional<py::array>;
+using LogCallback = py::typing::Optional<py::typing::Callable<void(py::str)>>;
+using ModelTuple = py::typing::Tuple<py::str, py::str, FloatArray, py::typing::Optional<FloatArray>>;
 
 // C-contiguous and aligned: numpy allows misaligned arrays (np.frombuffer at
 // an odd offset, buffers unpickled from a network frame), and loading a float
@@ -56,6 +66,15 @@ CodebookView codebook_of(const FloatArray& codewords) {
     if (codewords.ndim() != 3) throw std::invalid_argument("codewords must have shape (M, Ks, Ds)");
     return CodebookView{codewords.data(), static_cast<std::size_t>(codewords.shape(0)),
                         static_cast<std::size_t>(codewords.shape(1)), static_cast<std::size_t>(codewords.shape(2))};
+}
+
+// Vectors of shape (N, M * Ds) for `codebook`: the rows encode and
+// distance_tables read.
+FloatArray rows_of(const py::array& vecs_in, const char* name, const CodebookView& codebook) {
+    FloatArray vecs = as_float32(vecs_in, name);
+    if (vecs.ndim() != 2 || static_cast<std::size_t>(vecs.shape(1)) != codebook.dim())
+        throw std::invalid_argument(std::string(name) + " must have shape (N, M * Ds)");
+    return vecs;
 }
 
 // Progress lines go to a Python callable, called with the GIL held.
@@ -96,7 +115,7 @@ FloatArray training_vectors(const py::array& vecs_in, std::size_t n_subspaces) {
 
 // The starting codewords k-means takes for `init` (null unless 'given'), held
 // in `storage`, after the checks that keep the core inside its buffers.
-const float* starting_codewords(KMeansInit init, const py::object& initial_in, std::size_t n, std::size_t dim,
+const float* starting_codewords(KMeansInit init, const OptionalArray& initial_in, std::size_t n, std::size_t dim,
                                 std::size_t n_subspaces, std::size_t n_codewords, FloatArray& storage) {
     if (init == KMeansInit::points && n_codewords > n)
         throw std::invalid_argument("'points' init needs at least Ks training vectors");
@@ -108,9 +127,9 @@ const float* starting_codewords(KMeansInit init, const py::object& initial_in, s
     return storage.data();
 }
 
-py::array train_codewords_py(const py::array& vecs_in, std::size_t n_subspaces, std::size_t n_codewords,
-                             std::size_t iterations, std::uint64_t seed, const std::string& minit,
-                             const py::object& initial_in, const py::object& log_callback) {
+FloatArray train_codewords_py(const py::array& vecs_in, std::size_t n_subspaces, std::size_t n_codewords,
+                              std::size_t iterations, std::uint64_t seed, const std::string& minit,
+                              const OptionalArray& initial_in, const LogCallback& log_callback) {
     FloatArray vecs = training_vectors(vecs_in, n_subspaces);
     const std::size_t n = vecs.shape(0), dim = vecs.shape(1);
     KMeansOptions options;
@@ -130,12 +149,10 @@ py::array train_codewords_py(const py::array& vecs_in, std::size_t n_subspaces, 
     return std::move(out);
 }
 
-py::array encode_py(const py::array& vecs_in, const py::array& codewords_in, const py::object& log_callback) {
-    FloatArray vecs = as_float32(vecs_in, "vecs");
+py::array encode_py(const py::array& vecs_in, const py::array& codewords_in, const LogCallback& log_callback) {
     FloatArray codewords = as_float32(codewords_in, "codewords");
     const CodebookView codebook = codebook_of(codewords);
-    if (vecs.ndim() != 2 || static_cast<std::size_t>(vecs.shape(1)) != codebook.dim())
-        throw std::invalid_argument("vecs must have shape (N, M * Ds)");
+    FloatArray vecs = rows_of(vecs_in, "vecs", codebook);
     const std::size_t n = vecs.shape(0);
     py::array codes(code_dtype_for(codebook.n_codewords), {n, codebook.n_subspaces});
     const Logger log = logger_of(log_callback);
@@ -151,7 +168,7 @@ py::array encode_py(const py::array& vecs_in, const py::array& codewords_in, con
     return codes;
 }
 
-py::array decode_py(const py::array& codes, const py::array& codewords_in) {
+FloatArray decode_py(const py::array& codes, const py::array& codewords_in) {
     FloatArray codewords = as_float32(codewords_in, "codewords");
     const CodebookView codebook = codebook_of(codewords);
     if (codes.ndim() != 2 || static_cast<std::size_t>(codes.shape(1)) != codebook.n_subspaces)
@@ -166,12 +183,10 @@ py::array decode_py(const py::array& codes, const py::array& codewords_in) {
     return std::move(vecs);
 }
 
-py::array distance_tables_py(const py::array& queries_in, const py::array& codewords_in, const std::string& metric) {
-    FloatArray queries = as_float32(queries_in, "query");
+FloatArray distance_tables_py(const py::array& queries_in, const py::array& codewords_in, const std::string& metric) {
     FloatArray codewords = as_float32(codewords_in, "codewords");
     const CodebookView codebook = codebook_of(codewords);
-    if (queries.ndim() != 2 || static_cast<std::size_t>(queries.shape(1)) != codebook.dim())
-        throw std::invalid_argument("queries must have shape (Nq, M * Ds)");
+    FloatArray queries = rows_of(queries_in, "query", codebook);
     const Metric parsed = metric_from_name(metric);
     const std::size_t n_queries = queries.shape(0);
     FloatArray tables({n_queries, codebook.n_subspaces, codebook.n_codewords});
@@ -189,7 +204,7 @@ FloatArray tables_of(const py::array& tables_in) {
     return tables;
 }
 
-py::array adist_py(const py::array& tables_in, const py::array& codes) {
+FloatArray adist_py(const py::array& tables_in, const py::array& codes) {
     FloatArray tables = tables_of(tables_in);
     const std::size_t n_queries = tables.shape(0), n_subspaces = tables.shape(1), n_codewords = tables.shape(2);
     if (codes.ndim() != 2 || static_cast<std::size_t>(codes.shape(1)) != n_subspaces)
@@ -211,7 +226,7 @@ struct SubsetArgument {
     std::size_t size = 0;
 };
 
-SubsetArgument subset_of(const py::object& subset_in) {
+SubsetArgument subset_of(const OptionalArray& subset_in) {
     SubsetArgument subset;
     if (subset_in.is_none()) return subset;
     // Checked before the cast: an array_t view of a non-array would read
@@ -226,8 +241,8 @@ SubsetArgument subset_of(const py::object& subset_in) {
     return subset;
 }
 
-py::tuple search_py(const py::array& tables_in, const py::array& codes, std::size_t topk, const std::string& metric,
-                    const py::object& subset_in) {
+TopKArrays search_py(const py::array& tables_in, const py::array& codes, std::size_t topk, const std::string& metric,
+                     const OptionalArray& subset_in) {
     FloatArray tables = tables_of(tables_in);
     const std::size_t n_queries = tables.shape(0), n_subspaces = tables.shape(1), n_codewords = tables.shape(2);
     if (codes.ndim() != 2 || static_cast<std::size_t>(codes.shape(1)) != n_subspaces)
@@ -259,8 +274,8 @@ py::array shard_array(const py::handle& item, const char* name, std::size_t shar
     return array;
 }
 
-py::tuple merge_topk_py(const py::list& ids_in, const py::list& distances_in, std::size_t topk,
-                        const std::string& metric) {
+TopKArrays merge_topk_py(const py::typing::List<py::array>& ids_in, const py::typing::List<py::array>& distances_in,
+                         std::size_t topk, const std::string& metric) {
     const Metric parsed = metric_from_name(metric);
     if (ids_in.size() != distances_in.size() || ids_in.size() == 0)
         throw std::invalid_argument("ids and distances must be lists of one array per shard, of the same length");
@@ -343,7 +358,7 @@ void require_tables_fit(const FloatArray& tables, const PackedCodes& packed) {
         throw std::invalid_argument("the distance tables' (M, Ks) must be the packed codes' (M, Ks)");
 }
 
-py::array adist_packed_py(const py::array& tables_in, const PackedCodes& packed) {
+FloatArray adist_packed_py(const py::array& tables_in, const PackedCodes& packed) {
     FloatArray tables = tables_of(tables_in);
     require_tables_fit(tables, packed);
     const std::size_t n_queries = tables.shape(0), n_rows = packed.rows();
@@ -356,8 +371,8 @@ py::array adist_packed_py(const py::array& tables_in, const PackedCodes& packed)
     return std::move(distances);
 }
 
-py::tuple search_packed_py(const py::array& tables_in, const PackedCodes& packed, std::size_t topk,
-                           const std::string& metric, const py::object& subset_in) {
+TopKArrays search_packed_py(const py::array& tables_in, const PackedCodes& packed, std::size_t topk,
+                            const std::string& metric, const OptionalArray& subset_in) {
     FloatArray tables = tables_of(tables_in);
     require_tables_fit(tables, packed);
     const Metric parsed = metric_from_name(metric);
@@ -376,7 +391,7 @@ py::tuple search_packed_py(const py::array& tables_in, const PackedCodes& packed
 }
 
 // The path packed codes of each width take at the active SIMD level.
-py::dict fast_scan_paths_py() {
+py::typing::Dict<py::str, py::str> fast_scan_paths_py() {
     const KernelTable& kernels = active_kernels();
     py::dict paths;
     paths["4-bit"] = fast_scan_path(kernels, 16);
@@ -384,7 +399,7 @@ py::dict fast_scan_paths_py() {
     return paths;
 }
 
-py::array parametric_rotation_py(const py::array& vecs_in, std::size_t n_subspaces) {
+FloatArray parametric_rotation_py(const py::array& vecs_in, std::size_t n_subspaces) {
     FloatArray vecs = training_vectors(vecs_in, n_subspaces);
     const std::size_t n = vecs.shape(0), dim = vecs.shape(1);
     if (n < 2) throw std::invalid_argument("the parametric rotation needs at least 2 training vectors");
@@ -398,10 +413,12 @@ py::array parametric_rotation_py(const py::array& vecs_in, std::size_t n_subspac
     return std::move(out);
 }
 
-py::tuple train_opq_py(const py::array& vecs_in, std::size_t n_subspaces, std::size_t n_codewords,
-                       std::size_t pq_iterations, std::size_t rotation_iterations, bool parametric_init,
-                       std::uint64_t seed, const std::string& minit, const py::object& initial_in,
-                       const py::object& log_callback) {
+py::typing::Tuple<FloatArray, FloatArray> train_opq_py(const py::array& vecs_in, std::size_t n_subspaces,
+                                                       std::size_t n_codewords, std::size_t pq_iterations,
+                                                       std::size_t rotation_iterations, bool parametric_init,
+                                                       std::uint64_t seed, const std::string& minit,
+                                                       const OptionalArray& initial_in,
+                                                       const LogCallback& log_callback) {
     FloatArray vecs = training_vectors(vecs_in, n_subspaces);
     const std::size_t n = vecs.shape(0), dim = vecs.shape(1);
     OPQTrainingOptions options;
@@ -442,12 +459,12 @@ std::vector<unsigned char> model_file_bytes(const std::string& metric, const py:
         std::vector<float>(rotation.data(), rotation.data() + rotation.size()), std::move(pq)));
 }
 
-py::bytes model_to_bytes_py(const std::string& metric, const py::array& codewords, const py::object& rotation) {
+py::bytes model_to_bytes_py(const std::string& metric, const py::array& codewords, const OptionalArray& rotation) {
     const std::vector<unsigned char> bytes = model_file_bytes(metric, codewords, rotation);
     return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
-py::tuple header_tuple(const ModelHeader& header) {
+py::typing::Tuple<int, py::str, py::str, int, int, int, int, int> header_tuple(const ModelHeader& header) {
     return py::make_tuple(header.format_version, model_kind_name(header.kind), metric_name(header.metric),
                           header.n_subspaces, header.n_codewords, header.subspace_dim, header.payload_bytes,
                           header.payload_crc32);
@@ -462,8 +479,8 @@ py::array_t<T> array_taking(std::vector<T>&& values, const std::vector<py::ssize
 }
 
 // (kind, metric, codewords, R or None) of a quantizer's arrays.
-py::tuple model_tuple(ModelKind kind, Metric metric, std::vector<float>&& codewords, std::vector<float>&& rotation,
-                      std::size_t M, std::size_t Ks, std::size_t Ds) {
+ModelTuple model_tuple(ModelKind kind, Metric metric, std::vector<float>&& codewords, std::vector<float>&& rotation,
+                       std::size_t M, std::size_t Ks, std::size_t Ds) {
     py::object rotation_array = py::none();
     if (kind == ModelKind::opq) {
         const auto dim = static_cast<py::ssize_t>(M * Ds);
@@ -476,7 +493,7 @@ py::tuple model_tuple(ModelKind kind, Metric metric, std::vector<float>&& codewo
 }
 
 // (kind, metric, codewords, R or None) of the model held in `data`.
-py::tuple model_from_bytes_py(const py::bytes& data, const std::string& source) {
+ModelTuple model_from_bytes_py(const py::bytes& data, const std::string& source) {
     const std::string_view bytes = data;
     AnyQuantizer model = model_from_bytes(bytes.data(), bytes.size(), source);
     return std::visit(
@@ -495,7 +512,7 @@ py::tuple model_from_bytes_py(const py::bytes& data, const std::string& source) 
 
 // The model file at `path`, read by the core (bounded memory, see
 // model_file.hpp) with the GIL released; its arrays become numpy's uncopied.
-py::tuple load_model_file_py(const std::string& path) {
+ModelTuple load_model_file_py(const std::string& path) {
     detail::ModelArrays model;
     {
         py::gil_scoped_release release;
@@ -508,7 +525,7 @@ py::tuple load_model_file_py(const std::string& path) {
 }
 
 void save_model_file_py(const std::string& path, const std::string& metric, const py::array& codewords,
-                        const py::object& rotation) {
+                        const OptionalArray& rotation) {
     const std::vector<unsigned char> data = model_file_bytes(metric, codewords, rotation);
     py::gil_scoped_release release;
     detail::write_file(data, path);

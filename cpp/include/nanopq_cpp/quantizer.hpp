@@ -265,10 +265,35 @@ private:
     int num_threads_;
 };
 
+/// What both quantizers offer through their distance tables, written once:
+/// a Quantizer (ProductQuantizer or OptimizedProductQuantizer) derives from
+/// QueryShorthands<Quantizer> and has dtable().
+template <class Quantizer>
+class QueryShorthands {
+public:
+    /// Asymmetric distances from one query to every code row: dtable(query).adist(codes).
+    std::vector<float> adist(const float* query, const Codes& codes) const {
+        return self().dtable(query, 1).adist(codes);
+    }
+    /// The k nearest code rows of each query: dtable(queries).search(codes, k, subset).
+    SearchResult search(const float* queries, std::size_t n_queries, const Codes& codes, std::size_t k,
+                        const std::int64_t* subset = nullptr, std::size_t n_subset = 0) const {
+        return self().dtable(queries, n_queries).search(codes, k, subset, n_subset);
+    }
+    /// @overload
+    SearchResult search(const float* queries, std::size_t n_queries, const PackedCodes& codes, std::size_t k,
+                        const std::int64_t* subset = nullptr, std::size_t n_subset = 0) const {
+        return self().dtable(queries, n_queries).search(codes, k, subset, n_subset);
+    }
+
+private:
+    const Quantizer& self() const { return static_cast<const Quantizer&>(*this); }
+};
+
 /// Product quantization (Jegou et al., TPAMI 2011): a D-dim vector is split into
 /// M sub-vectors of Ds = D / M dims, each replaced by the index of its nearest
 /// of Ks codewords. The C++ twin of nanopq_cpp.PQ.
-class ProductQuantizer {
+class ProductQuantizer : public QueryShorthands<ProductQuantizer> {
 public:
     /// An empty quantizer, to be assigned (e.g. from load_pq) before use.
     ProductQuantizer() = default;
@@ -395,19 +420,6 @@ public:
         return DistanceTables(std::move(values), n_queries, n_subspaces_, n_codewords_, metric_, num_threads_);
     }
 
-    /// Asymmetric distances from one query to every code row.
-    std::vector<float> adist(const float* query, const Codes& codes) const { return dtable(query, 1).adist(codes); }
-
-    /// The k nearest code rows of each query: dtable(queries).search(codes, k).
-    SearchResult search(const float* queries, std::size_t n_queries, const Codes& codes, std::size_t k,
-                        const std::int64_t* subset = nullptr, std::size_t n_subset = 0) const {
-        return dtable(queries, n_queries).search(codes, k, subset, n_subset);
-    }
-    /// @overload
-    SearchResult search(const float* queries, std::size_t n_queries, const PackedCodes& codes, std::size_t k,
-                        const std::int64_t* subset = nullptr, std::size_t n_subset = 0) const {
-        return dtable(queries, n_queries).search(codes, k, subset, n_subset);
-    }
 
 private:
     void require_fitted() const {
@@ -439,7 +451,7 @@ private:
 /// trained R and codewords agree with Python's to rounding, not bit for bit.
 /// Given the same R and codewords (a model file), codes agree except where a
 /// rotated sub-vector is equidistant from two codewords to within float rounding.
-class OptimizedProductQuantizer {
+class OptimizedProductQuantizer : public QueryShorthands<OptimizedProductQuantizer> {
 public:
     OptimizedProductQuantizer() = default;
 
@@ -519,8 +531,8 @@ public:
         return out;
     }
 
-    template <class code_t>
     /// The codes of n vectors.
+    template <class code_t>
     void encode(const float* vecs, std::size_t n, code_t* codes) const {
         pq_.encode(rotate(vecs, n).data(), n, codes);
     }
@@ -550,18 +562,6 @@ public:
     }
     /// The codes packed for the fast scan (Ks <= 256).
     PackedCodes pack(const Codes& codes) const { return pq_.pack(codes); }
-    /// ADC distances from one query to every code.
-    std::vector<float> adist(const float* query, const Codes& codes) const { return dtable(query, 1).adist(codes); }
-    /// The k best codes for each query, as DistanceTables::search.
-    SearchResult search(const float* queries, std::size_t n_queries, const Codes& codes, std::size_t k,
-                        const std::int64_t* subset = nullptr, std::size_t n_subset = 0) const {
-        return dtable(queries, n_queries).search(codes, k, subset, n_subset);
-    }
-    /// @overload
-    SearchResult search(const float* queries, std::size_t n_queries, const PackedCodes& codes, std::size_t k,
-                        const std::int64_t* subset = nullptr, std::size_t n_subset = 0) const {
-        return dtable(queries, n_queries).search(codes, k, subset, n_subset);
-    }
 
 private:
     void require_fitted() const {

@@ -53,7 +53,9 @@ void adist(const float* tables, std::size_t n_queries, std::size_t n_subspaces, 
 //
 // One task per (group of queries, range of blocks of rows): every query of
 // the group runs over a block while it sits in cache, and a group's tables
-// (kQueryGroup x M x Ks floats) stay in L2. Each (query, range) keeps one heap
+// (query_group x M x Ks floats; 16 by default) stay in L2. A row source that
+// costs more than a read (unpacking) takes one group of all the queries, so
+// each block is made once. Each (query, range) keeps one heap
 // across its blocks, so its bound tightens early and few rows reach the
 // heap; a merge per query follows. The k best under Neighbor's total order
 // are one set, so the split, sized to keep every thread busy, cannot change
@@ -61,11 +63,12 @@ void adist(const float* tables, std::size_t n_queries, std::size_t n_subspaces, 
 template <class code_t, class Rows>
 void exact_top_k(const float* tables, const std::size_t* queries, std::size_t n_queries, std::size_t n_subspaces,
                  std::size_t n_codewords, std::size_t n_candidates, const Rows& rows, const std::int64_t* subset,
-                 std::size_t k, Metric metric, std::int64_t* out_ids, float* out_distances, int num_threads) {
+                 std::size_t k, Metric metric, std::int64_t* out_ids, float* out_distances, int num_threads,
+                 std::size_t query_group = 16) {
     const std::size_t n_blocks = std::max<std::size_t>(1, (n_candidates + kScanBlock - 1) / kScanBlock);
     const std::size_t table_size = n_subspaces * n_codewords;
-    constexpr std::size_t kQueryGroup = 16;
-    const std::size_t n_groups = std::max<std::size_t>(1, (n_queries + kQueryGroup - 1) / kQueryGroup);
+    query_group = std::max<std::size_t>(1, query_group);
+    const std::size_t n_groups = std::max<std::size_t>(1, (n_queries + query_group - 1) / query_group);
     const int threads = threads_for(n_candidates * n_queries * n_subspaces, std::size_t{1} << 20, num_threads);
     const std::size_t wanted_tasks = threads == 1 ? 1 : 4 * static_cast<std::size_t>(threads);
     const std::size_t n_ranges =
@@ -76,8 +79,8 @@ void exact_top_k(const float* tables, const std::size_t* queries, std::size_t n_
     const auto adist_rows = adist_kernel(kernels, static_cast<const code_t*>(nullptr));
     parallel_for(n_groups * n_ranges, threads, [&](std::size_t task) {
         const std::size_t group = task / n_ranges, range = task % n_ranges;
-        const std::size_t first_query = group * kQueryGroup;
-        const std::size_t last_query = (std::min)(n_queries, first_query + kQueryGroup);
+        const std::size_t first_query = group * query_group;
+        const std::size_t last_query = (std::min)(n_queries, first_query + query_group);
         std::vector<code_t> buffer;
         std::vector<float> distances(kScanBlock);
         // A range's heap holds at most its own rows: all ranges' heaps of a

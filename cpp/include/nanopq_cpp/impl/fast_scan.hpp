@@ -152,7 +152,7 @@ inline void exact_search_packed(const float* tables, const PackedCodesView& code
     };
     exact_top_k<std::uint8_t>(tables, queries.data(), queries.size(), M, codes.n_codewords,
                               subset ? n_subset : codes.n_rows, rows, subset, k, metric, out_ids, out_distances,
-                              num_threads);
+                              num_threads, queries.size());
 }
 
 // Bytes of codes in a fast-scan task, and queries per task: the codes of a

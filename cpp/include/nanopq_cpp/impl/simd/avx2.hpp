@@ -93,6 +93,7 @@ struct Nearest {
                                                 n_codewords, dim, labels + p, distances ? distances + p : nullptr);
         }
     }
+    NANOPQ_CPP_NEAREST_GROUPS(NANOPQ_CPP_TARGET_AVX2)
 };
 
 // reference::cross_accumulate compiled for AVX2 + FMA: the same loops, which

@@ -1,6 +1,7 @@
 #pragma once
 // AVX-512 (F + BW) kernels, compiled with per-function target attributes.
 
+#include "drivers.hpp"
 #include "level.hpp"
 #include "scalar.hpp"
 
@@ -85,6 +86,7 @@ struct Nearest {
                                                 n_codewords, dim, labels + p, distances ? distances + p : nullptr);
         }
     }
+    NANOPQ_CPP_NEAREST_GROUPS(NANOPQ_CPP_TARGET_AVX512)
 };
 
 }  // namespace avx512
