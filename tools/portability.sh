@@ -69,6 +69,7 @@ if ! command -v "$MINGW" >/dev/null; then
   exit 0
 fi
 
+mkdir -p "$BUILD/mingw"
 programs=("$ROOT/tests/cpp/windows_consumer.cpp")
 for source in "$ROOT"/tests/cpp/test_*.cpp; do programs+=("$source"); done
 echo "portability: cross-compiling ${#programs[@]} programs for Windows with $("$MINGW" --version | head -1)"

@@ -24,10 +24,29 @@ namespace {
 
 const np::impl::KernelTable& portable() { return np::impl::kernels_for(np::SimdLevel::scalar); }
 
+#if defined(NANOPQ_CPP_X86)
+// On AMD the avx512 row keeps AVX2's nearest-codeword and 4-bit scan kernels
+// (dispatch.hpp); this row runs the AVX-512 bodies anyway, so they are tested
+// on every CPU with AVX-512, whoever made it.
+const np::impl::KernelTable& avx512_bodies() {
+    static const np::impl::KernelTable table = [] {
+        np::impl::KernelTable bodies = np::impl::avx512_kernels();
+        bodies.nearest_codeword = &np::impl::nearest_codeword_with<np::impl::avx512::Nearest>;
+        bodies.nearest_codeword_by_norms = &np::impl::nearest_codeword_by_norms_with<np::impl::avx512::Nearest>;
+        bodies.scan_4bit = &np::impl::scan_with<np::impl::avx512::Scan4Bit, np::impl::avx512::kScan4BitQueries>;
+        return bodies;
+    }();
+    return table;
+}
+#endif
+
 std::vector<const np::impl::KernelTable*> other_rows() {
     std::vector<const np::impl::KernelTable*> rows;
     for (np::SimdLevel level : np::supported_simd_levels())
         if (level != np::SimdLevel::scalar) rows.push_back(&np::impl::kernels_for(level));
+#if defined(NANOPQ_CPP_X86)
+    if (np::simd_level_supported(np::SimdLevel::avx512)) rows.push_back(&avx512_bodies());
+#endif
     return rows;
 }
 
