@@ -41,7 +41,7 @@ if [ ! -f /usr/include/doctest/doctest.h ] && command -v apt-get >/dev/null && [
   apt-get update -qq && apt-get install -y -qq doctest-dev >/dev/null
 fi
 command -v cmake >/dev/null || "$PYTHON" -m pip install --quiet cmake
-"$PYTHON" -m pybind11 --cmakedir >/dev/null 2>&1 || "$PYTHON" -m pip install --quiet "pybind11>=2.12"
+"$PYTHON" -m pybind11 --cmakedir >/dev/null 2>&1 || "$PYTHON" -m pip install --quiet "pybind11==3.1.0"  # pyproject's pin
 LIBASAN="$(gcc -print-file-name=libasan.so)"
 # libstdc++ is preloaded too: ASan's __cxa_throw interceptor binds to the real
 # one when it starts, and Python does not link libstdc++, so without it the
