@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "test_helpers.hpp"
@@ -68,6 +69,27 @@ std::vector<std::uint16_t> scan_thresholds(std::size_t largest, std::size_t n_qu
     std::vector<std::uint16_t> thresholds(n_queries);
     for (std::size_t q = 0; q < n_queries; ++q) thresholds[q] = kinds[q % 7];
     return thresholds;
+}
+
+// Masks of kScanBlocks random blocks (block_bytes each) and n_queries random
+// LUTs (lut_bytes each, entries <= max_entry), from `kernel` and from the
+// portable `reference`: (expected, got). Thresholds span sums up to largest_sum.
+constexpr std::size_t kScanBlocks = 5;
+template <class Mask>
+std::pair<std::vector<Mask>, std::vector<Mask>> scan_both(np::impl::ScanKernel<Mask> kernel,
+                                                          np::impl::ScanKernel<Mask> reference, std::size_t M,
+                                                          std::size_t block_bytes, std::size_t lut_bytes,
+                                                          std::size_t n_queries, std::size_t max_entry,
+                                                          std::size_t largest_sum, np::impl::Random& random) {
+    std::vector<std::uint8_t> blocks(kScanBlocks * block_bytes), luts(n_queries * lut_bytes);
+    for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
+    for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
+    const std::vector<std::uint16_t> thresholds = scan_thresholds(largest_sum, n_queries);
+    // The kernel's masks start as garbage: every one must be written.
+    std::vector<Mask> expected(kScanBlocks * n_queries), got(kScanBlocks * n_queries, Mask{0xDEADBEEF});
+    reference(blocks.data(), kScanBlocks, M, luts.data(), n_queries, thresholds.data(), expected.data());
+    kernel(blocks.data(), kScanBlocks, M, luts.data(), n_queries, thresholds.data(), got.data());
+    return {expected, got};
 }
 
 const std::size_t kDims[] = {1, 2, 3, 4, 7, 8, 9, 12, 16, 17, 24, 64, 128, 129, 200};
@@ -233,7 +255,6 @@ TEST_CASE("scan_4bit and scan_8bit: the portable masks at every level") {
     for (const np::impl::KernelTable* kernels : other_rows()) {
         for (std::size_t M : {1u, 2u, 3u, 16u, 33u, 64u}) {
             INFO("level ", np::simd_level_name(kernels->level), " M=", M);
-            const std::size_t n_blocks = 5;
             // Every group size and tail of the drivers' query groups.
             for (std::size_t n_queries : {1u, 2u, 3u, 4u, 5u, 7u, 9u}) {
                 INFO("queries ", n_queries);
@@ -242,16 +263,9 @@ TEST_CASE("scan_4bit and scan_8bit: the portable masks at every level") {
                     // An odd M's padding half is looked up too (its random LUT entries
                     // count: this tests the kernels, not the layout).
                     const std::size_t lut_bytes = np::impl::ScanShape4Bit::lut_bytes(M);
-                    std::vector<std::uint8_t> blocks(n_blocks * lut_bytes), luts(n_queries * lut_bytes);
-                    for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
-                    for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
-                    const std::vector<std::uint16_t> thresholds =
-                        scan_thresholds(lut_bytes / 16 * max_entry, n_queries);
-                    std::vector<std::uint32_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 0xDEADBEEF);
-                    np::impl::reference::scan_4bit(blocks.data(), n_blocks, M, luts.data(), n_queries,
-                                                   thresholds.data(), expected.data());
-                    kernels->scan_4bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
-                                       masks.data());
+                    const auto [expected, masks] =
+                        scan_both(kernels->scan_4bit, &np::impl::reference::scan_4bit, M, lut_bytes, lut_bytes,
+                                  n_queries, max_entry, lut_bytes / 16 * max_entry, random);
                     CHECK(masks == expected);
                     if (n_queries >= 3) {  // both halves of the range occur
                         CHECK(expected[2] != 0);
@@ -260,15 +274,9 @@ TEST_CASE("scan_4bit and scan_8bit: the portable masks at every level") {
                 }
                 max_entry = std::min<std::size_t>(255, 65535 / M);
                 if (kernels->scan_8bit) {
-                    std::vector<std::uint8_t> blocks(n_blocks * M * 64), luts(n_queries * M * 256);
-                    for (auto& byte : blocks) byte = static_cast<std::uint8_t>(random.below(256));
-                    for (auto& entry : luts) entry = static_cast<std::uint8_t>(random.below(max_entry + 1));
-                    const std::vector<std::uint16_t> thresholds = scan_thresholds(M * max_entry, n_queries);
-                    std::vector<std::uint64_t> expected(n_blocks * n_queries), masks(n_blocks * n_queries, 12345);
-                    np::impl::reference::scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries,
-                                                   thresholds.data(), expected.data());
-                    kernels->scan_8bit(blocks.data(), n_blocks, M, luts.data(), n_queries, thresholds.data(),
-                                       masks.data());
+                    const auto [expected, masks] =
+                        scan_both(kernels->scan_8bit, &np::impl::reference::scan_8bit, M, M * 64, M * 256, n_queries,
+                                  max_entry, M * max_entry, random);
                     CHECK(masks == expected);
                 }
             }

@@ -24,10 +24,9 @@
 #include <vector>
 
 #include "adc.hpp"
+#include "packed_layout.hpp"
 #include "../common.hpp"
-#include "../packed_codes.hpp"
 #include "simd/dispatch.hpp"
-#include "simd/scalar.hpp"
 #include "threading.hpp"
 #include "top_k.hpp"
 
@@ -83,7 +82,7 @@ struct QuantizedTable {
     }
 };
 
-// Quantizes one M x Ks table into `lut` (the kernel's layout for `bits`,
+// Quantizes one M x Ks table into `lut` (Layout's LUT layout,
 // fast_scan_scalar.hpp). Leaves `fast` false when the table cannot be scanned
 // this way.
 template <class Layout>
