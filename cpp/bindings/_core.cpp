@@ -531,6 +531,100 @@ void save_model_file_py(const std::string& path, const std::string& metric, cons
     detail::write_file(data, path);
 }
 
+
+// ---- the inverted index (rii.hpp) ------------------------------------------
+
+// A 2-D uint8 array of M columns: codes or centers for an index.
+const std::uint8_t* index_codes(const py::array& codes, const char* name, std::size_t n_subspaces) {
+    if (!has_dtype<std::uint8_t>(codes) || codes.ndim() != 2 || static_cast<std::size_t>(codes.shape(1)) != n_subspaces)
+        throw std::invalid_argument(std::string(name) + " must be a uint8 array of shape (N, M=" +
+                                    std::to_string(n_subspaces) + ")");
+    require_contiguous(codes, name);
+    return static_cast<const std::uint8_t*>(codes.data());
+}
+
+// A 1-D int64 array of `n` ids, or of any length when n is SIZE_MAX.
+const std::int64_t* index_ids(const py::array& ids, const char* name, std::size_t n) {
+    if (!has_dtype<std::int64_t>(ids) || ids.ndim() != 1)
+        throw std::invalid_argument(std::string(name) + " must be a 1-D int64 array");
+    if (n != SIZE_MAX && static_cast<std::size_t>(ids.shape(0)) != n)
+        throw std::invalid_argument(std::string(name) + " must hold one id per row (" + std::to_string(n) + ")");
+    require_contiguous(ids, name);
+    return static_cast<const std::int64_t*>(ids.data());
+}
+
+template <class T>
+py::array_t<T> array_of(const std::vector<T>& values, std::size_t rows, std::size_t columns) {
+    py::array_t<T> out({rows, columns});
+    std::copy(values.begin(), values.end(), out.mutable_data());
+    return out;
+}
+
+Rii rii_new(const py::array& codewords_in, const std::string& metric) {
+    FloatArray codewords = as_float32(codewords_in, "codewords");
+    const CodebookView codebook = codebook_of(codewords);
+    std::vector<float> values(codewords.data(), codewords.data() + codewords.size());
+    return Rii(std::move(values), codebook.n_subspaces, codebook.n_codewords, codebook.subspace_dim,
+               metric_from_name(metric));
+}
+
+void rii_add(Rii& index, const py::array& codes, const OptionalArray& ids_in, bool update_lists) {
+    const std::uint8_t* data = index_codes(codes, "codes", index.n_subspaces());
+    const std::size_t n = codes.shape(0);
+    const std::int64_t* ids = ids_in.is_none() ? nullptr : index_ids(ids_in.cast<py::array>(), "ids", n);
+    py::gil_scoped_release release;
+    index.add(data, n, ids, update_lists);
+}
+
+void rii_reconfigure(Rii& index, std::size_t n_lists, std::size_t iterations, std::uint64_t seed,
+                     const LogCallback& log_callback) {
+    const Logger log = logger_of(log_callback);
+    py::gil_scoped_release release;
+    index.reconfigure(n_lists, iterations, seed, log);
+}
+
+void rii_remove(Rii& index, const py::array& ids_in) {
+    const std::int64_t* ids = index_ids(ids_in, "ids", SIZE_MAX);
+    const std::size_t n = ids_in.shape(0);
+    py::gil_scoped_release release;
+    index.remove(ids, n);
+}
+
+TopKArrays rii_search(const Rii& index, const py::array& tables_in, std::size_t topk, std::size_t n_candidates,
+                      const OptionalArray& targets_in, const std::string& method) {
+    FloatArray tables = tables_of(tables_in);
+    if (static_cast<std::size_t>(tables.shape(1)) != index.n_subspaces() ||
+        static_cast<std::size_t>(tables.shape(2)) != index.n_codewords())
+        throw std::invalid_argument("dtable must have shape (Nq, M, Ks) of this index");
+    if (method != "linear" && method != "ivf") throw std::invalid_argument("method must be 'linear' or 'ivf'");
+    const std::int64_t* targets =
+        targets_in.is_none() ? nullptr : index_ids(targets_in.cast<py::array>(), "target_ids", SIZE_MAX);
+    const std::size_t n_targets = targets ? targets_in.cast<py::array>().shape(0) : 0;
+    const std::size_t n_queries = tables.shape(0);
+    SearchResult result;
+    {
+        py::gil_scoped_release release;
+        result = index.search(tables.data(), n_queries, topk, n_candidates, targets, n_targets,
+                              method == "linear" ? RiiMethod::linear : RiiMethod::ivf);
+    }
+    return py::make_tuple(array_of(result.ids, n_queries, topk), array_of(result.distances, n_queries, topk));
+}
+
+Rii rii_restore(const py::array& codewords_in, const std::string& metric, const py::array& codes,
+                const py::array& ids_in, const py::array& centers_in, const py::array& row_lists_in) {
+    FloatArray codewords = as_float32(codewords_in, "codewords");
+    const CodebookView codebook = codebook_of(codewords);
+    const std::uint8_t* code_data = index_codes(codes, "codes", codebook.n_subspaces);
+    const std::size_t n = codes.shape(0);
+    const std::int64_t* ids = index_ids(ids_in, "ids", n);
+    const std::uint8_t* centers = index_codes(centers_in, "centers", codebook.n_subspaces);
+    const std::int64_t* row_lists = index_ids(row_lists_in, "row_lists", n);
+    std::vector<float> values(codewords.data(), codewords.data() + codewords.size());
+    py::gil_scoped_release release;
+    return Rii::restore(std::move(values), codebook.n_subspaces, codebook.n_codewords, codebook.subspace_dim,
+                        metric_from_name(metric), code_data, ids, n, centers, centers_in.shape(0), row_lists);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -592,6 +686,35 @@ PYBIND11_MODULE(_core, m) {
         for (SimdLevel level : nanopq_cpp::supported_simd_levels()) names.emplace_back(simd_level_name(level));
         return names;
     });
+    py::class_<Rii>(m, "Rii")
+        .def(py::init(&rii_new), py::arg("codewords"), py::arg("metric"))
+        .def_static("restore", &rii_restore, py::arg("codewords"), py::arg("metric"), py::arg("codes"),
+                    py::arg("ids"), py::arg("centers"), py::arg("row_lists"))
+        .def("add", &rii_add, py::arg("codes"), py::arg("ids") = py::none(), py::arg("update_lists") = false)
+        .def("reconfigure", &rii_reconfigure, py::arg("nlist"), py::arg("iterations"), py::arg("seed"),
+             py::arg("log") = py::none())
+        .def("remove", &rii_remove, py::arg("ids"))
+        .def("clear", &Rii::clear)
+        .def("search", &rii_search, py::arg("dtables"), py::arg("topk"), py::arg("L"),
+             py::arg("target_ids") = py::none(), py::arg("method") = "ivf")
+        .def_property_readonly("N", &Rii::size)
+        .def_property_readonly("nlist", &Rii::n_lists)
+        .def_property_readonly("M", &Rii::n_subspaces)
+        .def_property_readonly("Ks", &Rii::n_codewords)
+        .def_property_readonly("next_id", &Rii::next_id)
+        .def_property_readonly("metric", [](const Rii& index) { return std::string(metric_name(index.metric())); })
+        .def_property_readonly(
+            "codes", [](const Rii& index) { return array_of(index.codes(), index.size(), index.n_subspaces()); })
+        .def_property_readonly(
+            "centers", [](const Rii& index) { return array_of(index.centers(), index.n_lists(), index.n_subspaces()); })
+        .def_property_readonly("ids", [](const Rii& index) { return array_of(index.ids(), index.size(), 1).reshape({index.size()}); })
+        .def_property_readonly("row_lists",
+                               [](const Rii& index) { return array_of(index.row_lists(), index.size(), 1).reshape({index.size()}); })
+        .def("posting_lists", [](const Rii& index) {
+            std::vector<std::vector<std::int64_t>> lists(index.n_lists());
+            for (std::size_t l = 0; l < lists.size(); ++l) lists[l] = index.list_ids(l);
+            return lists;
+        });
     m.def("get_num_threads", &get_num_threads);
     m.def("set_num_threads", &set_num_threads, py::arg("n"));
 }

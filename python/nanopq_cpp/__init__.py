@@ -16,6 +16,7 @@ from .model_file import load, save
 from .opq import OPQ
 from .packed import PackedCodes
 from .pq import PQ
+from .rii import Rii
 
 __version__: str = _core.__version__
 
@@ -24,6 +25,7 @@ __all__ = [
     "OPQ",
     "DistanceTable",
     "PackedCodes",
+    "Rii",
     "merge_topk",
     "nanopq_to_faiss",
     "faiss_to_nanopq",

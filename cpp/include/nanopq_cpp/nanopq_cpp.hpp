@@ -13,4 +13,5 @@
 #include "packed_codes.hpp"
 #include "quantizer.hpp"
 #include "merge.hpp"
+#include "rii.hpp"
 #include "model_file.hpp"
