@@ -531,14 +531,13 @@ void save_model_file_py(const std::string& path, const std::string& metric, cons
     detail::write_file(data, path);
 }
 
-
 // ---- the inverted index (rii.hpp) ------------------------------------------
 
 // A 2-D uint8 array of M columns: codes or centers for an index.
 const std::uint8_t* index_codes(const py::array& codes, const char* name, std::size_t n_subspaces) {
     if (!has_dtype<std::uint8_t>(codes) || codes.ndim() != 2 || static_cast<std::size_t>(codes.shape(1)) != n_subspaces)
-        throw std::invalid_argument(std::string(name) + " must be a uint8 array of shape (N, M=" +
-                                    std::to_string(n_subspaces) + ")");
+        throw std::invalid_argument(std::string(name) +
+                                    " must be a uint8 array of shape (N, M=" + std::to_string(n_subspaces) + ")");
     require_contiguous(codes, name);
     return static_cast<const std::uint8_t*>(codes.data());
 }
@@ -590,21 +589,29 @@ void rii_remove(Rii& index, const py::array& ids_in) {
     index.remove(ids, n);
 }
 
-TopKArrays rii_search(const Rii& index, const py::array& tables_in, std::size_t topk, std::size_t n_candidates,
-                      const OptionalArray& targets_in, const std::string& method) {
-    FloatArray tables = tables_of(tables_in);
-    if (static_cast<std::size_t>(tables.shape(1)) != index.n_subspaces() ||
-        static_cast<std::size_t>(tables.shape(2)) != index.n_codewords())
-        throw std::invalid_argument("dtable must have shape (Nq, M, Ks) of this index");
+// Tables None: the index makes each query's table (l2 entries as dtable's).
+TopKArrays rii_search(const Rii& index, const py::array& queries_in, const OptionalArray& tables_in, std::size_t topk,
+                      std::size_t n_candidates, const OptionalArray& targets_in, const std::string& method) {
+    FloatArray queries = as_float32(queries_in, "queries");
+    if (queries.ndim() != 2 || static_cast<std::size_t>(queries.shape(1)) != index.dim())
+        throw std::invalid_argument("queries must have shape (Nq, D=" + std::to_string(index.dim()) + ")");
+    FloatArray tables;
+    if (!tables_in.is_none()) {
+        tables = tables_of(tables_in.cast<py::array>());
+        if (tables.shape(0) != queries.shape(0) || static_cast<std::size_t>(tables.shape(1)) != index.n_subspaces() ||
+            static_cast<std::size_t>(tables.shape(2)) != index.n_codewords())
+            throw std::invalid_argument("dtable must have shape (Nq, M, Ks) of this index, one table a query");
+    }
+    const float* table_data = tables_in.is_none() ? nullptr : tables.data();
     if (method != "linear" && method != "ivf") throw std::invalid_argument("method must be 'linear' or 'ivf'");
     const std::int64_t* targets =
         targets_in.is_none() ? nullptr : index_ids(targets_in.cast<py::array>(), "target_ids", SIZE_MAX);
     const std::size_t n_targets = targets ? targets_in.cast<py::array>().shape(0) : 0;
-    const std::size_t n_queries = tables.shape(0);
+    const std::size_t n_queries = queries.shape(0);
     SearchResult result;
     {
         py::gil_scoped_release release;
-        result = index.search(tables.data(), n_queries, topk, n_candidates, targets, n_targets,
+        result = index.search(queries.data(), table_data, n_queries, topk, n_candidates, targets, n_targets,
                               method == "linear" ? RiiMethod::linear : RiiMethod::ivf);
     }
     return py::make_tuple(array_of(result.ids, n_queries, topk), array_of(result.distances, n_queries, topk));
@@ -688,14 +695,14 @@ PYBIND11_MODULE(_core, m) {
     });
     py::class_<Rii>(m, "Rii")
         .def(py::init(&rii_new), py::arg("codewords"), py::arg("metric"))
-        .def_static("restore", &rii_restore, py::arg("codewords"), py::arg("metric"), py::arg("codes"),
-                    py::arg("ids"), py::arg("centers"), py::arg("row_lists"))
+        .def_static("restore", &rii_restore, py::arg("codewords"), py::arg("metric"), py::arg("codes"), py::arg("ids"),
+                    py::arg("centers"), py::arg("row_lists"))
         .def("add", &rii_add, py::arg("codes"), py::arg("ids") = py::none(), py::arg("update_lists") = false)
         .def("reconfigure", &rii_reconfigure, py::arg("nlist"), py::arg("iterations"), py::arg("seed"),
              py::arg("log") = py::none())
         .def("remove", &rii_remove, py::arg("ids"))
         .def("clear", &Rii::clear)
-        .def("search", &rii_search, py::arg("dtables"), py::arg("topk"), py::arg("L"),
+        .def("search", &rii_search, py::arg("queries"), py::arg("dtables"), py::arg("topk"), py::arg("L"),
              py::arg("target_ids") = py::none(), py::arg("method") = "ivf")
         .def_property_readonly("N", &Rii::size)
         .def_property_readonly("nlist", &Rii::n_lists)
@@ -707,9 +714,11 @@ PYBIND11_MODULE(_core, m) {
             "codes", [](const Rii& index) { return array_of(index.codes(), index.size(), index.n_subspaces()); })
         .def_property_readonly(
             "centers", [](const Rii& index) { return array_of(index.centers(), index.n_lists(), index.n_subspaces()); })
-        .def_property_readonly("ids", [](const Rii& index) { return array_of(index.ids(), index.size(), 1).reshape({index.size()}); })
-        .def_property_readonly("row_lists",
-                               [](const Rii& index) { return array_of(index.row_lists(), index.size(), 1).reshape({index.size()}); })
+        .def_property_readonly(
+            "ids", [](const Rii& index) { return array_of(index.ids(), index.size(), 1).reshape({index.size()}); })
+        .def_property_readonly(
+            "row_lists",
+            [](const Rii& index) { return array_of(index.row_lists(), index.size(), 1).reshape({index.size()}); })
         .def("posting_lists", [](const Rii& index) {
             std::vector<std::vector<std::int64_t>> lists(index.n_lists());
             for (std::size_t l = 0; l < lists.size(); ++l) lists[l] = index.list_ids(l);

@@ -176,7 +176,10 @@ class Rii:
         self.threshold = self._cost_threshold()
 
     def add(
-        self, vecs: np.ndarray, update_posting_lists: Union[bool, str] = "auto", ids: Optional[np.ndarray] = None
+        self,
+        vecs: np.ndarray,
+        update_posting_lists: Union[bool, str] = "auto",
+        ids: Optional[np.ndarray] = None,
     ) -> None:
         """Encodes vectors and appends their codes; with ``update_posting_lists``
         (True, or 'auto' once there are lists) each joins its nearest list.
@@ -274,14 +277,23 @@ class Rii:
             raise InputError("method 'ivf' needs posting lists: call reconfigure() or add_configure() first")
         return method
 
-    def _search_tables(
-        self, tables: np.ndarray, topk: int, L: int, target_ids: Optional[np.ndarray], method: str
+    def _search_space(
+        self, queries: np.ndarray, topk: int, L: int, target_ids: Optional[np.ndarray], method: str
     ) -> Tuple[np.ndarray, np.ndarray]:
+        """The search of (Nq, D) float32 queries already in the PQ's space (rotated, for OPQ)."""
         n_targets = self.N if target_ids is None else len(target_ids)
         chosen = self._method(method, n_targets, L)
-        check_allocation(top_k_bytes(len(tables), topk, min(n_targets, L)), "the search results")
+        # l2 tables are made in the core, one query at a time: the same
+        # entries as dtable's, to the bit. 'dot' tables come from numpy, as
+        # dtable's do (its BLAS rounds its own way, docs/exactness.md).
+        tables = (
+            None
+            if self.fine_quantizer.metric == "l2"
+            else _inner_pq(self.fine_quantizer).dtable(queries).dtable
+        )
+        check_allocation(top_k_bytes(len(queries), topk, min(n_targets, L)), "the search results")
         with core_errors():
-            return self._index.search(tables, topk, L, target_ids, chosen)
+            return self._index.search(queries, tables, topk, L, target_ids, chosen)
 
     def search(
         self,
@@ -311,9 +323,13 @@ class Rii:
         topk = as_int(topk, "topk", minimum=1)
         L = self._resolve_L(min(topk, self.N), L)
         target_ids = _target_ids(target_ids)
-        tables = self.fine_quantizer.dtable(queries).dtable
-        tables = tables.reshape((-1,) + tables.shape[-2:])
-        ids, dists = self._search_tables(tables, topk, L, target_ids, method)
+        batch = as_float32(queries, "queries", (1, 2), finite=True)
+        if isinstance(self.fine_quantizer, OPQ):
+            # Rotated as given (a vector or a matrix), as OPQ.dtable rotates it:
+            # numpy's product of one vector and of a batch may round differently.
+            batch = np.ascontiguousarray(self.fine_quantizer.rotate(batch), dtype=np.float32)
+        batch = batch.reshape(-1, batch.shape[-1])
+        ids, dists = self._search_space(batch, topk, L, target_ids, method)
         if np.ndim(queries) == 1:
             return ids[0], dists[0]
         return ids, dists
@@ -393,7 +409,9 @@ class Rii:
             "nanopq_cpp_state": _STATE_VERSION,
             "fine_quantizer": self.fine_quantizer,
             "verbose": self._verbose,
-            "threshold": None if self.threshold is None else np.asarray(self.threshold.coeffs, dtype=np.float64),
+            "threshold": None
+            if self.threshold is None
+            else np.asarray(self.threshold.coeffs, dtype=np.float64),
             "codes": self._index.codes,
             "ids": self._index.ids,
             "centers": self._index.centers,
@@ -433,17 +451,16 @@ class _RiiCpp:
     def __init__(self, owner: Rii) -> None:
         self._owner = owner
 
-    def _tables(self, query: np.ndarray) -> np.ndarray:
-        query = as_float32(query, "query", (1,), finite=True)
-        return _inner_pq(self._owner.fine_quantizer).dtable(query).dtable[np.newaxis]
-
-    def _run(self, query: np.ndarray, topk: int, target_ids: np.ndarray, L: int, method: str) -> Tuple[list, list]:
+    def _run(
+        self, query: np.ndarray, topk: int, target_ids: np.ndarray, L: int, method: str
+    ) -> Tuple[list, list]:
         owner = self._owner
         targets = _target_ids(target_ids)
         if targets is not None and len(targets) == 0:
             targets = None
         topk = as_int(topk, "topk", minimum=1)
-        ids, dists = owner._search_tables(self._tables(query), topk, L, targets, method)
+        query = as_float32(query, "query", (1,), finite=True)
+        ids, dists = owner._search_space(query[np.newaxis], topk, L, targets, method)
         found = ids[0] >= 0
         return ids[0][found].tolist(), dists[0][found].astype(np.float64).tolist()
 

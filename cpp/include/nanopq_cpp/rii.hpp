@@ -53,12 +53,13 @@ public:
           subspace_dim_(subspace_dim),
           metric_(metric) {
         require(n_subspaces > 0 && subspace_dim > 0, "Rii needs M > 0 and Ds > 0");
-        require(n_codewords > 0 && n_codewords <= 256, "Rii needs 1 <= Ks <= 256 (uint8 codes), got Ks = " +
-                                                           std::to_string(n_codewords));
+        require(n_codewords > 0 && n_codewords <= 256,
+                "Rii needs 1 <= Ks <= 256 (uint8 codes), got Ks = " + std::to_string(n_codewords));
         require(codewords_.size() ==
                     checked_product(checked_product(n_subspaces, n_codewords, "codewords"), subspace_dim, "codewords"),
                 "codewords must hold M * Ks * Ds floats");
         detail::require_finite(codewords_.data(), codewords_.size(), "codewords");
+        maker_ = impl::TableMaker(codebook(), metric_);
     }
 
     /// M, the codes a row.
@@ -69,6 +70,8 @@ public:
     std::size_t subspace_dim() const { return subspace_dim_; }
     /// The metric of the distance tables.
     Metric metric() const { return metric_; }
+    /// D = M * Ds, the dimension of a query.
+    std::size_t dim() const { return n_subspaces_ * subspace_dim_; }
     /// The codewords, [M][Ks][Ds].
     const std::vector<float>& codewords() const { return codewords_; }
     /// The number of rows.
@@ -125,8 +128,7 @@ public:
         const std::size_t first = size();
         std::vector<std::uint32_t> labels(update_lists ? n : 0);
         if (update_lists)
-            impl::assign_to_centers(codebook(), centers_.data(), lists_.size(), codes, n, labels.data(),
-                                    num_threads_);
+            impl::assign_to_centers(codebook(), centers_.data(), lists_.size(), codes, n, labels.data(), num_threads_);
         codes_.reserve(codes_.size() + checked_product(n, n_subspaces_, "codes"));  // may throw: nothing changed yet
         ids_.reserve(ids_.size() + n);
         list_of_row_.reserve(ids_.size() + n);
@@ -140,10 +142,8 @@ public:
             if (identity_ids_ && new_ids[i] != static_cast<std::int64_t>(first + i)) identity_ids_ = false;
         }
         if (!identity_ids_) index_ids();
-        if (update_lists) {
+        if (update_lists)
             for (std::size_t i = 0; i < n; ++i) join_list(first + i, labels[i]);
-            for (impl::PostingList& list : lists_) impl::pack_new_blocks(list, codes_.data(), n_subspaces_, n_codewords_);
-        }
     }
 
     /// Trains n_lists coarse centers on the codes with PQk-means
@@ -151,8 +151,8 @@ public:
     /// and puts every row in the list of its nearest center.
     void reconfigure(std::size_t n_lists, std::size_t iterations = 5, std::uint64_t seed = 123,
                      const Logger& log = {}) {
-        require(n_lists > 0 && n_lists <= size(), "nlist must be in [1, N = " + std::to_string(size()) +
-                                                      "], got " + std::to_string(n_lists));
+        require(n_lists > 0 && n_lists <= size(),
+                "nlist must be in [1, N = " + std::to_string(size()) + "], got " + std::to_string(n_lists));
         require(n_lists < impl::kNoList, "nlist is too large");
         require(iterations > 0, "iter must be positive");
         std::vector<std::uint8_t> centers =
@@ -185,8 +185,10 @@ public:
         ids_.resize(kept);
         identity_ids_ = true;
         for (std::size_t r = 0; r < kept; ++r) identity_ids_ = identity_ids_ && ids_[r] == static_cast<std::int64_t>(r);
-        if (identity_ids_) sorted_ids_.clear();
-        else index_ids();
+        if (identity_ids_)
+            sorted_ids_.clear();
+        else
+            index_ids();
         std::vector<std::uint8_t> centers = std::move(centers_);
         set_lists(std::move(centers), labels);
     }
@@ -209,8 +211,7 @@ public:
     /// Checks all of them.
     static Rii restore(std::vector<float> codewords, std::size_t n_subspaces, std::size_t n_codewords,
                        std::size_t subspace_dim, Metric metric, const std::uint8_t* codes, const std::int64_t* ids,
-                       std::size_t n, const std::uint8_t* centers, std::size_t n_lists,
-                       const std::int64_t* row_lists) {
+                       std::size_t n, const std::uint8_t* centers, std::size_t n_lists, const std::int64_t* row_lists) {
         Rii index(std::move(codewords), n_subspaces, n_codewords, subspace_dim, metric);
         index.add(codes, n, ids, false);
         require(n_lists < impl::kNoList, "nlist is too large");
@@ -220,9 +221,8 @@ public:
         for (std::size_t r = 0; r < n; ++r) {
             if (row_lists[r] == -1) continue;
             if (row_lists[r] < 0 || static_cast<std::size_t>(row_lists[r]) >= n_lists)
-                throw std::out_of_range("the list of row " + std::to_string(r) + " is " +
-                                        std::to_string(row_lists[r]) + ", not -1 or a list < nlist = " +
-                                        std::to_string(n_lists));
+                throw std::out_of_range("the list of row " + std::to_string(r) + " is " + std::to_string(row_lists[r]) +
+                                        ", not -1 or a list < nlist = " + std::to_string(n_lists));
             labels[r] = static_cast<std::uint32_t>(row_lists[r]);
         }
         index.set_lists(std::vector<std::uint8_t>(centers, centers + n_lists * n_subspaces), labels);
@@ -239,7 +239,8 @@ public:
             if (identity_ids_) {
                 if (id >= 0 && static_cast<std::size_t>(id) < size()) row = static_cast<std::size_t>(id);
             } else {
-                const auto at = std::lower_bound(sorted_ids_.begin(), sorted_ids_.end(), std::make_pair(id, std::size_t{0}));
+                const auto at =
+                    std::lower_bound(sorted_ids_.begin(), sorted_ids_.end(), std::make_pair(id, std::size_t{0}));
                 if (at != sorted_ids_.end() && at->first == id) row = at->second;
             }
             if (row == size())
@@ -256,16 +257,31 @@ public:
         return rows;
     }
 
-    /// The k best rows for each of n_queries distance tables ([q][M][Ks],
-    /// this index's M and Ks and metric), as ids; among the rows of
-    /// `target_ids` only, when given. `n_candidates` is rii's L: the ivf method
+    /// search() with each query's distance table made here from the
+    /// codewords (nanopq's l2 entries to the bit; inner products summed in
+    /// order, where numpy's BLAS may round otherwise). Throws
+    /// std::invalid_argument for a query whose table overflows float32.
+    SearchResult search(const float* queries, std::size_t n_queries, std::size_t k, std::size_t n_candidates,
+                        const std::int64_t* target_ids = nullptr, std::size_t n_targets = 0,
+                        RiiMethod method = RiiMethod::ivf) const {
+        return search(queries, nullptr, n_queries, k, n_candidates, target_ids, n_targets, method);
+    }
+
+    /// The k best rows for each of n_queries queries ([q][M * Ds], in the
+    /// codewords' space: rotated, for OPQ), as ids, with their distance
+    /// tables ([q][M][Ks], this index's metric) given, or made here when
+    /// `tables` is null; among the rows of
+    /// `target_ids` only, when given. The queries rank the lists (by their
+    /// l2 distance, or inner product, to the decoded centers); the tables
+    /// give the distances. `n_candidates` is rii's L: the ivf method
     /// takes candidates list by list until it has that many (rii's rule, see
     /// impl/inverted_lists.hpp) and returns their exact top-k; linear returns
     /// the exact top-k of all rows (or all targets). Empty slots hold id -1.
-    SearchResult search(const float* tables, std::size_t n_queries, std::size_t k, std::size_t n_candidates,
-                        const std::int64_t* target_ids, std::size_t n_targets, RiiMethod method) const {
+    SearchResult search(const float* queries, const float* tables, std::size_t n_queries, std::size_t k,
+                        std::size_t n_candidates, const std::int64_t* target_ids, std::size_t n_targets,
+                        RiiMethod method) const {
         require(k > 0, "topk must be positive");
-        require(n_queries == 0 || tables != nullptr, "search needs distance tables");
+        require(n_queries == 0 || queries != nullptr, "search needs queries");
         require(method == RiiMethod::linear || !lists_.empty(),
                 "the ivf search needs posting lists: call reconfigure (or add_configure) first");
         require(method == RiiMethod::linear || n_candidates >= k,
@@ -282,6 +298,15 @@ public:
         result.ids.resize(checked_product(n_queries, k, "search results"));
         result.distances.resize(result.ids.size());
         if (method == RiiMethod::linear) {
+            std::vector<float> made;
+            if (!tables) {  // the flat scan takes the batch's tables at once
+                made.resize(checked_product(n_queries, maker_.table_size(), "distance tables"));
+                for (std::size_t q = 0; q < n_queries; ++q) {
+                    maker_.make(impl::active_kernels(), queries + q * dim(), made.data() + q * maker_.table_size());
+                    impl::require_finite_table(made.data() + q * maker_.table_size(), maker_.table_size(), q);
+                }
+                tables = made.data();
+            }
             std::vector<std::int64_t> subset(rows.begin(), rows.end());
             impl::search(tables, n_queries, n_subspaces_, n_codewords_, codes_.data(), size(), k, metric_,
                          target_ids ? subset.data() : nullptr, subset.size(), result.ids.data(),
@@ -290,8 +315,9 @@ public:
             const impl::ListsView lists = view();
             impl::TargetRows targets;
             if (target_ids) targets = impl::target_rows(lists, rows);
-            impl::search_lists(lists, tables, n_queries, k, n_candidates, metric_, target_ids ? &targets : nullptr,
-                               result.ids.data(), result.distances.data(), num_threads_);
+            impl::search_lists(lists, queries, tables, maker_, n_queries, k, n_candidates, metric_,
+                               target_ids ? &targets : nullptr, result.ids.data(), result.distances.data(),
+                               num_threads_);
         }
         for (std::int64_t& id : result.ids)
             if (id >= 0) id = ids_[static_cast<std::size_t>(id)];
@@ -305,11 +331,10 @@ private:
 
     impl::ListsView view() const {
         impl::ListsView lists;
-        lists.codes = codes_.data();
         lists.n_rows = size();
         lists.n_subspaces = n_subspaces_;
         lists.n_codewords = n_codewords_;
-        lists.centers = centers_.data();
+        lists.coarse = &coarse_;
         lists.lists = lists_.data();
         lists.n_lists = lists_.size();
         lists.list_of_row = list_of_row_.data();
@@ -327,9 +352,10 @@ private:
         for (std::size_t j = 0; j < new_ids.size(); ++j) {
             const std::int64_t id = new_ids[j];
             const bool present =
-                identity_ids_ ? id >= 0 && static_cast<std::size_t>(id) < size()
-                              : std::binary_search(sorted_ids_.begin(), sorted_ids_.end(), std::make_pair(id, std::size_t{0}),
-                                                   [](const auto& a, const auto& b) { return a.first < b.first; });
+                identity_ids_
+                    ? id >= 0 && static_cast<std::size_t>(id) < size()
+                    : std::binary_search(sorted_ids_.begin(), sorted_ids_.end(), std::make_pair(id, std::size_t{0}),
+                                         [](const auto& a, const auto& b) { return a.first < b.first; });
             if (present)
                 throw std::invalid_argument("ids[" + std::to_string(j) + "] = " + std::to_string(id) +
                                             " is already in the index");
@@ -346,7 +372,9 @@ private:
     void join_list(std::size_t row, std::uint32_t list) {
         list_of_row_[row] = list;
         position_of_row_[row] = static_cast<std::uint32_t>(lists_[list].rows.size());
-        lists_[list].rows.push_back(row);
+        impl::with_layout(n_codewords_, [&](auto layout) {
+            impl::append_to_list(layout, lists_[list], row, codes_.data() + row * n_subspaces_, n_subspaces_);
+        });
     }
 
     // Rebuilds the lists from each row's list (kNoList for none).
@@ -356,17 +384,25 @@ private:
         std::vector<std::size_t> sizes(n_lists, 0);
         for (std::uint32_t label : labels)
             if (label != impl::kNoList) ++sizes[label];
-        for (std::size_t l = 0; l < n_lists; ++l) lists[l].rows.reserve(sizes[l]);
+        for (std::size_t l = 0; l < n_lists; ++l) {
+            lists[l].rows.reserve(sizes[l]);
+            lists[l].blocks.reserve(sizes[l] * n_subspaces_);
+        }
+        coarse_ = coarse_centers(centers);
         centers_ = std::move(centers);
         lists_ = std::move(lists);
         list_of_row_.assign(size(), impl::kNoList);
         position_of_row_.assign(size(), 0);
         for (std::size_t row = 0; row < size(); ++row)
             if (labels[row] != impl::kNoList) join_list(row, labels[row]);
-        const int threads = impl::threads_for(size() * n_subspaces_, std::size_t{1} << 20, num_threads_);
-        impl::parallel_for(lists_.size(), threads, [&](std::size_t l) {
-            impl::pack_new_blocks(lists_[l], codes_.data(), n_subspaces_, n_codewords_);
-        });
+    }
+
+    // The centers decoded for the ranking of lists.
+    impl::CoarseCenters coarse_centers(const std::vector<std::uint8_t>& centers) const {
+        const std::size_t n_lists = centers.size() / n_subspaces_;
+        std::vector<float> decoded(n_lists * dim());
+        impl::gather_codewords(centers.data(), n_lists, codebook(), decoded.data());
+        return impl::CoarseCenters(decoded.data(), n_lists, dim());
     }
 
     std::vector<float> codewords_;
@@ -380,6 +416,8 @@ private:
     std::int64_t next_id_ = 0;
     std::vector<std::uint8_t> centers_;
     std::vector<impl::PostingList> lists_;
+    impl::CoarseCenters coarse_;
+    impl::TableMaker maker_;
     std::vector<std::uint32_t> list_of_row_, position_of_row_;
 };
 

@@ -51,9 +51,15 @@ inline std::size_t lowest_bit(Mask mask) {
 // a row's key is the float sum F of its M keys as the adist entry adds them
 // (negating every term negates a float sum exactly). For subspace m let
 // lo_m = min_k key[m][k], and let the level of entry x be
-//     q(x) = min(levels, floor((x - lo_m) / step))      (computed in double)
-// so that x >= lo_m + step * q(x) - step * 1e-13: the division is off by at
-// most 2^-52 relative, and (x - lo_m) / step <= levels <= 255. A row with
+//     q(x) = min(levels, trunc(fl(fl(x - lo_m) * shrunk)))    (in float)
+// where shrunk = fl(1 / step) * (1 - 2^-20). Each of the three roundings
+// (the difference, the reciprocal, the product) is off by at most u = 2^-24
+// relative and all are >= 0, so fl(...) <= (x - lo_m) / step * (1 + u)^3
+// (1 - 2^-20) < (x - lo_m) / step: a level never overstates its entry,
+//     x >= lo_m + step * q(x) - step * 1e-13
+// (the 1e-13 is the margin of an earlier double-precision form, kept in the
+// slack), and (x - lo_m) / step <= levels <= 255. In float, the loop over a
+// table row vectorizes: it costs a tenth of the double division. A row with
 // level sum Q and exact real key sum S = sum_m x_m then has
 //     S >= B + step * Q - M * step * 1e-13,           B = sum_m lo_m,
 // and its float sum F, whatever the order of additions, is within
@@ -85,9 +91,21 @@ struct QuantizedTable {
 // Quantizes one M x Ks table into `lut` (Layout's LUT layout,
 // fast_scan_scalar.hpp). Leaves `fast` false when the table cannot be scanned
 // this way.
+//
+// `reach`, when finite, is a key that k rows are known to reach (the k-th
+// best of some rows): a row of the top k has M entries summing (above their
+// floors) to at most reach - B, so the levels need not cover the whole
+// range of an entry: they cover kReachShare / M of reach - B, and larger
+// entries saturate at the top level, which still never overstates them (the
+// level is below the entry). Finer steps pass fewer rows to the exact check.
+// 12 / M of the reach an entry: the fewest rows passed on 1M image patches
+// (PQ32x8, nlist 1024) among 1 to 32 (4: 20% more rows, 32: 80% more).
+inline constexpr double kReachShare = 12.0;
+
 template <class Layout>
 QuantizedTable quantize_table(Layout, const float* table, std::size_t n_subspaces, std::size_t n_codewords,
-                              Metric metric, std::uint8_t* lut) {
+                              Metric metric, std::uint8_t* lut, float reach = std::numeric_limits<float>::infinity()) {
+    const KernelTable& kernels = active_kernels();
     QuantizedTable quantized;
     const std::size_t M = n_subspaces, Ks = n_codewords;
     // 16-bit sums: M * levels <= 65535. 4-bit LUT entries stay <= 127 so
@@ -96,30 +114,29 @@ QuantizedTable quantize_table(Layout, const float* table, std::size_t n_subspace
     if (levels == 0) return quantized;
     std::vector<double> lowest(M);
     double largest_range = 0.0, sum_largest = 0.0, offset = 0.0;
+    const float sign = metric == Metric::dot ? -1.0f : 1.0f;  // key_of(metric, x) == sign * x exactly
     for (std::size_t m = 0; m < M; ++m) {
-        float low = std::numeric_limits<float>::infinity(), high = -low, largest = 0.0f;
-        for (std::size_t k = 0; k < Ks; ++k) {
-            const float key = key_of(metric, table[m * Ks + k]);
-            if (!std::isfinite(key)) return quantized;
-            low = (std::min)(low, key);
-            high = (std::max)(high, key);
-            largest = (std::max)(largest, std::fabs(key));
-        }
+        const float* entries = table + m * Ks;
+        float low, high;
+        if (!kernels.key_range(entries, Ks, sign, &low, &high)) return quantized;
         lowest[m] = low;
         largest_range = (std::max)(largest_range, static_cast<double>(high) - low);
-        sum_largest += largest;
+        sum_largest += (std::max)(std::fabs(low), std::fabs(high));
         offset += low;
     }
     if (!(sum_largest < 0.25 * FLT_MAX)) return quantized;
-    const double step = largest_range > 0.0 ? largest_range / static_cast<double>(levels) : 1.0;
+    double covered = largest_range;
+    if (std::isfinite(reach) && static_cast<double>(reach) - offset > 0.0)
+        covered = (std::min)(covered, (static_cast<double>(reach) - offset) * kReachShare / static_cast<double>(M));
+    const double step = covered > 0.0 ? covered / static_cast<double>(levels) : 1.0;
+    // A step below FLT_MIN would make its reciprocal infinite.
+    if (!(step >= 1e-30)) return quantized;
+    const float shrunk = static_cast<float>(1.0 / step) * (1.0f - 0x1.0p-20f);
+    const int top_level = static_cast<int>(levels);
     std::fill(lut, lut + Layout::lut_bytes(M), std::uint8_t{0});
     for (std::size_t m = 0; m < M; ++m) {
         std::uint8_t* row = lut + Layout::lut_offset(m);
-        for (std::size_t k = 0; k < Ks; ++k) {
-            const double level =
-                std::floor((static_cast<double>(key_of(metric, table[m * Ks + k])) - lowest[m]) / step);
-            row[k] = static_cast<std::uint8_t>((std::min)(static_cast<double>(levels), (std::max)(0.0, level)));
-        }
+        kernels.key_levels(table + m * Ks, Ks, sign, static_cast<float>(lowest[m]), shrunk, top_level, row);
     }
     // gamma_{M-1} <= 1.01 M u while M u < 0.01 (M <= 65535 here).
     const double gamma = 1.01 * static_cast<double>(M) * std::ldexp(1.0, -24);

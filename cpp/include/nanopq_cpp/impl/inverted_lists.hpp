@@ -2,29 +2,33 @@
 // Posting lists over uint8 PQ codes (Ks <= 256), and the exact top-k search
 // through them: the engine of the inverted index (../rii.hpp).
 //
-// A query ranks the lists by the ADC distance to their coarse centers (which
-// are PQ codes, pq_kmeans.hpp) and takes candidates list by list, as rii
-// does: it stops once L candidates are taken (inside a list if need be), or
-// after the first w = round(L * nlist / n_candidates) + 3 lists if k are
+// A query ranks the lists by the l2 distance (or inner product) between it
+// and their decoded coarse centers, and takes candidates list by list, as
+// rii does: it stops once L candidates are taken (inside a list if need be),
+// or after the first w = round(L * nlist / n_candidates) + 3 lists if k are
 // taken by then. Within those candidates the result is exact: the ids and
 // distances a flat search (adc.hpp) of the same rows gives, ties to the lower
 // row. Long scans run the fast scan over the lists' packed blocks with the
-// rounding bound of fast_scan.hpp, short ones the exact ADC scan; both give
-// the same result, so the choice is only a matter of speed.
+// rounding bound of fast_scan.hpp, short ones the exact ADC; both give the
+// same result, so the choice is only a matter of speed.
 //
-// Internal: trusts its callers (rows, lists and positions it was given by
-// the index that owns them).
+// Internal: trusts its callers (rows, lists and places it was given by the
+// index that owns them).
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "../common.hpp"
 #include "adc.hpp"
 #include "fast_scan.hpp"
 #include "packed_layout.hpp"
+#include "pq.hpp"
+#include "simd/scalar.hpp"
 #include "top_k.hpp"
 
 namespace nanopq_cpp::impl {
@@ -32,51 +36,71 @@ namespace nanopq_cpp::impl {
 // The list of a row that is in none (added without updating the lists).
 inline constexpr std::uint32_t kNoList = 0xFFFFFFFFu;
 
-// One posting list: its rows of the index's codes, ascending, and the codes
-// of its first rows packed in full blocks (packed_layout.hpp). Rows after the
-// last full block are read from the index's row-major codes.
+// One posting list: its rows of the index's codes, ascending, and a copy of
+// their codes side by side, so a scan reads no other memory: the first rows
+// packed in full blocks (packed_layout.hpp), the rest row-major (M bytes a
+// row) until they fill a block.
 struct PostingList {
     std::vector<std::size_t> rows;
     std::vector<std::uint8_t> blocks;
+    std::vector<std::uint8_t> tail;
+};
+
+// Appends `row`, whose codes are `code` (M values), to the list.
+template <class Layout>
+void append_to_list(Layout, PostingList& list, std::size_t row, const std::uint8_t* code, std::size_t M) {
+    list.rows.push_back(row);
+    list.tail.insert(list.tail.end(), code, code + M);
+    if (list.tail.size() < Layout::kRowsPerBlock * M) return;
+    const std::size_t at = list.blocks.size();
+    list.blocks.resize(at + Layout::block_bytes(M), 0);
+    for (std::size_t j = 0; j < Layout::kRowsPerBlock; ++j)
+        for (std::size_t m = 0; m < M; ++m) Layout::put_in_block(list.blocks.data() + at, j, m, list.tail[j * M + m]);
+    list.tail.clear();
+}
+
+// The coarse centers as the ranking reads them: decoded, in the column
+// blocks of the kernel table's dot_columns (simd/scalar.hpp), and their
+// squared norms.
+struct CoarseCenters {
+    std::vector<float> blocks;
+    std::vector<float> norms;
+    std::size_t dim = 0;
+
+    CoarseCenters() = default;
+    // From n decoded centers ([n][dim]).
+    CoarseCenters(const float* centers, std::size_t n, std::size_t dim_) : norms(n), dim(dim_) {
+        const std::size_t width = reference::kColumnBlock;
+        blocks.assign((n + width - 1) / width * width * dim, 0.0f);
+        for (std::size_t l = 0; l < n; ++l) {
+            float norm = 0.0f;
+            for (std::size_t d = 0; d < dim; ++d) {
+                const float value = centers[l * dim + d];
+                blocks[(l / width) * dim * width + d * width + l % width] = value;
+                norm += value * value;
+            }
+            norms[l] = norm;
+        }
+    }
 };
 
 // An index as the search reads it.
 struct ListsView {
-    const std::uint8_t* codes = nullptr;  // [n_rows][M]
     std::size_t n_rows = 0, n_subspaces = 0, n_codewords = 0;
-    const std::uint8_t* centers = nullptr;  // [n_lists][M]
+    const CoarseCenters* coarse = nullptr;
     const PostingList* lists = nullptr;
     std::size_t n_lists = 0;
     const std::uint32_t* list_of_row = nullptr;      // kNoList for a row in no list
     const std::uint32_t* position_of_row = nullptr;  // its place in that list
 };
 
-// Packs the list's rows that now fill whole blocks and are not packed yet.
-inline void pack_new_blocks(PostingList& list, const std::uint8_t* codes, std::size_t M, std::size_t Ks) {
-    with_layout(Ks, [&](auto layout) {
-        using Layout = decltype(layout);
-        const std::size_t rows_per_block = Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
-        std::vector<std::uint8_t> block_codes(rows_per_block * M);
-        for (std::size_t packed = list.blocks.size() / block_bytes * rows_per_block;
-             packed + rows_per_block <= list.rows.size(); packed += rows_per_block) {
-            for (std::size_t j = 0; j < rows_per_block; ++j)
-                std::copy_n(codes + list.rows[packed + j] * M, M, block_codes.data() + j * M);
-            const std::size_t at = list.blocks.size();
-            list.blocks.resize(at + block_bytes, 0);
-            for (std::size_t j = 0; j < rows_per_block; ++j)
-                for (std::size_t m = 0; m < M; ++m)
-                    Layout::put_in_block(list.blocks.data() + at, j, m, block_codes[j * M + m]);
-        }
-    });
-}
-
 // A search's subset of rows, as each list sees it: the places of its target
 // rows, ascending, and a bit a row of the index.
 struct TargetRows {
-    std::vector<std::size_t> first;         // n_lists + 1: list l's places are places[first[l] .. first[l + 1])
-    std::vector<std::uint32_t> places;      // places in their list
-    std::vector<std::uint64_t> row_bits;    // bit r: row r is a target
-    std::size_t n_rows = 0;                 // targets (in lists or not)
+    std::vector<std::size_t> first;     // n_lists + 1: list l's places are places[first[l] .. first[l + 1])
+    std::vector<std::uint32_t> places;  // places in their list
+    std::vector<std::uint64_t> row_bits;
+    std::size_t n_rows = 0;  // targets (in lists or not)
 
     bool has(std::size_t row) const { return (row_bits[row / 64] >> (row % 64)) & 1u; }
 };
@@ -96,7 +120,8 @@ inline TargetRows target_rows(const ListsView& view, const std::vector<std::size
     std::vector<std::size_t> filled(targets.first.begin(), targets.first.end() - 1);
     // Ascending rows give ascending places within each list.
     for (std::size_t row : rows)
-        if (view.list_of_row[row] != kNoList) targets.places[filled[view.list_of_row[row]]++] = view.position_of_row[row];
+        if (view.list_of_row[row] != kNoList)
+            targets.places[filled[view.list_of_row[row]]++] = view.position_of_row[row];
     return targets;
 }
 
@@ -106,143 +131,284 @@ struct ListSegment {
     std::size_t places;
 };
 
+// Buffers of one thread's queries.
+struct ListScanBuffers {
+    std::vector<float> table, coarse, distances;
+    std::vector<Neighbor> order, selected;
+    std::vector<ListSegment> plan;
+    std::vector<std::uint32_t> places;
+    std::vector<std::uint8_t> lut;
+    std::vector<std::uint64_t> masks;
+};
+
+// Keys of the query (dim floats) to every center, smaller is nearer: the l2
+// distance less the query's own norm, or the negated inner product.
+inline void coarse_keys(const KernelTable& kernels, const CoarseCenters& coarse, std::size_t n_lists,
+                        const float* query, Metric metric, float* keys) {
+    kernels.dot_columns(query, coarse.blocks.data(), n_lists, coarse.dim, keys);
+    if (metric == Metric::dot) {
+        for (std::size_t l = 0; l < n_lists; ++l) keys[l] = -keys[l];
+    } else {
+        for (std::size_t l = 0; l < n_lists; ++l) keys[l] = coarse.norms[l] - 2.0f * keys[l];
+    }
+}
+
+// Moves the `count` best of order[first..] to order[first, first + count),
+// best first; the others follow in any order. A stretch short next to the
+// rest is picked in one pass that mostly compares with the worst kept (a
+// heap's partial sort costs three times as much for 8 of 1024 lists).
+inline void select_best(std::vector<Neighbor>& order, std::size_t first, std::size_t count,
+                        std::vector<Neighbor>& selected) {
+    const std::size_t rest = order.size() - first;
+    if (count * 16 >= rest) {
+        std::partial_sort(order.begin() + static_cast<std::ptrdiff_t>(first),
+                          order.begin() + static_cast<std::ptrdiff_t>(first + count), order.end());
+        return;
+    }
+    selected.clear();  // the best so far, sorted; Neighbor's order is total (ties to the lower id, NaN last)
+    for (std::size_t i = first; i < order.size(); ++i) {
+        if (selected.size() == count && !(order[i] < selected.back())) continue;
+        if (selected.size() == count) selected.pop_back();
+        selected.insert(std::upper_bound(selected.begin(), selected.end(), order[i]), order[i]);
+    }
+    // The selected to the front, the others after them: Neighbors are distinct (ids), so
+    // a neighbor is selected if it is not after the last selected one.
+    std::size_t write = first + count;
+    const Neighbor last = selected.back();
+    std::vector<Neighbor> others;
+    others.reserve(rest - count);
+    for (std::size_t i = first; i < order.size(); ++i)
+        if (last < order[i]) others.push_back(order[i]);
+    std::copy(selected.begin(), selected.end(), order.begin() + static_cast<std::ptrdiff_t>(first));
+    std::copy(others.begin(), others.end(), order.begin() + static_cast<std::ptrdiff_t>(write));
+}
+
 // The lists a query visits and how far, by rii's rule (see the top).
-inline void plan_lists(const KernelTable& kernels, const float* table, const ListsView& view, std::size_t k,
-                       std::size_t n_wanted, Metric metric, const TargetRows* targets, std::vector<float>& coarse,
-                       std::vector<Neighbor>& order, std::vector<ListSegment>& plan) {
+inline void plan_lists(const KernelTable& kernels, const float* query, const ListsView& view, std::size_t k,
+                       std::size_t n_wanted, Metric metric, const TargetRows* targets, ListScanBuffers& buffers) {
     const std::size_t n_lists = view.n_lists;
-    coarse.resize(n_lists);
-    kernels.adist_u8(table, view.n_subspaces, view.n_codewords, view.centers, n_lists, coarse.data());
+    std::vector<Neighbor>& order = buffers.order;
+    buffers.coarse.resize(n_lists);
+    coarse_keys(kernels, *view.coarse, n_lists, query, metric, buffers.coarse.data());
     order.resize(n_lists);
-    for (std::size_t l = 0; l < n_lists; ++l)
-        order[l] = Neighbor{key_of(metric, coarse[l]), static_cast<std::int64_t>(l)};
+    for (std::size_t l = 0; l < n_lists; ++l) order[l] = Neighbor{buffers.coarse[l], static_cast<std::int64_t>(l)};
     const std::size_t n_candidates = targets ? targets->n_rows : view.n_rows;
     const double share = static_cast<double>(n_wanted) * static_cast<double>(n_lists) /
                          static_cast<double>((std::max)(std::size_t{1}, n_candidates));
     const std::size_t w = (std::min)(n_lists, static_cast<std::size_t>(std::round(share)) + 3);
-    plan.clear();
+    buffers.plan.clear();
     std::size_t sorted = 0, taken = 0;
     for (std::size_t i = 0; i < n_lists; ++i) {
-        if (i == sorted) {  // sort the order a stretch at a time: most queries need few lists
+        if (i == sorted) {  // sort a stretch at a time: most queries need few lists
             const std::size_t next = (std::min)(n_lists, (std::max)({2 * sorted, w, std::size_t{8}}));
-            std::partial_sort(order.begin() + sorted, order.begin() + next, order.end());
+            select_best(order, sorted, next - sorted, buffers.selected);
             sorted = next;
         }
         const std::size_t list = static_cast<std::size_t>(order[i].id);
-        const std::size_t count = targets ? targets->first[list + 1] - targets->first[list] : view.lists[list].rows.size();
+        const std::size_t count =
+            targets ? targets->first[list + 1] - targets->first[list] : view.lists[list].rows.size();
         if (taken + count >= n_wanted) {
             const std::size_t need = n_wanted - taken;
             if (need > 0)
-                plan.push_back({list, targets ? targets->places[targets->first[list] + need - 1] + 1 : need});
+                buffers.plan.push_back({list, targets ? targets->places[targets->first[list] + need - 1] + 1 : need});
             return;
         }
-        if (count > 0) plan.push_back({list, view.lists[list].rows.size()});
+        if (count > 0) buffers.plan.push_back({list, view.lists[list].rows.size()});
         taken += count;
         if (i + 1 == w && taken >= k) return;
     }
 }
 
-// Buffers of one thread's queries.
-struct ListScanBuffers {
-    std::vector<float> coarse, distances;
-    std::vector<Neighbor> order;
-    std::vector<ListSegment> plan;
-    std::vector<std::size_t> rows;
-    std::vector<std::uint8_t> codes, lut;
-    std::vector<std::uint64_t> masks;
-};
-
-// Exact distances of `rows` (rows of the view), offered to `top` with the row as id.
-inline void offer_rows_exactly(const KernelTable& kernels, const float* table, const ListsView& view, Metric metric,
-                               const std::vector<std::size_t>& rows, ListScanBuffers& buffers, TopK& top) {
-    const std::size_t M = view.n_subspaces;
-    buffers.codes.resize(rows.size() * M);
-    buffers.distances.resize(rows.size());
-    for (std::size_t j = 0; j < rows.size(); ++j) std::copy_n(view.codes + rows[j] * M, M, buffers.codes.data() + j * M);
-    kernels.adist_u8(table, M, view.n_codewords, buffers.codes.data(), rows.size(), buffers.distances.data());
-    top.offer_distances(kernels, metric, buffers.distances.data(), rows.size(),
-                        [&](std::size_t j) { return static_cast<std::int64_t>(rows[j]); });
+// The ADC distance of rows [first, first + count) of a full block, as the
+// kernel table's adist entry computes it for the same codes row-major
+// (numpy's pairwise order, simd/scalar.hpp), read in place. kM > 0 fixes M
+// at compile time, so the sum unrolls.
+template <std::size_t kM, class Layout>
+void adist_in_block(Layout, const float* table, std::size_t n_subspaces, std::size_t n_codewords,
+                    const std::uint8_t* block, std::size_t first, std::size_t count, float* out) {
+    const std::size_t M = kM != 0 ? kM : n_subspaces;
+    for (std::size_t j = first; j < first + count; ++j) {
+        const auto term = [&](std::size_t m) { return table[m * n_codewords + Layout::code_in_block(block, j, m)]; };
+        if constexpr (kM != 0 && kM <= 128)
+            out[j - first] = 0.0f + reference::pairwise_block(0, kM, term);
+        else
+            out[j - first] = reference::numpy_sum(M, term);
+    }
 }
 
-// Places a list's targets must make up before the fast scan of its blocks
-// pays: below that share the few target rows are read one by one.
-inline constexpr std::size_t kDenseTargetShare = 4;  // one target in four places
+template <class Layout>
+void adist_in_block(Layout layout, const float* table, std::size_t M, std::size_t Ks, const std::uint8_t* block,
+                    std::size_t first, std::size_t count, float* out) {
+    switch (M) {
+        case 8: return adist_in_block<8>(layout, table, M, Ks, block, first, count, out);
+        case 16: return adist_in_block<16>(layout, table, M, Ks, block, first, count, out);
+        case 32: return adist_in_block<32>(layout, table, M, Ks, block, first, count, out);
+        case 64: return adist_in_block<64>(layout, table, M, Ks, block, first, count, out);
+        default: return adist_in_block<0>(layout, table, M, Ks, block, first, count, out);
+    }
+}
+
+// Exact distances of a list's places [first, first + count), offered to `top`
+// (ids: the rows); `wanted(row)` filters them.
+template <class Layout, class Wanted>
+void offer_places(Layout layout, const KernelTable& kernels, const float* table, std::size_t M, std::size_t Ks,
+                  Metric metric, const PostingList& list, std::size_t first, std::size_t count, const Wanted& wanted,
+                  ListScanBuffers& buffers, TopK& top) {
+    const std::size_t rows_per_block = Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
+    const std::size_t n_packed = list.blocks.size() / block_bytes * rows_per_block;
+    std::vector<float>& distances = buffers.distances;
+    distances.resize(count);
+    for (std::size_t done = 0; done < count;) {
+        const std::size_t place = first + done;
+        std::size_t take;
+        if (place < n_packed) {
+            take = (std::min)(count - done, rows_per_block - place % rows_per_block);
+            adist_in_block(layout, table, M, Ks, list.blocks.data() + place / rows_per_block * block_bytes,
+                           place % rows_per_block, take, distances.data() + done);
+        } else {
+            take = count - done;
+            kernels.adist_u8(table, M, Ks, list.tail.data() + (place - n_packed) * M, take, distances.data() + done);
+        }
+        done += take;
+    }
+    for (std::size_t j = 0; j < count; ++j) {
+        const std::size_t row = list.rows[first + j];
+        if (wanted(row) && (!top.full() || !(top.bound() < key_of(metric, distances[j]))))
+            top.offer(Neighbor{key_of(metric, distances[j]), static_cast<std::int64_t>(row)});
+    }
+}
+
+// Target places a list's scanned places must hold for the fast scan of its
+// blocks to pay: below one in four, the target rows are read one by one.
+inline constexpr std::size_t kDenseTargetShare = 4;
+
+// Rows scanned exactly before the fast scan (one block of 8-bit codes):
+// their k-th best key sets the range its levels cover (quantize_table's
+// reach); fewer gave a looser bound and more rows to check, measured.
+inline constexpr std::size_t kExactStartRows = 64;
 
 // Rows scanned per query from which the fast scan beats the exact one: its
-// table quantization costs about four exact looks-ups a table entry.
-inline std::size_t fast_scan_min_rows(std::size_t n_codewords) { return 4 * n_codewords; }
+// table quantization costs about as much as Ks exact rows' look-ups.
+inline std::size_t fast_scan_min_rows(std::size_t n_codewords) { return n_codewords; }
 
 // One query's scan of its planned lists into `top`.
 template <class Layout>
-void scan_plan(Layout, const KernelTable& kernels, const float* table, const ListsView& view, Metric metric,
+void scan_plan(Layout layout, const KernelTable& kernels, const float* table, const ListsView& view, Metric metric,
                const TargetRows* targets, ListScanBuffers& buffers, TopK& top) {
     using Mask = typename Layout::Mask;
     const std::size_t M = view.n_subspaces, Ks = view.n_codewords;
     const std::size_t rows_per_block = Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
     std::size_t n_places = 0;
     for (const ListSegment& segment : buffers.plan) n_places += segment.places;
+    const auto any_row = [](std::size_t) { return true; };
+    const auto target_row = [&](std::size_t row) { return targets->has(row); };
     QuantizedTable quantized;
-    if (n_places >= fast_scan_min_rows(Ks) && has_fast_scan(kernels, Ks)) {
+    // The first k candidates of the first list, scanned exactly, give a key k
+    // rows reach: the table's levels then cover only keys up to it
+    // (quantize_table), which passes far fewer rows than levels over the
+    // table's whole range.
+    std::size_t first_done = 0;
+    if (n_places >= fast_scan_min_rows(Ks) && has_fast_scan(kernels, Ks) && !buffers.plan.empty()) {
+        const ListSegment& first = buffers.plan.front();
+        const PostingList& list = view.lists[first.list];
+        if (targets) {
+            const std::uint32_t* places = targets->places.data() + targets->first[first.list];
+            const std::uint32_t* end = targets->places.data() + targets->first[first.list + 1];
+            for (; places < end && *places < first.places && !top.full(); ++places) first_done = *places + 1;
+            if (first_done > 0)
+                offer_places(layout, kernels, table, M, Ks, metric, list, 0, first_done, target_row, buffers, top);
+        } else {
+            first_done = (std::min)(first.places, (std::max)(top.capacity(), kExactStartRows));
+            offer_places(layout, kernels, table, M, Ks, metric, list, 0, first_done, any_row, buffers, top);
+        }
         buffers.lut.resize(Layout::lut_bytes(M));
-        quantized = quantize_table(Layout{}, table, M, Ks, metric, buffers.lut.data());
+        quantized = quantize_table(layout, table, M, Ks, metric, buffers.lut.data(), top.bound());
     }
-    std::vector<std::size_t>& rows = buffers.rows;
+    const std::size_t max_chunk = std::max<std::size_t>(1, kFastScanChunkRows / rows_per_block);
+    buffers.masks.resize(max_chunk);
+    Mask* masks = reinterpret_cast<Mask*>(buffers.masks.data());
     for (const ListSegment& segment : buffers.plan) {
         const PostingList& list = view.lists[segment.list];
-        const std::uint32_t* target_places = targets ? targets->places.data() + targets->first[segment.list] : nullptr;
-        const std::size_t n_targets =
-            targets ? static_cast<std::size_t>(std::lower_bound(target_places,
-                                                                targets->places.data() + targets->first[segment.list + 1],
-                                                                static_cast<std::uint32_t>(segment.places)) -
-                                               target_places)
-                    : segment.places;
-        std::size_t place = 0;
-        rows.clear();
+        // Places the exact start above took (first segment only): skipped here.
+        const std::size_t skip = &segment == &buffers.plan.front() ? first_done : 0;
+        const std::uint32_t* target_places = nullptr;
+        std::size_t n_targets = segment.places;
+        if (targets) {
+            target_places = targets->places.data() + targets->first[segment.list];
+            const std::uint32_t* end = targets->places.data() + targets->first[segment.list + 1];
+            n_targets = static_cast<std::size_t>(
+                std::lower_bound(target_places, end, static_cast<std::uint32_t>(segment.places)) - target_places);
+        }
         if (quantized.fast && n_targets * kDenseTargetShare >= segment.places) {
             const std::size_t n_blocks = (std::min)(list.blocks.size() / block_bytes, segment.places / rows_per_block);
-            const std::size_t max_chunk = std::max<std::size_t>(1, kFastScanChunkRows / rows_per_block);
-            buffers.masks.resize((max_chunk + 7) / 8 * 8);
-            Mask* masks = reinterpret_cast<Mask*>(buffers.masks.data());
             for (std::size_t block = 0, chunk = 1; block < n_blocks;
                  block += chunk, chunk = (std::min)(2 * chunk, max_chunk)) {
                 chunk = (std::min)(chunk, n_blocks - block);
                 const std::uint16_t threshold = quantized.bound(top.bound());
                 (kernels.*Layout::kScan)(list.blocks.data() + block * block_bytes, chunk, M, buffers.lut.data(), 1,
                                          &threshold, masks);
-                rows.clear();
                 for (std::size_t b = 0; b < chunk; ++b)
                     for (Mask mask = masks[b]; mask != 0; mask &= mask - 1) {
-                        const std::size_t row = list.rows[(block + b) * rows_per_block + lowest_bit(mask)];
-                        if (!targets || targets->has(row)) rows.push_back(row);
+                        const std::size_t place = (block + b) * rows_per_block + lowest_bit(mask);
+                        if (place < skip) continue;
+                        if (targets)
+                            offer_places(layout, kernels, table, M, Ks, metric, list, place, 1, target_row, buffers,
+                                         top);
+                        else
+                            offer_places(layout, kernels, table, M, Ks, metric, list, place, 1, any_row, buffers, top);
                     }
-                if (!rows.empty()) offer_rows_exactly(kernels, table, view, metric, rows, buffers, top);
             }
-            place = n_blocks * rows_per_block;
-            rows.clear();
-            for (; place < segment.places; ++place)
-                if (!targets || targets->has(list.rows[place])) rows.push_back(list.rows[place]);
+            const std::size_t rest = (std::max)(skip, n_blocks * rows_per_block);
+            if (targets)
+                offer_places(layout, kernels, table, M, Ks, metric, list, rest, segment.places - rest, target_row,
+                             buffers, top);
+            else
+                offer_places(layout, kernels, table, M, Ks, metric, list, rest, segment.places - rest, any_row, buffers,
+                             top);
         } else if (targets) {
-            for (std::size_t t = 0; t < n_targets; ++t) rows.push_back(list.rows[target_places[t]]);
+            for (std::size_t t = 0; t < n_targets; ++t)
+                if (target_places[t] >= skip)
+                    offer_places(layout, kernels, table, M, Ks, metric, list, target_places[t], 1, any_row, buffers,
+                                 top);
         } else {
-            rows.assign(list.rows.begin(), list.rows.begin() + static_cast<std::ptrdiff_t>(segment.places));
+            offer_places(layout, kernels, table, M, Ks, metric, list, skip, segment.places - skip, any_row, buffers,
+                         top);
         }
-        if (!rows.empty()) offer_rows_exactly(kernels, table, view, metric, rows, buffers, top);
     }
+}
+
+// Throws std::invalid_argument if a table made for query q holds infinity
+// or NaN: a finite query far from the codewords can overflow float32, and
+// every row would then tie.
+inline void require_finite_table(const float* table, std::size_t size, std::size_t q) {
+    std::uint32_t not_finite = 0;
+    for (std::size_t i = 0; i < size; ++i) {
+        std::uint32_t bits;
+        std::memcpy(&bits, table + i, sizeof bits);
+        not_finite |= static_cast<std::uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
+    }
+    if (not_finite)
+        throw std::invalid_argument("query " + std::to_string(q) +
+                                    " is too large for float32 distance tables: its distances to the codewords "
+                                    "overflow to infinity; scale the vectors (and the codewords) down");
 }
 
 // Queries a task of the list search takes: enough to spread a batch over
 // the threads, few enough that one slow query does not hold the rest up.
 inline constexpr std::size_t kListQueriesPerTask = 8;
 
-// The top-k rows of each query ([q][M][Ks] tables) among the candidates its
-// lists give (see the top): out_rows[q][j] is a row of the view (-1 in an
-// empty slot), best first. Results do not depend on the thread count: each
-// query is searched by one thread.
-inline void search_lists(const ListsView& view, const float* tables, std::size_t n_queries, std::size_t k,
-                         std::size_t n_wanted, Metric metric, const TargetRows* targets, std::int64_t* out_rows,
-                         float* out_distances, int num_threads) {
+// The top-k rows of each query among the candidates its lists give (see the
+// top): queries [q][dim] rank the lists, tables [q][M][Ks] score the rows.
+// out_rows[q][j] is a row of the view (-1 in an empty slot), best first.
+// Each query is searched by one thread: results do not depend on the count.
+// Tables may be null: then `maker` makes each query's table as its turn
+// comes (no memory for a whole batch's tables), and a table that overflows
+// float32 is refused.
+inline void search_lists(const ListsView& view, const float* queries, const float* tables, const TableMaker& maker,
+                         std::size_t n_queries, std::size_t k, std::size_t n_wanted, Metric metric,
+                         const TargetRows* targets, std::int64_t* out_rows, float* out_distances, int num_threads) {
     const KernelTable& kernels = active_kernels();
-    const std::size_t table_size = view.n_subspaces * view.n_codewords;
+    const std::size_t table_size = view.n_subspaces * view.n_codewords, dim = view.coarse->dim;
     const std::size_t n_tasks = (n_queries + kListQueriesPerTask - 1) / kListQueriesPerTask;
     const std::size_t work = n_queries * (view.n_lists + n_wanted) * view.n_subspaces;
     const int threads = threads_for(work, std::size_t{1} << 18, num_threads);
@@ -250,9 +416,14 @@ inline void search_lists(const ListsView& view, const float* tables, std::size_t
         ListScanBuffers buffers;
         for (std::size_t q = task * kListQueriesPerTask; q < (std::min)(n_queries, (task + 1) * kListQueriesPerTask);
              ++q) {
-            const float* table = tables + q * table_size;
-            plan_lists(kernels, table, view, k, n_wanted, metric, targets, buffers.coarse, buffers.order,
-                       buffers.plan);
+            const float* table = tables ? tables + q * table_size : nullptr;
+            if (!table) {
+                buffers.table.resize(table_size);
+                maker.make(kernels, queries + q * dim, buffers.table.data());
+                require_finite_table(buffers.table.data(), table_size, q);
+                table = buffers.table.data();
+            }
+            plan_lists(kernels, queries + q * dim, view, k, n_wanted, metric, targets, buffers);
             TopK top(k);
             with_layout(view.n_codewords,
                         [&](auto layout) { scan_plan(layout, kernels, table, view, metric, targets, buffers, top); });

@@ -155,13 +155,69 @@ void decode(const code_t* codes, std::size_t n, const CodebookView& codebook, fl
     });
 }
 
-// Distance tables for n_queries queries: out[q][m][k] is the squared l2
-// distance (Metric::l2) or inner product (Metric::dot) between query q's m-th
-// sub-vector and codeword k of subspace m.
+// Makes the distance tables of one codebook: row m of a query's table holds
+// the squared l2 distance (Metric::l2) or inner product (Metric::dot) between
+// the query's m-th sub-vector and each codeword of subspace m. For l2 and
+// Ds < 8 it keeps the codewords as columns ([M][Ds][Ks]), which SIMD reads a
+// column at a time: the same entries, to the bit.
+class TableMaker {
+public:
+    TableMaker() = default;
+    // Keeps a copy of the codewords, so the maker can outlive them.
+    TableMaker(const CodebookView& codebook, Metric metric)
+        : codewords_(codebook.codewords,
+                     codebook.codewords + codebook.n_subspaces * codebook.n_codewords * codebook.subspace_dim),
+          codebook_{codewords_.data(), codebook.n_subspaces, codebook.n_codewords, codebook.subspace_dim},
+          metric_(metric) {
+        codebook.validate();
+        const std::size_t M = codebook.n_subspaces, Ks = codebook.n_codewords, Ds = codebook.subspace_dim;
+        if (metric != Metric::l2 || Ds >= 8) return;
+        columns_.resize(M * Ks * Ds);
+        for (std::size_t m = 0; m < M; ++m)
+            for (std::size_t k = 0; k < Ks; ++k)
+                for (std::size_t d = 0; d < Ds; ++d)
+                    columns_[(m * Ds + d) * Ks + k] = codebook.codewords[(m * Ks + k) * Ds + d];
+    }
+
+    // Row m ([Ks]) of the table of `query` (M * Ds floats).
+    void make_row(const KernelTable& kernels, const float* query, std::size_t m, float* row) const {
+        const std::size_t Ks = codebook_.n_codewords, Ds = codebook_.subspace_dim;
+        const float* sub = query + m * Ds;
+        if (!columns_.empty())
+            kernels.l2_table_columns(sub, columns_.data() + m * Ks * Ds, Ks, Ds, row);
+        else
+            (metric_ == Metric::l2 ? kernels.l2_table : kernels.dot_table)(sub, codebook_.codewords + m * Ks * Ds, Ks,
+                                                                           Ds, row);
+    }
+
+    // The whole table ([M][Ks]) of `query`.
+    void make(const KernelTable& kernels, const float* query, float* table) const {
+        for (std::size_t m = 0; m < codebook_.n_subspaces; ++m)
+            make_row(kernels, query, m, table + m * codebook_.n_codewords);
+    }
+
+    TableMaker(const TableMaker& other) : TableMaker(other.codebook_, other.metric_) {}
+    TableMaker& operator=(const TableMaker& other) {
+        if (this != &other) *this = TableMaker(other.codebook_, other.metric_);
+        return *this;
+    }
+    TableMaker(TableMaker&&) = default;  // a vector's move keeps its buffer: codebook_ stays valid
+    TableMaker& operator=(TableMaker&&) = default;
+
+    std::size_t table_size() const { return codebook_.n_subspaces * codebook_.n_codewords; }
+
+private:
+    std::vector<float> codewords_;
+    CodebookView codebook_;
+    Metric metric_ = Metric::l2;
+    std::vector<float> columns_;
+};
+
+// Distance tables for n_queries queries: out[q][m][k] (TableMaker's entries).
 inline void distance_tables(const float* queries, std::size_t n_queries, const CodebookView& codebook, Metric metric,
                             float* out, int num_threads = 0) {
-    codebook.validate();
     require(n_queries == 0 || (queries != nullptr && out != nullptr), "distance_tables needs buffers");
+    const TableMaker maker(codebook, metric);
     const std::size_t M = codebook.n_subspaces, Ks = codebook.n_codewords, Ds = codebook.subspace_dim;
     const std::size_t tasks = n_queries * M;
     // One task per (query, subspace); run inline for a single small table.
@@ -169,10 +225,7 @@ inline void distance_tables(const float* queries, std::size_t n_queries, const C
     const KernelTable& kernels = active_kernels();
     parallel_for(tasks, threads, [&](std::size_t task) {
         const std::size_t q = task / M, m = task % M;
-        const float* sub = queries + q * M * Ds + m * Ds;
-        const float* words = codebook.codewords + m * Ks * Ds;
-        float* row = out + (q * M + m) * Ks;
-        (metric == Metric::l2 ? kernels.l2_table : kernels.dot_table)(sub, words, Ks, Ds, row);
+        maker.make_row(kernels, queries + q * M * Ds, m, out + (q * M + m) * Ks);
     });
 }
 

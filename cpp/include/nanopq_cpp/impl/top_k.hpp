@@ -61,6 +61,8 @@ public:
     // Room for the candidates this collector can keep out of `n_candidates`.
     void reserve_for(std::size_t n_candidates) { heap_.reserve((std::min)(k_, n_candidates)); }
     bool full() const { return heap_.size() == k_; }
+    // k: the candidates kept once full.
+    std::size_t capacity() const { return k_; }
     // The worst key kept once full (+inf before): a candidate with a larger
     // key cannot enter; an equal one can, on a lower id.
     float bound() const { return full() ? heap_.front().key : std::numeric_limits<float>::infinity(); }

@@ -166,6 +166,94 @@ NANOPQ_CPP_TARGET_AVX2 inline void l2_to_codewords(const float* query, const flo
     }
 }
 
+// reference::key_range, 8 values a step (min and max are exact in any order).
+NANOPQ_CPP_TARGET_AVX2 inline bool key_range(const float* values, std::size_t n, float sign, float* low, float* high) {
+    if (n < 8) return reference::key_range(values, n, sign, low, high);
+    const __m256 signs = _mm256_set1_ps(sign);
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
+    __m256 lows = _mm256_mul_ps(signs, _mm256_loadu_ps(values)), highs = lows;
+    __m256i bad = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(lows), exponent), exponent);
+    std::size_t k = 8;
+    for (; k + 8 <= n; k += 8) {
+        const __m256 keys = _mm256_mul_ps(signs, _mm256_loadu_ps(values + k));
+        lows = _mm256_min_ps(lows, keys);
+        highs = _mm256_max_ps(highs, keys);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(keys), exponent), exponent));
+    }
+    alignas(32) float lanes_low[8], lanes_high[8];
+    _mm256_store_ps(lanes_low, lows);
+    _mm256_store_ps(lanes_high, highs);
+    float tail_low = lanes_low[0], tail_high = lanes_high[0];
+    const bool finite = _mm256_testz_si256(bad, bad) &&
+                        (k == n || reference::key_range(values + k, n - k, sign, &tail_low, &tail_high));
+    for (int lane = 0; lane < 8; ++lane) {
+        tail_low = lanes_low[lane] < tail_low ? lanes_low[lane] : tail_low;
+        tail_high = lanes_high[lane] > tail_high ? lanes_high[lane] : tail_high;
+    }
+    *low = tail_low;
+    *high = tail_high;
+    return finite;
+}
+
+// reference::key_levels, 16 values a step.
+NANOPQ_CPP_TARGET_AVX2 inline void key_levels(const float* values, std::size_t n, float sign, float low, float scale,
+                                              int top, std::uint8_t* out) {
+    const __m256 signs = _mm256_set1_ps(sign), lows = _mm256_set1_ps(low), scales = _mm256_set1_ps(scale);
+    const __m256i tops = _mm256_set1_epi32(top);
+    std::size_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        const __m256 a = _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(signs, _mm256_loadu_ps(values + k)), lows), scales);
+        const __m256 b =
+            _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(signs, _mm256_loadu_ps(values + k + 8)), lows), scales);
+        const __m256i level_a = _mm256_min_epi32(_mm256_cvttps_epi32(a), tops);
+        const __m256i level_b = _mm256_min_epi32(_mm256_cvttps_epi32(b), tops);
+        // packus works within 128-bit lanes: a0 b0 a1 b1 as 16-bit, then reorder.
+        const __m256i words = _mm256_permute4x64_epi64(_mm256_packus_epi32(level_a, level_b), 0xD8);
+        const __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), bytes);
+    }
+    if (k < n) reference::key_levels(values + k, n - k, sign, low, scale, top, out + k);
+}
+
+// reference::l2_to_columns, 8 codewords a step (Ds < 8: the sum is in order).
+NANOPQ_CPP_TARGET_AVX2 inline void l2_to_columns(const float* query, const float* columns, std::size_t n_codewords,
+                                                 std::size_t dim, float* out) {
+    std::size_t k = 0;
+    for (; k + 8 <= n_codewords; k += 8) {
+        __m256 sum = _mm256_set1_ps(-0.0f);
+        for (std::size_t d = 0; d < dim; ++d) {
+            const __m256 diff = _mm256_sub_ps(_mm256_set1_ps(query[d]), _mm256_loadu_ps(columns + d * n_codewords + k));
+            sum = _mm256_add_ps(sum, unfused(_mm256_mul_ps(diff, diff)));
+        }
+        const __m256 root = _mm256_sqrt_ps(_mm256_add_ps(_mm256_setzero_ps(), sum));
+        _mm256_storeu_ps(out + k, _mm256_mul_ps(root, root));
+    }
+    if (k < n_codewords) reference::l2_to_columns_from(query, columns, n_codewords, dim, k, out);
+}
+
+// reference::dot_columns, a block (32 columns) a step: four independent sums.
+NANOPQ_CPP_TARGET_AVX2 inline void dot_columns(const float* query, const float* blocks, std::size_t n, std::size_t dim,
+                                               float* out) {
+    static_assert(reference::kColumnBlock == 32, "one step is a block");
+    for (std::size_t l = 0; l < n; l += 32) {
+        const float* block = blocks + l * dim;
+        __m256 sum0 = _mm256_setzero_ps(), sum1 = sum0, sum2 = sum0, sum3 = sum0;
+        for (std::size_t d = 0; d < dim; ++d, block += 32) {
+            const __m256 value = _mm256_set1_ps(query[d]);
+            sum0 = _mm256_add_ps(sum0, unfused(_mm256_mul_ps(value, _mm256_loadu_ps(block))));
+            sum1 = _mm256_add_ps(sum1, unfused(_mm256_mul_ps(value, _mm256_loadu_ps(block + 8))));
+            sum2 = _mm256_add_ps(sum2, unfused(_mm256_mul_ps(value, _mm256_loadu_ps(block + 16))));
+            sum3 = _mm256_add_ps(sum3, unfused(_mm256_mul_ps(value, _mm256_loadu_ps(block + 24))));
+        }
+        alignas(32) float sums[32];
+        _mm256_store_ps(sums, sum0);
+        _mm256_store_ps(sums + 8, sum1);
+        _mm256_store_ps(sums + 16, sum2);
+        _mm256_store_ps(sums + 24, sum3);
+        std::copy_n(sums, (std::min)(std::size_t{32}, n - l), out + l);
+    }
+}
+
 template <bool kAtLeast>
 NANOPQ_CPP_TARGET_AVX2 inline __m256 within(const float* values, __m256 limit) {
     const __m256 value = _mm256_loadu_ps(values);

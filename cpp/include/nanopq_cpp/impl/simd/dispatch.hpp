@@ -62,6 +62,18 @@ struct KernelTable {
     // ([Ks][Ds] layout): nanopq's l2 entries to the bit, and inner products.
     void (*l2_table)(const float* query, const float* codewords, std::size_t n_codewords, std::size_t dim, float* out);
     void (*dot_table)(const float* query, const float* codewords, std::size_t n_codewords, std::size_t dim, float* out);
+    // l2_table's entries for Ds < 8 from codewords in [Ds][Ks] layout, which
+    // SIMD reads a column at a time.
+    void (*l2_table_columns)(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
+                             float* out);
+    // Products of a query with n columns ([dim][n] layout), the same bits at
+    // every level: an index's ranking of its lists.
+    void (*dot_columns)(const float* query, const float* columns, std::size_t n, std::size_t dim, float* out);
+    // A table row's range and levels for the fast scan (fast_scan.hpp
+    // quantize_table); the same results at every level.
+    bool (*key_range)(const float* values, std::size_t n, float sign, float* low, float* high);
+    void (*key_levels)(const float* values, std::size_t n, float sign, float low, float scale, int top,
+                       std::uint8_t* out);
     // ADC distances of n codes from one table, for each code width.
     void (*adist_u8)(const float* table, std::size_t n_subspaces, std::size_t n_codewords, const std::uint8_t* codes,
                      std::size_t n, float* out);
@@ -88,6 +100,10 @@ inline KernelTable portable_kernels() {
     table.nearest_codeword = &reference::nearest_codeword;
     table.nearest_codeword_by_norms = &reference::nearest_codeword_by_norms;
     table.l2_table = &reference::l2_to_codewords;
+    table.l2_table_columns = &reference::l2_to_columns;
+    table.dot_columns = &reference::dot_columns;
+    table.key_range = &reference::key_range;
+    table.key_levels = &reference::key_levels;
     table.dot_table = &reference::dot_to_codewords;
     table.adist_u8 = &reference::adist<std::uint8_t>;
     table.adist_u16 = &reference::adist<std::uint16_t>;
@@ -107,6 +123,10 @@ inline KernelTable avx2_kernels() {
     table.nearest_codeword = &nearest_codeword_with<avx2::Nearest>;
     table.nearest_codeword_by_norms = &nearest_codeword_by_norms_with<avx2::Nearest>;
     table.l2_table = &avx2::l2_to_codewords;
+    table.l2_table_columns = &avx2::l2_to_columns;
+    table.dot_columns = &avx2::dot_columns;
+    table.key_range = &avx2::key_range;
+    table.key_levels = &avx2::key_levels;
     table.first_at_most = &avx2::first_within<false>;
     table.first_at_least = &avx2::first_within<true>;
     table.cross_accumulate = &avx2::cross_accumulate;

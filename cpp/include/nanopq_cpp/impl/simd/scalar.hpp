@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -167,6 +168,76 @@ inline void l2_to_codewords(const float* query, const float* codewords, std::siz
         });
         const float root = std::sqrt(sum);
         out[k] = root * root;
+    }
+}
+
+// l2_to_codewords for Ds < 8 with the codewords in [Ds][Ks] layout (columns):
+// fewer than 8 terms are summed in order, so entry k is
+// sqrt(0 + sq_0 + sq_1 + ...)^2 as above, and the SIMD forms compute the
+// same operations for 8 or 16 codewords at once.
+// Entries [first, n_codewords) of l2_to_columns: the SIMD forms' tail.
+inline void l2_to_columns_from(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
+                               std::size_t first, float* out) {
+    for (std::size_t k = first; k < n_codewords; ++k) {
+        float sum = -0.0f;
+        for (std::size_t d = 0; d < dim; ++d) {
+            const float diff = query[d] - columns[d * n_codewords + k];
+            sum += unfused(diff * diff);
+        }
+        const float root = std::sqrt(0.0f + sum);
+        out[k] = root * root;
+    }
+}
+
+inline void l2_to_columns(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
+                          float* out) {
+    l2_to_columns_from(query, columns, n_codewords, dim, 0, out);
+}
+
+// The least and largest of sign * values[0..n) (n > 0; sign is +1 or -1, so
+// the products are exact), or false if a value is infinite or NaN: the
+// range of a table row for the fast scan's levels (fast_scan.hpp).
+inline bool key_range(const float* values, std::size_t n, float sign, float* low, float* high) {
+    float least = sign * values[0], most = least;
+    std::uint32_t not_finite = 0;  // infinity and NaN have every exponent bit set
+    for (std::size_t k = 0; k < n; ++k) {
+        const float key = sign * values[k];
+        std::uint32_t bits;
+        std::memcpy(&bits, &key, sizeof bits);
+        not_finite |= static_cast<std::uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
+        least = key < least ? key : least;
+        most = key > most ? key : most;
+    }
+    *low = least;
+    *high = most;
+    return not_finite == 0;
+}
+
+// out[k] = min(top, trunc((sign * values[k] - low) * scale)) for keys >= low
+// and scale >= 0: the fast scan's levels (fast_scan.hpp proves they never
+// overstate a key). Elementwise, so every level gives the same bytes.
+inline void key_levels(const float* values, std::size_t n, float sign, float low, float scale, int top,
+                       std::uint8_t* out) {
+    for (std::size_t k = 0; k < n; ++k) {
+        const int level = static_cast<int>((sign * values[k] - low) * scale);
+        out[k] = static_cast<std::uint8_t>(level < top ? level : top);
+    }
+}
+
+// Columns a block of dot_columns' layout holds.
+inline constexpr std::size_t kColumnBlock = 32;
+
+// out[l] = sum_d query[d] * column_l[d] for n columns held in blocks of 32:
+// block b is [dim][32] (column 32 b + j at j), the last one padded, so a block
+// is one contiguous read. Each product rounded, then added in order of d; the
+// SIMD forms do the same per lane, so every level gives the same bits (the
+// ranking of an index's lists).
+inline void dot_columns(const float* query, const float* blocks, std::size_t n, std::size_t dim, float* out) {
+    for (std::size_t l = 0; l < n; ++l) {
+        const float* block = blocks + (l / kColumnBlock) * dim * kColumnBlock + l % kColumnBlock;
+        float sum = 0.0f;
+        for (std::size_t d = 0; d < dim; ++d) sum += unfused(query[d] * block[d * kColumnBlock]);
+        out[l] = sum;
     }
 }
 
