@@ -10,6 +10,7 @@
 #include <pybind11/typing.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -493,21 +494,12 @@ ModelTuple model_tuple(ModelKind kind, Metric metric, std::vector<float>&& codew
 }
 
 // (kind, metric, codewords, R or None) of the model held in `data`.
+ModelTuple quantizer_tuple(AnyQuantizer& model);
+
 ModelTuple model_from_bytes_py(const py::bytes& data, const std::string& source) {
     const std::string_view bytes = data;
     AnyQuantizer model = model_from_bytes(bytes.data(), bytes.size(), source);
-    return std::visit(
-        [](auto& quantizer) {
-            std::vector<float> codewords = quantizer.codewords(), rotation;
-            ModelKind kind = ModelKind::pq;
-            if constexpr (std::is_same_v<std::decay_t<decltype(quantizer)>, OptimizedProductQuantizer>) {
-                rotation = quantizer.rotation();
-                kind = ModelKind::opq;
-            }
-            return model_tuple(kind, quantizer.metric(), std::move(codewords), std::move(rotation),
-                               quantizer.n_subspaces(), quantizer.n_codewords(), quantizer.subspace_dim());
-        },
-        model);
+    return quantizer_tuple(model);
 }
 
 // The model file at `path`, read by the core (bounded memory, see
@@ -632,6 +624,39 @@ Rii rii_restore(const py::array& codewords_in, const std::string& metric, const 
                         metric_from_name(metric), code_data, ids, n, centers, centers_in.shape(0), row_lists);
 }
 
+// The quantizer as model_tuple gives it (kind, metric, codewords, R or None).
+ModelTuple quantizer_tuple(AnyQuantizer& model) {
+    return std::visit(
+        [](auto& quantizer) {
+            std::vector<float> codewords = quantizer.codewords(), rotation;
+            ModelKind kind = ModelKind::pq;
+            if constexpr (std::is_same_v<std::decay_t<decltype(quantizer)>, OptimizedProductQuantizer>) {
+                rotation = quantizer.rotation();
+                kind = ModelKind::opq;
+            }
+            return model_tuple(kind, quantizer.metric(), std::move(codewords), std::move(rotation),
+                               quantizer.n_subspaces(), quantizer.n_codewords(), quantizer.subspace_dim());
+        },
+        model);
+}
+
+// An index file from the index and its quantizer's model file bytes.
+void save_index_py(const std::string& path, const Rii& index, const py::bytes& model_data) {
+    const std::string_view model = model_data;
+    AnyQuantizer quantizer = model_from_bytes(model.data(), model.size(), "the quantizer");
+    py::gil_scoped_release release;
+    save_index(index, quantizer, path);
+}
+
+py::typing::Tuple<ModelTuple, Rii> load_index_py(const std::string& path) {
+    std::optional<LoadedRii> loaded;
+    {
+        py::gil_scoped_release release;
+        loaded.emplace(load_index(path));
+    }
+    return py::make_tuple(quantizer_tuple(loaded->quantizer), std::move(loaded->index));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -724,6 +749,8 @@ PYBIND11_MODULE(_core, m) {
             for (std::size_t l = 0; l < lists.size(); ++l) lists[l] = index.list_ids(l);
             return lists;
         });
+    m.def("save_index_file", &save_index_py, py::arg("path"), py::arg("index"), py::arg("model"));
+    m.def("load_index_file", &load_index_py, py::arg("path"));
     m.def("get_num_threads", &get_num_threads);
     m.def("set_num_threads", &set_num_threads, py::arg("n"));
 }

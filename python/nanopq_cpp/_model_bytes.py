@@ -35,7 +35,7 @@ class ModelHeader(NamedTuple):
 
 
 @contextlib.contextmanager
-def _model_errors() -> Iterator[None]:
+def model_errors() -> Iterator[None]:
     try:
         yield
     except _core.ModelFileError as error:
@@ -44,20 +44,20 @@ def _model_errors() -> Iterator[None]:
 
 def model_bytes(metric: str, codewords: np.ndarray, rotation: Optional[np.ndarray]) -> bytes:
     """The model file of a PQ (rotation None) or an OPQ, from checked float32 arrays."""
-    with _model_errors():
+    with model_errors():
         return bytes(_core.model_to_bytes(metric, codewords, rotation))
 
 
 def write_model(path: PathLike, metric: str, codewords: np.ndarray, rotation: Optional[np.ndarray]) -> None:
     """Writes the model file to `path`, replacing it atomically: a failed write
     (a full disk, say) raises OSError and leaves the old file as it was."""
-    with _model_errors():
+    with model_errors():
         _core.save_model_file(os.fsdecode(path), metric, codewords, rotation)
 
 
 def parse_model(data: bytes, source: str) -> Tuple[str, str, np.ndarray, Optional[np.ndarray]]:
     """(kind, metric, codewords, R or None) of the model in `data`."""
-    with _model_errors():
+    with model_errors():
         kind, metric, codewords, rotation = _core.model_from_bytes(data, source)
     return kind, metric, codewords, rotation
 
@@ -70,12 +70,12 @@ def read_model_file(path: PathLike) -> Tuple[str, str, np.ndarray, Optional[np.n
     device or directory is refused, not waited on; a missing file raises
     FileNotFoundError.
     """
-    with _model_errors():
+    with model_errors():
         kind, metric, codewords, rotation = _core.load_model_file(os.fsdecode(path))
     return kind, metric, codewords, rotation
 
 
 def read_header(path: PathLike) -> ModelHeader:
     """The validated header of the model file at `path`; the arrays are not read."""
-    with _model_errors():
+    with model_errors():
         return ModelHeader(*_core.read_model_header(os.fsdecode(path)))

@@ -10,6 +10,7 @@ distances a flat ``dtable(q).search`` over those rows returns.
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -17,7 +18,9 @@ import numpy as np
 from . import _core
 from ._checks import SIZE_MAX, as_float32, as_int, as_seed, check_allocation, top_k_bytes
 from ._errors import DTypeError, InputError, NotFittedError, core_errors
+from ._model_bytes import model_errors
 from ._state import check_state_version
+from .model_file import _build, to_bytes
 from .opq import OPQ
 from .pq import PQ
 
@@ -78,10 +81,10 @@ class Rii:
             raise InputError(
                 f"fine_quantizer must be a nanopq_cpp.PQ or OPQ, got {type(fine_quantizer).__name__}"
             )
-        if fine_quantizer.codewords is None:
-            raise NotFittedError("Please fit the PQ/OPQ instance first")
         if fine_quantizer.Ks > 256:
             raise InputError(f"Ks must be <= 256 so that each code is a uint8, got Ks={fine_quantizer.Ks}")
+        if fine_quantizer.codewords is None:
+            raise NotFittedError("Please fit the PQ/OPQ instance first")
         self.fine_quantizer = copy.deepcopy(fine_quantizer)
         codewords = _inner_pq(self.fine_quantizer)._fitted_codewords("Rii")
         with core_errors():
@@ -400,6 +403,34 @@ class Rii:
         for S in [10 ** (2 + n) for n in range(5)]:
             use_linear = None if self.threshold is None else self._use_linear(S, self.L0 or 1)
             print(f"_use_linear({S}, L={self.L0}): {use_linear}")
+
+    # -- files --------------------------------------------------------------------
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Writes the index and its fine quantizer to ``path`` (replacing it
+        atomically) in nanopq_cpp's index file format, which C++'s
+        ``nanopq_cpp::load_index`` reads too (docs/model-format.md)."""
+        model = to_bytes(self.fine_quantizer)
+        with model_errors():
+            _core.save_index_file(os.fspath(path), self._index, model)
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]"], verbose: bool = False) -> "Rii":
+        """The index in the index file at ``path`` (written by :func:`save` or C++'s ``save_index``).
+
+        Raises:
+            ModelFileError: the file is not a valid index file
+            OSError: the file cannot be read
+        """
+        with model_errors():
+            model, index = _core.load_index_file(os.fspath(path))
+        kind, metric, codewords, rotation = model
+        rii = cls.__new__(cls)
+        rii.fine_quantizer = _build(kind, metric, codewords, rotation, verbose)
+        rii._index = index
+        rii._verbose = bool(verbose)
+        rii.impl_cpp = _RiiCpp(rii)
+        rii.threshold = rii._cost_threshold() if index.nlist > 0 else None
+        return rii
 
     def __repr__(self) -> str:
         return f"Rii(M={self.M}, Ks={self.Ks}, N={self.N}, nlist={self.nlist})"

@@ -14,4 +14,5 @@
 #include "quantizer.hpp"
 #include "merge.hpp"
 #include "rii.hpp"
+#include "rii_file.hpp"
 #include "model_file.hpp"

@@ -420,7 +420,6 @@ public:
         return DistanceTables(std::move(values), n_queries, n_subspaces_, n_codewords_, metric_, num_threads_);
     }
 
-
 private:
     void require_fitted() const {
         if (!is_fitted())

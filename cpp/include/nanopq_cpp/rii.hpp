@@ -101,6 +101,12 @@ public:
     }
     /// The id add() gives the next row when no ids are given: one past the largest id, 0 when empty.
     std::int64_t next_id() const { return next_id_; }
+    /// Sets next_id(), which must be past every id in the index (a restored index's).
+    void set_next_id(std::int64_t next) {
+        for (std::int64_t id : ids_)
+            require(id < next, "next id " + std::to_string(next) + " is not past id " + std::to_string(id));
+        next_id_ = next;
+    }
     /// Threads for add(), reconfigure() and search(); 0 means the global setting.
     void set_num_threads(int num_threads) {
         require(num_threads >= 0, "num_threads must be >= 0");
@@ -121,7 +127,7 @@ public:
             std::copy_n(ids, n, new_ids.begin());
             check_new_ids(new_ids);
         } else {
-            require(n == 0 || next_id_ <= std::numeric_limits<std::int64_t>::max() - static_cast<std::int64_t>(n),
+            require(n == 0 || next_id_ <= (std::numeric_limits<std::int64_t>::max)() - static_cast<std::int64_t>(n),
                     "no ids are left after " + std::to_string(next_id_));
             std::iota(new_ids.begin(), new_ids.end(), next_id_);
         }
