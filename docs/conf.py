@@ -66,7 +66,7 @@ nitpick_ignore_regex = [
     ("py:exc", r"(AssertionError|ValueError|TypeError|IndexError|RuntimeError|MemoryError|OSError)"),
     ("py:class", r"(AssertionError|ValueError|TypeError|IndexError|RuntimeError|Exception)"),
     # numpy and faiss types.
-    ("py:class", r"(np|numpy)\.(ndarray|uint8|uint16|uint32|unsignedinteger|dtype)(\[.*\])?"),
+    ("py:class", r"(np|numpy)\.(ndarray|uint8|uint16|uint32|unsignedinteger|dtype|poly1d)(\[.*\])?"),
     ("py:class", r"ndarray"),
     ("py:class", r"faiss\.\w+"),
     # The C++ standard library, on the C++ API page.

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from sdist_suite import run_suite, sdist_tests
 
 pytest.importorskip("nanopq")

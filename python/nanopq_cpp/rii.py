@@ -71,7 +71,7 @@ class Rii:
 
     Attributes:
         fine_quantizer: the copy of the quantizer that encodes vectors and queries.
-        threshold (np.poly1d or None): given ``L``, the subset size up to which
+        threshold (numpy.poly1d or None): given ``L``, the subset size up to which
             ``method='auto'`` scans the subset's rows (linear) rather than the lists.
             Set by :func:`reconfigure`; may be replaced.
     """
@@ -237,11 +237,11 @@ class Rii:
     def remove(self, ids: np.ndarray) -> None:
         """Deletes the rows of ``ids`` (distinct int64 ids in the index). The
         lists keep their centers."""
-        ids = _target_ids(ids)
-        if ids is None:
+        checked = _target_ids(ids)
+        if checked is None:
             raise DTypeError("ids must be a 1-D np.ndarray of dtype int64, got None")
         with core_errors():
-            self._index.remove(ids)
+            self._index.remove(checked)
 
     def clear(self) -> None:
         """Removes the codes, the lists and the threshold; keeps the codewords."""
@@ -266,10 +266,12 @@ class Rii:
     def _resolve_L(self, topk: int, L: Any) -> int:
         if L is None:
             return self._multiple_of_L0_covering_topk(topk) if self.nlist else self.N
-        L = as_int(L, "L", minimum=1)
-        if not topk <= L <= self.N:
-            raise InputError(f"Parameters are weird. Make sure topk<=L<=N:  topk={topk}, L={L}, N={self.N}")
-        return L
+        candidates = as_int(L, "L", minimum=1)
+        if not topk <= candidates <= self.N:
+            raise InputError(
+                f"Parameters are weird. Make sure topk<=L<=N:  topk={topk}, L={candidates}, N={self.N}"
+            )
+        return candidates
 
     def _method(self, method: str, n_targets: int, L: int) -> str:
         if method not in _METHODS:
@@ -484,7 +486,7 @@ class _RiiCpp:
 
     def _run(
         self, query: np.ndarray, topk: int, target_ids: np.ndarray, L: int, method: str
-    ) -> Tuple[list, list]:
+    ) -> Tuple[List[int], List[float]]:
         owner = self._owner
         targets = _target_ids(target_ids)
         if targets is not None and len(targets) == 0:
@@ -495,10 +497,14 @@ class _RiiCpp:
         found = ids[0] >= 0
         return ids[0][found].tolist(), dists[0][found].astype(np.float64).tolist()
 
-    def query_linear(self, query: np.ndarray, topk: int, target_ids: np.ndarray) -> Tuple[list, list]:
+    def query_linear(
+        self, query: np.ndarray, topk: int, target_ids: np.ndarray
+    ) -> Tuple[List[int], List[float]]:
         return self._run(query, topk, target_ids, max(int(topk), 1), "linear")
 
-    def query_ivf(self, query: np.ndarray, topk: int, target_ids: np.ndarray, L: int) -> Tuple[list, list]:
+    def query_ivf(
+        self, query: np.ndarray, topk: int, target_ids: np.ndarray, L: int
+    ) -> Tuple[List[int], List[float]]:
         L = as_int(L, "L", minimum=1)
         if L < topk:
             raise InputError(f"L must be at least topk={topk}, got {L}")

@@ -8,6 +8,7 @@
 
 #include <nanopq_cpp/runtime.hpp>
 #include <nanopq_cpp/impl/distance.hpp>
+#include <nanopq_cpp/impl/inverted_lists.hpp>
 #include <nanopq_cpp/impl/random.hpp>
 
 #include <cmath>
@@ -112,6 +113,10 @@ TEST_CASE("every supported level has a complete row") {
         CHECK(bool(row.first_at_most));
         CHECK(bool(row.first_at_least));
         CHECK(bool(row.cross_accumulate));
+        CHECK(bool(row.l2_table_columns));
+        CHECK(bool(row.dot_columns));
+        CHECK(bool(row.key_range));
+        CHECK(bool(row.key_levels));
         CHECK(bool(row.scan_4bit));
         CHECK(bool(row.scan_8bit));
     }
@@ -133,6 +138,62 @@ TEST_CASE("l2_table and dot_table: the portable bits at every level") {
             portable().dot_table(query.data(), codewords.data(), Ks, dim, expected.data());
             row->dot_table(query.data(), codewords.data(), Ks, dim, got.data());
             CHECK(same_bits(got, expected));
+        }
+}
+
+TEST_CASE("l2_table_columns: l2_table's bits from codewords as columns, Ds < 8") {
+    const std::vector<const np::impl::KernelTable*> rows = [] {
+        std::vector<const np::impl::KernelTable*> all = other_rows();
+        all.push_back(&portable());
+        return all;
+    }();
+    for (const np::impl::KernelTable* row : rows)
+        for (std::size_t dim = 1; dim < 8; ++dim)
+            for (std::size_t Ks : {1, 7, 8, 37, 256}) {
+                CAPTURE(np::simd_level_name(row->level));
+                CAPTURE(dim);
+                CAPTURE(Ks);
+                const std::vector<float> codewords = test::uniform_vectors(Ks, dim, dim + Ks);
+                const std::vector<float> query = test::uniform_vectors(1, dim, dim + 200);
+                std::vector<float> columns(Ks * dim), expected(Ks), got(Ks, -1.0f);
+                for (std::size_t k = 0; k < Ks; ++k)
+                    for (std::size_t d = 0; d < dim; ++d) columns[d * Ks + k] = codewords[k * dim + d];
+                portable().l2_table(query.data(), codewords.data(), Ks, dim, expected.data());
+                row->l2_table_columns(query.data(), columns.data(), Ks, dim, got.data());
+                CHECK(same_bits(got, expected));
+            }
+}
+
+TEST_CASE("dot_columns, key_range and key_levels: the portable results at every level") {
+    for (const np::impl::KernelTable* row : other_rows())
+        for (std::size_t n : {1, 5, 31, 32, 33, 100, 256}) {
+            CAPTURE(np::simd_level_name(row->level));
+            CAPTURE(n);
+            const std::size_t dim = 13;
+            const std::vector<float> centers = test::uniform_vectors(n, dim, n);
+            const std::vector<float> query = test::uniform_vectors(1, dim, n + 1);
+            const np::impl::CoarseCenters coarse(centers.data(), n, dim);
+            std::vector<float> expected(n), got(n, -1.0f);
+            portable().dot_columns(query.data(), coarse.blocks.data(), n, dim, expected.data());
+            row->dot_columns(query.data(), coarse.blocks.data(), n, dim, got.data());
+            CHECK(same_bits(got, expected));
+            for (float sign : {1.0f, -1.0f}) {
+                float low = 0, high = 0, expected_low = 0, expected_high = 0;
+                CHECK(row->key_range(centers.data(), n, sign, &low, &high));
+                CHECK(portable().key_range(centers.data(), n, sign, &expected_low, &expected_high));
+                CHECK(low == expected_low);
+                CHECK(high == expected_high);
+                std::vector<std::uint8_t> levels(n), expected_levels(n);
+                row->key_levels(centers.data(), n, sign, low, 100.0f, 200, levels.data());
+                portable().key_levels(centers.data(), n, sign, low, 100.0f, 200, expected_levels.data());
+                CHECK(levels == expected_levels);
+            }
+            std::vector<float> broken(centers.begin(), centers.end());
+            broken[n / 2] = std::numeric_limits<float>::quiet_NaN();
+            float low = 0, high = 0;
+            CHECK_FALSE(row->key_range(broken.data(), n, 1.0f, &low, &high));
+            broken[n / 2] = -std::numeric_limits<float>::infinity();
+            CHECK_FALSE(row->key_range(broken.data(), n, 1.0f, &low, &high));
         }
 }
 
