@@ -1,7 +1,8 @@
 """``python -m nanopq_cpp``: the tutorial on built-in synthetic data.
 
 Trains PQ and OPQ, encodes a database, searches it, and prints recall against
-exact search together with the time of each step.
+exact search together with the time of each step; then searches the same PQ
+codes three ways: the flat scan, the packed fast scan and the Rii index.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def main() -> None:
     exact = ((queries[:, None, :] - X[None, :, :]) ** 2).sum(-1)
     truth = exact.argmin(axis=1)
 
+    pq_codes = None
     for name in ("PQ", "OPQ"):
         timings: Dict[str, float] = {}
         quantizer: Union[nanopq.PQ, nanopq.OPQ]
@@ -89,6 +91,33 @@ def main() -> None:
         print(f"\n{name}: codes {codes.shape} {codes.dtype}, reconstruction error {error:.4f}")
         print(f"  recall@1 {recall_at(top1, truth):.3f}   recall@10 {recall_at(ids, truth):.3f}")
         print("  " + "   ".join(f"{step} {seconds * 1e3:.1f} ms" for step, seconds in timings.items()))
+        if name == "PQ":
+            pq_codes = (pq, codes)
+    assert pq_codes is not None
+    search_three_ways(*pq_codes, X, queries, truth)
+
+
+def search_three_ways(pq: nanopq.PQ, codes: np.ndarray, X: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> None:
+    """The flat scan, the packed fast scan (the same answers) and the inverted
+    index (exact within the lists it visits), top-10 of every query."""
+    print(f"\nSearching the PQ codes of {len(codes)} vectors, {len(queries)} queries, top-10:")
+    table = pq.dtable(query=queries)
+    timings: Dict[str, float] = {}
+    flat_ids, _ = timed("flat", timings, lambda: table.search(codes, topk=10))
+    rows = [("flat scan (exact ADC)", flat_ids, timings["flat"])]
+    if pq.Ks <= 256:
+        packed = pq.pack(codes)
+        packed_ids, _ = timed("packed", timings, lambda: table.search(packed, topk=10))
+        assert (packed_ids == flat_ids).all()  # the fast scan is exact
+        rows.append(("packed fast scan (same ids)", packed_ids, timings["packed"]))
+        index = timed("build", timings, lambda: nanopq.Rii(fine_quantizer=pq).add_configure(vecs=X))
+        print(f"  Rii: {index.nlist} lists of about {index.L0} codes, built in {timings['build'] * 1e3:.0f} ms")
+        for multiple in (1, 4, 16):
+            L = min(multiple * (index.L0 or 1), index.N)
+            ids, _ = timed("rii", timings, lambda: index.search(queries, topk=10, L=L))
+            rows.append((f"Rii, L = {multiple} x L0", ids, timings["rii"]))
+    for label, ids, seconds in rows:
+        print(f"  {label:30} recall@10 {recall_at(ids, truth):.3f}   {seconds * 1e3:7.1f} ms")
 
 
 if __name__ == "__main__":
