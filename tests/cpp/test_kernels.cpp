@@ -114,7 +114,7 @@ TEST_CASE("every supported level has a complete row") {
         CHECK(bool(row.first_at_least));
         CHECK(bool(row.cross_accumulate));
         CHECK(bool(row.l2_table_columns));
-        CHECK(bool(row.dot_columns));
+        CHECK(bool(row.column_keys));
         CHECK(bool(row.key_range));
         CHECK(bool(row.key_levels));
         CHECK(bool(row.scan_4bit));
@@ -164,7 +164,7 @@ TEST_CASE("l2_table_columns: l2_table's bits from codewords as columns, Ds < 8")
             }
 }
 
-TEST_CASE("dot_columns, key_range and key_levels: the portable results at every level") {
+TEST_CASE("column_keys, key_range and key_levels: the portable results at every level") {
     for (const np::impl::KernelTable* row : other_rows())
         for (std::size_t n : {1, 5, 31, 32, 33, 100, 256}) {
             CAPTURE(np::simd_level_name(row->level));
@@ -174,9 +174,11 @@ TEST_CASE("dot_columns, key_range and key_levels: the portable results at every 
             const std::vector<float> query = test::uniform_vectors(1, dim, n + 1);
             const np::impl::CoarseCenters coarse(centers.data(), n, dim);
             std::vector<float> expected(n), got(n, -1.0f);
-            portable().dot_columns(query.data(), coarse.blocks.data(), n, dim, expected.data());
-            row->dot_columns(query.data(), coarse.blocks.data(), n, dim, got.data());
-            CHECK(same_bits(got, expected));
+            for (const float* starts : {static_cast<const float*>(nullptr), coarse.half_norms.data()}) {
+                portable().column_keys(query.data(), coarse.blocks.data(), starts, n, dim, expected.data());
+                row->column_keys(query.data(), coarse.blocks.data(), starts, n, dim, got.data());
+                CHECK(same_bits(got, expected));
+            }
             for (float sign : {1.0f, -1.0f}) {
                 float low = 0, high = 0, expected_low = 0, expected_high = 0;
                 CHECK(row->key_range(centers.data(), n, sign, &low, &high));

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -60,26 +61,27 @@ void append_to_list(Layout, PostingList& list, std::size_t row, const std::uint8
 }
 
 // The coarse centers as the ranking reads them: decoded, in the column
-// blocks of the kernel table's dot_columns (simd/scalar.hpp), and their
-// squared norms.
+// blocks of the kernel table's column_keys (simd/scalar.hpp), and minus half
+// their squared norms: the l2 key of center c is -(q.c - |c|^2 / 2), half
+// |q - c|^2 less a constant, and the inner-product key is -(q.c).
 struct CoarseCenters {
     std::vector<float> blocks;
-    std::vector<float> norms;
+    std::vector<float> half_norms;  // -|c|^2 / 2
     std::size_t dim = 0;
 
     CoarseCenters() = default;
     // From n decoded centers ([n][dim]).
-    CoarseCenters(const float* centers, std::size_t n, std::size_t dim_) : norms(n), dim(dim_) {
+    CoarseCenters(const float* centers, std::size_t n, std::size_t dim_) : half_norms(n), dim(dim_) {
         const std::size_t width = reference::kColumnBlock;
         blocks.assign((n + width - 1) / width * width * dim, 0.0f);
         for (std::size_t l = 0; l < n; ++l) {
-            float norm = 0.0f;
+            double norm = 0.0;
             for (std::size_t d = 0; d < dim; ++d) {
                 const float value = centers[l * dim + d];
                 blocks[(l / width) * dim * width + d * width + l % width] = value;
-                norm += value * value;
+                norm += static_cast<double>(value) * value;
             }
-            norms[l] = norm;
+            half_norms[l] = static_cast<float>(-0.5 * norm);
         }
     }
 };
@@ -134,53 +136,39 @@ struct ListSegment {
 // Buffers of one thread's queries.
 struct ListScanBuffers {
     std::vector<float> table, coarse, distances;
-    std::vector<Neighbor> order, selected;
+    std::vector<Neighbor> order;
     std::vector<ListSegment> plan;
     std::vector<std::uint32_t> places;
     std::vector<std::uint8_t> lut;
     std::vector<std::uint64_t> masks;
 };
 
-// Keys of the query (dim floats) to every center, smaller is nearer: the l2
-// distance less the query's own norm, or the negated inner product.
+// Keys of the query (dim floats) to every center, smaller is nearer
+// (CoarseCenters).
 inline void coarse_keys(const KernelTable& kernels, const CoarseCenters& coarse, std::size_t n_lists,
                         const float* query, Metric metric, float* keys) {
-    kernels.dot_columns(query, coarse.blocks.data(), n_lists, coarse.dim, keys);
-    if (metric == Metric::dot) {
-        for (std::size_t l = 0; l < n_lists; ++l) keys[l] = -keys[l];
-    } else {
-        for (std::size_t l = 0; l < n_lists; ++l) keys[l] = coarse.norms[l] - 2.0f * keys[l];
-    }
+    kernels.column_keys(query, coarse.blocks.data(), metric == Metric::l2 ? coarse.half_norms.data() : nullptr, n_lists,
+                        coarse.dim, keys);
 }
 
-// Moves the `count` best of order[first..] to order[first, first + count),
-// best first; the others follow in any order. A stretch short next to the
-// rest is picked in one pass that mostly compares with the worst kept (a
-// heap's partial sort costs three times as much for 8 of 1024 lists).
-inline void select_best(std::vector<Neighbor>& order, std::size_t first, std::size_t count,
-                        std::vector<Neighbor>& selected) {
-    const std::size_t rest = order.size() - first;
-    if (count * 16 >= rest) {
-        std::partial_sort(order.begin() + static_cast<std::ptrdiff_t>(first),
-                          order.begin() + static_cast<std::ptrdiff_t>(first + count), order.end());
-        return;
+// The `count` lists of least key, best first, into `best` ([count], Neighbor
+// order: ties to the lower list, NaN last), in one pass that mostly compares
+// a key with the worst kept. False, with nothing promised, when a key is NaN:
+// the caller then sorts by Neighbor's full order.
+inline bool least_keys(const float* keys, std::size_t n, std::size_t count, std::vector<Neighbor>& best) {
+    best.clear();
+    float worst = std::numeric_limits<float>::infinity();
+    for (std::size_t l = 0; l < n; ++l) {
+        const float key = keys[l];
+        if (key != key) return false;
+        // A later list with an equal key has a higher id: it never beats the worst kept.
+        if (best.size() == count && !(key < worst)) continue;
+        const Neighbor candidate{key, static_cast<std::int64_t>(l)};
+        if (best.size() == count) best.pop_back();
+        best.insert(std::upper_bound(best.begin(), best.end(), candidate), candidate);
+        if (best.size() == count) worst = best.back().key;
     }
-    selected.clear();  // the best so far, sorted; Neighbor's order is total (ties to the lower id, NaN last)
-    for (std::size_t i = first; i < order.size(); ++i) {
-        if (selected.size() == count && !(order[i] < selected.back())) continue;
-        if (selected.size() == count) selected.pop_back();
-        selected.insert(std::upper_bound(selected.begin(), selected.end(), order[i]), order[i]);
-    }
-    // The selected to the front, the others after them: Neighbors are distinct (ids), so
-    // a neighbor is selected if it is not after the last selected one.
-    std::size_t write = first + count;
-    const Neighbor last = selected.back();
-    std::vector<Neighbor> others;
-    others.reserve(rest - count);
-    for (std::size_t i = first; i < order.size(); ++i)
-        if (last < order[i]) others.push_back(order[i]);
-    std::copy(selected.begin(), selected.end(), order.begin() + static_cast<std::ptrdiff_t>(first));
-    std::copy(others.begin(), others.end(), order.begin() + static_cast<std::ptrdiff_t>(write));
+    return true;
 }
 
 // The lists a query visits and how far, by rii's rule (see the top).
@@ -190,19 +178,23 @@ inline void plan_lists(const KernelTable& kernels, const float* query, const Lis
     std::vector<Neighbor>& order = buffers.order;
     buffers.coarse.resize(n_lists);
     coarse_keys(kernels, *view.coarse, n_lists, query, metric, buffers.coarse.data());
-    order.resize(n_lists);
-    for (std::size_t l = 0; l < n_lists; ++l) order[l] = Neighbor{buffers.coarse[l], static_cast<std::int64_t>(l)};
     const std::size_t n_candidates = targets ? targets->n_rows : view.n_rows;
     const double share = static_cast<double>(n_wanted) * static_cast<double>(n_lists) /
                          static_cast<double>((std::max)(std::size_t{1}, n_candidates));
     const std::size_t w = (std::min)(n_lists, static_cast<std::size_t>(std::round(share)) + 3);
     buffers.plan.clear();
-    std::size_t sorted = 0, taken = 0;
+    // Most queries need few lists: the first stretch is picked in one pass
+    // over the keys; a query that goes further sorts all lists by Neighbor's
+    // order (the first stretch's order is the same).
+    std::size_t sorted = (std::min)(n_lists, (std::max)(w, std::size_t{8})), taken = 0;
+    if (!least_keys(buffers.coarse.data(), n_lists, sorted, order)) sorted = 0;
     for (std::size_t i = 0; i < n_lists; ++i) {
-        if (i == sorted) {  // sort a stretch at a time: most queries need few lists
-            const std::size_t next = (std::min)(n_lists, (std::max)({2 * sorted, w, std::size_t{8}}));
-            select_best(order, sorted, next - sorted, buffers.selected);
-            sorted = next;
+        if (i == sorted) {
+            order.resize(n_lists);
+            for (std::size_t l = 0; l < n_lists; ++l)
+                order[l] = Neighbor{buffers.coarse[l], static_cast<std::int64_t>(l)};
+            std::sort(order.begin(), order.end());
+            sorted = n_lists;
         }
         const std::size_t list = static_cast<std::size_t>(order[i].id);
         const std::size_t count =

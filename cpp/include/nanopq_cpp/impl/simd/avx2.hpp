@@ -231,26 +231,31 @@ NANOPQ_CPP_TARGET_AVX2 inline void l2_to_columns(const float* query, const float
     if (k < n_codewords) reference::l2_to_columns_from(query, columns, n_codewords, dim, k, out);
 }
 
-// reference::dot_columns, a block (32 columns) a step: four independent sums.
-NANOPQ_CPP_TARGET_AVX2 inline void dot_columns(const float* query, const float* blocks, std::size_t n, std::size_t dim,
-                                               float* out) {
+// reference::column_keys, a block (32 columns) a step: four independent chains.
+NANOPQ_CPP_TARGET_AVX2 inline void column_keys(const float* query, const float* blocks, const float* starts,
+                                               std::size_t n, std::size_t dim, float* out) {
     static_assert(reference::kColumnBlock == 32, "one step is a block");
+    alignas(32) float first[32];
     for (std::size_t l = 0; l < n; l += 32) {
+        const std::size_t width = (std::min)(std::size_t{32}, n - l);
+        for (std::size_t j = 0; j < 32; ++j) first[j] = starts && j < width ? starts[l + j] : 0.0f;
         const float* block = blocks + l * dim;
-        __m256 sum0 = _mm256_setzero_ps(), sum1 = sum0, sum2 = sum0, sum3 = sum0;
+        __m256 sum0 = _mm256_load_ps(first), sum1 = _mm256_load_ps(first + 8), sum2 = _mm256_load_ps(first + 16),
+               sum3 = _mm256_load_ps(first + 24);
         for (std::size_t d = 0; d < dim; ++d, block += 32) {
             const __m256 value = _mm256_set1_ps(query[d]);
-            sum0 = _mm256_add_ps(sum0, unfused(_mm256_mul_ps(value, _mm256_loadu_ps(block))));
-            sum1 = _mm256_add_ps(sum1, unfused(_mm256_mul_ps(value, _mm256_loadu_ps(block + 8))));
-            sum2 = _mm256_add_ps(sum2, unfused(_mm256_mul_ps(value, _mm256_loadu_ps(block + 16))));
-            sum3 = _mm256_add_ps(sum3, unfused(_mm256_mul_ps(value, _mm256_loadu_ps(block + 24))));
+            sum0 = _mm256_fmadd_ps(value, _mm256_loadu_ps(block), sum0);
+            sum1 = _mm256_fmadd_ps(value, _mm256_loadu_ps(block + 8), sum1);
+            sum2 = _mm256_fmadd_ps(value, _mm256_loadu_ps(block + 16), sum2);
+            sum3 = _mm256_fmadd_ps(value, _mm256_loadu_ps(block + 24), sum3);
         }
-        alignas(32) float sums[32];
-        _mm256_store_ps(sums, sum0);
-        _mm256_store_ps(sums + 8, sum1);
-        _mm256_store_ps(sums + 16, sum2);
-        _mm256_store_ps(sums + 24, sum3);
-        std::copy_n(sums, (std::min)(std::size_t{32}, n - l), out + l);
+        const __m256 sign = _mm256_set1_ps(-0.0f);
+        alignas(32) float keys[32];
+        _mm256_store_ps(keys, _mm256_xor_ps(sum0, sign));
+        _mm256_store_ps(keys + 8, _mm256_xor_ps(sum1, sign));
+        _mm256_store_ps(keys + 16, _mm256_xor_ps(sum2, sign));
+        _mm256_store_ps(keys + 24, _mm256_xor_ps(sum3, sign));
+        std::copy_n(keys, width, out + l);
     }
 }
 

@@ -66,9 +66,10 @@ struct KernelTable {
     // SIMD reads a column at a time.
     void (*l2_table_columns)(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
                              float* out);
-    // Products of a query with n columns ([dim][n] layout), the same bits at
-    // every level: an index's ranking of its lists.
-    void (*dot_columns)(const float* query, const float* columns, std::size_t n, std::size_t dim, float* out);
+    // Negated products of a query with n columns (blocks of 32), the same
+    // bits at every level: an index's ranking of its lists.
+    void (*column_keys)(const float* query, const float* blocks, const float* starts, std::size_t n, std::size_t dim,
+                        float* out);
     // A table row's range and levels for the fast scan (fast_scan.hpp
     // quantize_table); the same results at every level.
     bool (*key_range)(const float* values, std::size_t n, float sign, float* low, float* high);
@@ -101,7 +102,7 @@ inline KernelTable portable_kernels() {
     table.nearest_codeword_by_norms = &reference::nearest_codeword_by_norms;
     table.l2_table = &reference::l2_to_codewords;
     table.l2_table_columns = &reference::l2_to_columns;
-    table.dot_columns = &reference::dot_columns;
+    table.column_keys = &reference::column_keys;
     table.key_range = &reference::key_range;
     table.key_levels = &reference::key_levels;
     table.dot_table = &reference::dot_to_codewords;
@@ -124,7 +125,7 @@ inline KernelTable avx2_kernels() {
     table.nearest_codeword_by_norms = &nearest_codeword_by_norms_with<avx2::Nearest>;
     table.l2_table = &avx2::l2_to_codewords;
     table.l2_table_columns = &avx2::l2_to_columns;
-    table.dot_columns = &avx2::dot_columns;
+    table.column_keys = &avx2::column_keys;
     table.key_range = &avx2::key_range;
     table.key_levels = &avx2::key_levels;
     table.first_at_most = &avx2::first_within<false>;

@@ -224,20 +224,23 @@ inline void key_levels(const float* values, std::size_t n, float sign, float low
     }
 }
 
-// Columns a block of dot_columns' layout holds.
+// Columns a block of column_keys' layout holds.
 inline constexpr std::size_t kColumnBlock = 32;
 
-// out[l] = sum_d query[d] * column_l[d] for n columns held in blocks of 32:
-// block b is [dim][32] (column 32 b + j at j), the last one padded, so a block
-// is one contiguous read. Each product rounded, then added in order of d; the
-// SIMD forms do the same per lane, so every level gives the same bits (the
-// ranking of an index's lists).
-inline void dot_columns(const float* query, const float* blocks, std::size_t n, std::size_t dim, float* out) {
+// out[l] = -(starts[l] + sum_d query[d] * column_l[d]) for n columns held in
+// blocks of 32: block b is [dim][32] (column 32 b + j at j), the last one
+// padded, so a block is one contiguous read. The sum is a chain of fused
+// multiply-adds in order of d, from starts[l] (0 when starts is null); the
+// SIMD forms do the same per lane, and a fused multiply-add rounds once on
+// every level, so every level gives the same bits: an index's ranking of
+// its lists (inverted_lists.hpp), smaller first.
+inline void column_keys(const float* query, const float* blocks, const float* starts, std::size_t n, std::size_t dim,
+                        float* out) {
     for (std::size_t l = 0; l < n; ++l) {
         const float* block = blocks + (l / kColumnBlock) * dim * kColumnBlock + l % kColumnBlock;
-        float sum = 0.0f;
-        for (std::size_t d = 0; d < dim; ++d) sum += unfused(query[d] * block[d * kColumnBlock]);
-        out[l] = sum;
+        float sum = starts ? starts[l] : 0.0f;
+        for (std::size_t d = 0; d < dim; ++d) sum = std::fma(query[d], block[d * kColumnBlock], sum);
+        out[l] = -sum;
     }
 }
 
