@@ -143,11 +143,19 @@ public:
         ids_.insert(ids_.end(), new_ids.begin(), new_ids.end());
         list_of_row_.insert(list_of_row_.end(), n, impl::kNoList);
         position_of_row_.insert(position_of_row_.end(), n, 0);
+        const bool was_identity = identity_ids_;
         for (std::size_t i = 0; i < n; ++i) {
             next_id_ = (std::max)(next_id_, new_ids[i] + 1);
             if (identity_ids_ && new_ids[i] != static_cast<std::int64_t>(first + i)) identity_ids_ = false;
         }
-        if (!identity_ids_) index_ids();
+        if (!identity_ids_ && was_identity) {
+            index_ids();
+        } else if (!identity_ids_) {  // merge the new pairs into the sorted ones: O(N), not a sort of all
+            for (std::size_t i = 0; i < n; ++i) sorted_ids_.emplace_back(new_ids[i], first + i);
+            const auto middle = sorted_ids_.begin() + static_cast<std::ptrdiff_t>(first);
+            std::sort(middle, sorted_ids_.end());
+            std::inplace_merge(sorted_ids_.begin(), middle, sorted_ids_.end());
+        }
         if (update_lists)
             for (std::size_t i = 0; i < n; ++i) join_list(first + i, labels[i]);
     }

@@ -140,7 +140,11 @@ struct ListScanBuffers {
     std::vector<ListSegment> plan;
     std::vector<std::uint32_t> places;
     std::vector<std::uint8_t> lut;
-    std::vector<std::uint64_t> masks;
+    std::vector<Layout4Bit::Mask> masks_4bit;
+    std::vector<Layout8Bit::Mask> masks_8bit;
+
+    std::vector<Layout4Bit::Mask>& masks(Layout4Bit) { return masks_4bit; }
+    std::vector<Layout8Bit::Mask>& masks(Layout8Bit) { return masks_8bit; }
 };
 
 // Keys of the query (dim floats) to every center, smaller is nearer
@@ -317,8 +321,9 @@ void scan_plan(Layout layout, const KernelTable& kernels, const float* table, co
         quantized = quantize_table(layout, table, M, Ks, metric, buffers.lut.data(), top.bound());
     }
     const std::size_t max_chunk = std::max<std::size_t>(1, kFastScanChunkRows / rows_per_block);
-    buffers.masks.resize(max_chunk);
-    Mask* masks = reinterpret_cast<Mask*>(buffers.masks.data());
+    std::vector<Mask>& mask_buffer = buffers.masks(layout);
+    mask_buffer.resize(max_chunk);
+    Mask* masks = mask_buffer.data();
     for (const ListSegment& segment : buffers.plan) {
         const PostingList& list = view.lists[segment.list];
         // Places the exact start above took (first segment only): skipped here.
@@ -406,6 +411,7 @@ inline void search_lists(const ListsView& view, const float* queries, const floa
     const int threads = threads_for(work, std::size_t{1} << 18, num_threads);
     parallel_for(n_tasks, threads, [&](std::size_t task) {
         ListScanBuffers buffers;
+        TopK top(k);
         for (std::size_t q = task * kListQueriesPerTask; q < (std::min)(n_queries, (task + 1) * kListQueriesPerTask);
              ++q) {
             const float* table = tables ? tables + q * table_size : nullptr;
@@ -416,7 +422,7 @@ inline void search_lists(const ListsView& view, const float* queries, const floa
                 table = buffers.table.data();
             }
             plan_lists(kernels, queries + q * dim, view, k, n_wanted, metric, targets, buffers);
-            TopK top(k);
+            top.clear();
             with_layout(view.n_codewords,
                         [&](auto layout) { scan_plan(layout, kernels, table, view, metric, targets, buffers, top); });
             top.write(metric, out_rows + q * k, out_distances + q * k);

@@ -63,6 +63,8 @@ public:
     bool full() const { return heap_.size() == k_; }
     // k: the candidates kept once full.
     std::size_t capacity() const { return k_; }
+    // Empties the collector for another query, keeping its memory.
+    void clear() { heap_.clear(); }
     // The worst key kept once full (+inf before): a candidate with a larger
     // key cannot enter; an equal one can, on a lower id.
     float bound() const { return full() ? heap_.front().key : std::numeric_limits<float>::infinity(); }
