@@ -96,6 +96,33 @@ def scores(ids: np.ndarray, truth: np.ndarray) -> Tuple[float, float]:
     return r_at_10, recall
 
 
+def sweep_rows(
+    library: str,
+    point: str,
+    best: Dict[int, Tuple[np.ndarray, float]],
+    truth: np.ndarray,
+    build: float,
+    memory: int,
+) -> List[Dict[str, Any]]:
+    """A row for each thread count of one point of a sweep (`interleaved`'s times)."""
+    rows = []
+    for threads, (ids, seconds) in best.items():
+        r, recall = scores(ids, truth[: len(ids)])
+        rows.append(
+            dict(
+                library=library,
+                threads=threads,
+                L=point,
+                r_at_10=r,
+                recall_at_10=recall,
+                qps=len(ids) / seconds,
+                build_s=build,
+                memory_mb=memory / 2**20,
+            )
+        )
+    return rows
+
+
 def set_threads(threads: int) -> None:
     import nanopq_cpp
 
@@ -117,20 +144,7 @@ def run_ours(args, train, database, queries, truth, rows: List[Dict[str, Any]]) 
     for multiple in MULTIPLES:
         L = min(multiple * index.L0, index.N)
         best = interleaved(args, lambda: index.search(queries, topk=10, L=L, method="ivf")[0])
-        for threads, (ids, seconds) in best.items():
-            r, recall = scores(ids, truth)
-            rows.append(
-                dict(
-                    library="nanopq_cpp.Rii",
-                    threads=threads,
-                    L=f"{multiple}*L0",
-                    r_at_10=r,
-                    recall_at_10=recall,
-                    qps=len(queries) / seconds,
-                    build_s=build,
-                    memory_mb=memory / 2**20,
-                )
-            )
+        rows += sweep_rows("nanopq_cpp.Rii", f"{multiple}*L0", best, truth, build, memory)
     set_threads(1)
     ids, _ = index.search(queries, topk=10, L=index.N, method="ivf")
     flat, _ = pq.dtable(queries).search(index.codes, topk=10)
@@ -153,20 +167,7 @@ def run_rii(args, train, database, queries, truth, rows: List[Dict[str, Any]]) -
         def loop() -> np.ndarray:
             return np.array([index.query(q, topk=10, L=L, method="ivf")[0] for q in queries[:n_queries]])
 
-        ids, seconds = timed(loop)
-        r, recall = scores(ids, truth[:n_queries])
-        rows.append(
-            dict(
-                library="rii",
-                threads=1,
-                L=f"{multiple}*L0",
-                r_at_10=r,
-                recall_at_10=recall,
-                qps=n_queries / seconds,
-                build_s=build,
-                memory_mb=memory / 2**20,
-            )
-        )
+        rows += sweep_rows("rii", f"{multiple}*L0", {1: timed(loop)}, truth, build, memory)
 
 
 def run_faiss(args, train, database, queries, truth, rows: List[Dict[str, Any]]) -> None:
@@ -185,20 +186,7 @@ def run_faiss(args, train, database, queries, truth, rows: List[Dict[str, Any]])
         for multiple in MULTIPLES:
             faiss.extract_index_ivf(index).nprobe = multiple
             best = interleaved(args, lambda: index.search(queries, 10)[1])
-            for threads, (ids, seconds) in best.items():
-                r, recall = scores(ids, truth)
-                rows.append(
-                    dict(
-                        library=name,
-                        threads=threads,
-                        L=f"nprobe {multiple}",
-                        r_at_10=r,
-                        recall_at_10=recall,
-                        qps=len(queries) / seconds,
-                        build_s=build,
-                        memory_mb=memory / 2**20,
-                    )
-                )
+            rows += sweep_rows(name, f"nprobe {multiple}", best, truth, build, memory)
 
 
 def exact_neighbours(database: np.ndarray, queries: np.ndarray) -> np.ndarray:

@@ -334,3 +334,16 @@ def test_index_files_are_checked(data, tmp_path):
     nanopq_cpp.save(index.fine_quantizer, path)  # a model file is not an index file
     with pytest.raises(nanopq_cpp.ModelFileError, match="not a nanopq_cpp index file"):
         nanopq_cpp.Rii.load(path)
+
+
+def test_add_codes_takes_the_quantizers_codes(data):
+    X, Q = data
+    index = make_index(X[:2000])
+    codes = index.fine_quantizer.encode(X[2000:])
+    index.add_codes(codes, ids=np.arange(5000, 5000 + len(codes), dtype=np.int64))
+    np.testing.assert_array_equal(index.codes[2000:], codes)
+    assert sum(len(p) for p in index.posting_lists) == len(X)
+    with pytest.raises(nanopq_cpp.DTypeError, match="code_dtype"):
+        index.add_codes(codes.astype(np.uint16))
+    with pytest.raises(nanopq_cpp.InputError):
+        index.add_codes(codes[:, :2])

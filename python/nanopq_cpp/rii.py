@@ -210,6 +210,28 @@ class Rii:
         codes = self.fine_quantizer.encode(vecs)
         self._add_codes(codes, update, ids)
 
+    def add_codes(
+        self,
+        codes: np.ndarray,
+        update_posting_lists: Union[bool, str] = "auto",
+        ids: Optional[np.ndarray] = None,
+    ) -> None:
+        """:func:`add` for vectors already encoded by :attr:`fine_quantizer`
+        (an encoding worker's output, a shard's codes).
+
+        Args:
+            codes (np.ndarray): shape=(Nv, M), dtype=fine_quantizer.code_dtype.
+            update_posting_lists (bool or str): True, False or 'auto', as :func:`add`.
+            ids (np.ndarray): optional int64 ids, as :func:`add`.
+        """
+        codes = _inner_pq(self.fine_quantizer)._own_codes(codes)
+        update = _update_flag(update_posting_lists, self.nlist)
+        if update and self.nlist == 0:
+            raise InputError("reconfigure() must be called before add_codes(codes, update_posting_lists=True)")
+        if ids is not None:
+            ids = _target_ids(ids)
+        self._add_codes(codes, update, ids)
+
     def _add_codes(self, codes: np.ndarray, update: bool, ids: Optional[np.ndarray]) -> None:
         check_allocation(codes.nbytes + 24 * len(codes), f"adding {len(codes)} codes")
         with core_errors():

@@ -161,16 +161,25 @@ inline void coarse_keys(const KernelTable& kernels, const CoarseCenters& coarse,
 // the caller then sorts by Neighbor's full order.
 inline bool least_keys(const float* keys, std::size_t n, std::size_t count, std::vector<Neighbor>& best) {
     best.clear();
-    float worst = std::numeric_limits<float>::infinity();
-    for (std::size_t l = 0; l < n; ++l) {
-        const float key = keys[l];
-        if (key != key) return false;
-        // A later list with an equal key has a higher id: it never beats the worst kept.
-        if (best.size() == count && !(key < worst)) continue;
-        const Neighbor candidate{key, static_cast<std::int64_t>(l)};
-        if (best.size() == count) best.pop_back();
+    const auto keep = [&](std::size_t l) {
+        const Neighbor candidate{keys[l], static_cast<std::int64_t>(l)};
         best.insert(std::upper_bound(best.begin(), best.end(), candidate), candidate);
-        if (best.size() == count) worst = best.back().key;
+    };
+    std::size_t l = 0;
+    for (; l < n && best.size() < count; ++l) {
+        if (keys[l] != keys[l]) return false;
+        keep(l);
+    }
+    float worst = best.empty() ? std::numeric_limits<float>::infinity() : best.back().key;
+    for (; l < n; ++l) {
+        // A later list with an equal key has a higher id: it never beats the worst kept.
+        if (!(keys[l] < worst)) {
+            if (keys[l] != keys[l]) return false;
+            continue;
+        }
+        best.pop_back();
+        keep(l);
+        worst = best.back().key;
     }
     return true;
 }
@@ -418,7 +427,8 @@ inline void search_lists(const ListsView& view, const float* queries, const floa
             if (!table) {
                 buffers.table.resize(table_size);
                 maker.make(kernels, queries + q * dim, buffers.table.data());
-                require_finite_table(buffers.table.data(), table_size, q);
+                if (!maker.cannot_overflow(queries + q * dim))
+                    require_finite_table(buffers.table.data(), table_size, q);
                 table = buffers.table.data();
             }
             plan_lists(kernels, queries + q * dim, view, k, n_wanted, metric, targets, buffers);

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -170,6 +172,9 @@ public:
           codebook_{codewords_.data(), codebook.n_subspaces, codebook.n_codewords, codebook.subspace_dim},
           metric_(metric) {
         codebook.validate();
+        for (float value : codewords_)
+            largest_codeword_ = (std::max)(largest_codeword_, static_cast<double>(std::fabs(value)));
+        if (!(largest_codeword_ < 1e30)) largest_codeword_ = std::numeric_limits<double>::infinity();  // NaN too
         const std::size_t M = codebook.n_subspaces, Ks = codebook.n_codewords, Ds = codebook.subspace_dim;
         if (metric != Metric::l2 || Ds >= 8) return;
         columns_.resize(M * Ks * Ds);
@@ -177,6 +182,18 @@ public:
             for (std::size_t k = 0; k < Ks; ++k)
                 for (std::size_t d = 0; d < Ds; ++d)
                     columns_[(m * Ds + d) * Ks + k] = codebook.codewords[(m * Ks + k) * Ds + d];
+    }
+
+    // True when no entry of the table of `query` can overflow float32: every
+    // |query value| and |codeword value| is at most some a and b with
+    // Ds (a + b)^2 well below FLT_MAX (which bounds an l2 entry's sum of
+    // squares, and an inner product's Ds a b). Saves checking the table.
+    bool cannot_overflow(const float* query) const {
+        float largest = 0.0f;  // NaN if a value is NaN: then the table is checked
+        for (std::size_t i = 0; i < codebook_.dim(); ++i)
+            if (!(std::fabs(query[i]) <= largest)) largest = std::fabs(query[i]);
+        const double reach = static_cast<double>(largest) + largest_codeword_;
+        return reach * reach * static_cast<double>(codebook_.subspace_dim) < 1e36;
     }
 
     // Row m ([Ks]) of the table of `query` (M * Ds floats).
@@ -211,6 +228,7 @@ private:
     CodebookView codebook_;
     Metric metric_ = Metric::l2;
     std::vector<float> columns_;
+    double largest_codeword_ = 0.0;  // the largest |codeword value|
 };
 
 // Distance tables for n_queries queries: out[q][m][k] (TableMaker's entries).
