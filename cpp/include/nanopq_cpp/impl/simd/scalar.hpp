@@ -229,17 +229,18 @@ inline constexpr std::size_t kColumnBlock = 32;
 
 // out[l] = -(starts[l] + sum_d query[d] * column_l[d]) for n columns held in
 // blocks of 32: block b is [dim][32] (column 32 b + j at j), the last one
-// padded, so a block is one contiguous read. The sum is a chain of fused
-// multiply-adds in order of d, from starts[l] (0 when starts is null); the
-// SIMD forms do the same per lane, and a fused multiply-add rounds once on
-// every level, so every level gives the same bits: an index's ranking of
-// its lists (inverted_lists.hpp), smaller first.
+// padded, so a block is one contiguous read. Each product is rounded, then
+// added in order of d to starts[l] (0 when starts is null); the SIMD forms do
+// the same per lane, so every level gives the same bits: an index's ranking
+// of its lists (inverted_lists.hpp), smaller first. Not fused: mingw-w64's
+// fmaf is not correctly rounded, and products and sums rounded apart are the
+// same everywhere.
 inline void column_keys(const float* query, const float* blocks, const float* starts, std::size_t n, std::size_t dim,
                         float* out) {
     for (std::size_t l = 0; l < n; ++l) {
         const float* block = blocks + (l / kColumnBlock) * dim * kColumnBlock + l % kColumnBlock;
         float sum = starts ? starts[l] : 0.0f;
-        for (std::size_t d = 0; d < dim; ++d) sum = std::fma(query[d], block[d * kColumnBlock], sum);
+        for (std::size_t d = 0; d < dim; ++d) sum += unfused(query[d] * block[d * kColumnBlock]);
         out[l] = -sum;
     }
 }
