@@ -97,7 +97,9 @@ def main() -> None:
     search_three_ways(*pq_codes, X, queries, truth)
 
 
-def search_three_ways(pq: nanopq.PQ, codes: np.ndarray, X: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> None:
+def search_three_ways(
+    pq: nanopq.PQ, codes: np.ndarray, X: np.ndarray, queries: np.ndarray, truth: np.ndarray
+) -> None:
     """The flat scan, the packed fast scan (the same answers) and the inverted
     index (exact within the lists it visits), top-10 of every query."""
     print(f"\nSearching the PQ codes of {len(codes)} vectors, {len(queries)} queries, top-10:")
@@ -111,7 +113,9 @@ def search_three_ways(pq: nanopq.PQ, codes: np.ndarray, X: np.ndarray, queries: 
         assert (packed_ids == flat_ids).all()  # the fast scan is exact
         rows.append(("packed fast scan (same ids)", packed_ids, timings["packed"]))
         index = timed("build", timings, lambda: nanopq.Rii(fine_quantizer=pq).add_configure(vecs=X))
-        print(f"  Rii: {index.nlist} lists of about {index.L0} codes, built in {timings['build'] * 1e3:.0f} ms")
+        print(
+            f"  Rii: {index.nlist} lists of about {index.L0} codes, built in {timings['build'] * 1e3:.0f} ms"
+        )
         for multiple in (1, 4, 16):
             L = min(multiple * (index.L0 or 1), index.N)
             ids, _ = timed("rii", timings, lambda: index.search(queries, topk=10, L=L))

@@ -32,15 +32,15 @@ def _inner_pq(quantizer: Union[PQ, OPQ]) -> PQ:
     return quantizer.pq if isinstance(quantizer, OPQ) else quantizer
 
 
-def _target_ids(target_ids: Any) -> Optional[np.ndarray]:
-    """target_ids as the core takes them: None, or a 1-D int64 array (rii's dtype, never converted)."""
+def _target_ids(target_ids: Any, name: str = "target_ids") -> Optional[np.ndarray]:
+    """Ids as the core takes them: None, or a 1-D int64 array (rii's dtype, never converted)."""
     if target_ids is None:
         return None
     if not isinstance(target_ids, np.ndarray) or target_ids.dtype != np.int64:
         found = getattr(target_ids, "dtype", type(target_ids).__name__)
-        raise DTypeError(f"target_ids must be a 1-D np.ndarray of dtype int64, got {found}")
+        raise DTypeError(f"{name} must be a 1-D np.ndarray of dtype int64, got {found}")
     if target_ids.ndim != 1:
-        raise InputError(f"target_ids must be 1-D, got shape {target_ids.shape}")
+        raise InputError(f"{name} must be 1-D, got shape {target_ids.shape}")
     return np.ascontiguousarray(target_ids)
 
 
@@ -201,10 +201,8 @@ class Rii:
                 "reconfigure() must be called before add(vecs, update_posting_lists=True); "
                 "for the first addition call add_configure(vecs)"
             )
+        ids = _target_ids(ids, "ids")
         if ids is not None:
-            ids = _target_ids(ids) if isinstance(ids, np.ndarray) else ids
-            if not isinstance(ids, np.ndarray):
-                raise DTypeError(f"ids must be a 1-D np.ndarray of dtype int64, got {type(ids).__name__}")
             if len(ids) != len(vecs):
                 raise InputError(f"ids must hold one id per vector ({len(vecs)}), got {len(ids)}")
         codes = self.fine_quantizer.encode(vecs)
@@ -227,10 +225,10 @@ class Rii:
         codes = _inner_pq(self.fine_quantizer)._own_codes(codes)
         update = _update_flag(update_posting_lists, self.nlist)
         if update and self.nlist == 0:
-            raise InputError("reconfigure() must be called before add_codes(codes, update_posting_lists=True)")
-        if ids is not None:
-            ids = _target_ids(ids)
-        self._add_codes(codes, update, ids)
+            raise InputError(
+                "reconfigure() must be called before add_codes(codes, update_posting_lists=True)"
+            )
+        self._add_codes(codes, update, _target_ids(ids, "ids"))
 
     def _add_codes(self, codes: np.ndarray, update: bool, ids: Optional[np.ndarray]) -> None:
         check_allocation(codes.nbytes + 24 * len(codes), f"adding {len(codes)} codes")
@@ -259,7 +257,7 @@ class Rii:
     def remove(self, ids: np.ndarray) -> None:
         """Deletes the rows of ``ids`` (distinct int64 ids in the index). The
         lists keep their centers."""
-        checked = _target_ids(ids)
+        checked = _target_ids(ids, "ids")
         if checked is None:
             raise DTypeError("ids must be a 1-D np.ndarray of dtype int64, got None")
         with core_errors():

@@ -249,14 +249,7 @@ public:
         std::vector<std::size_t> rows(n);
         for (std::size_t j = 0; j < n; ++j) {
             const std::int64_t id = ids[j];
-            std::size_t row = size();
-            if (identity_ids_) {
-                if (id >= 0 && static_cast<std::size_t>(id) < size()) row = static_cast<std::size_t>(id);
-            } else {
-                const auto at =
-                    std::lower_bound(sorted_ids_.begin(), sorted_ids_.end(), std::make_pair(id, std::size_t{0}));
-                if (at != sorted_ids_.end() && at->first == id) row = at->second;
-            }
+            const std::size_t row = row_of(id);
             if (row == size())
                 throw std::out_of_range(std::string(what) + "[" + std::to_string(j) + "] = " + std::to_string(id) +
                                         " is not an id in the index");
@@ -315,10 +308,9 @@ public:
             std::vector<float> made;
             if (!tables) {  // the flat scan takes the batch's tables at once
                 made.resize(checked_product(n_queries, maker_.table_size(), "distance tables"));
-                for (std::size_t q = 0; q < n_queries; ++q) {
-                    maker_.make(impl::active_kernels(), queries + q * dim(), made.data() + q * maker_.table_size());
-                    impl::require_finite_table(made.data() + q * maker_.table_size(), maker_.table_size(), q);
-                }
+                for (std::size_t q = 0; q < n_queries; ++q)
+                    impl::make_checked_table(impl::active_kernels(), maker_, queries + q * dim(), q,
+                                             made.data() + q * maker_.table_size());
                 tables = made.data();
             }
             std::vector<std::int64_t> subset(rows.begin(), rows.end());
@@ -356,6 +348,14 @@ private:
         return lists;
     }
 
+    // The row of `id`, or size() for an id not in the index.
+    std::size_t row_of(std::int64_t id) const {
+        if (identity_ids_)
+            return id >= 0 && static_cast<std::size_t>(id) < size() ? static_cast<std::size_t>(id) : size();
+        const auto at = std::lower_bound(sorted_ids_.begin(), sorted_ids_.end(), std::make_pair(id, std::size_t{0}));
+        return at != sorted_ids_.end() && at->first == id ? at->second : size();
+    }
+
     // New ids must be distinct and not in the index.
     void check_new_ids(const std::vector<std::int64_t>& new_ids) const {
         std::vector<std::int64_t> sorted(new_ids);
@@ -365,12 +365,7 @@ private:
             throw std::invalid_argument("ids holds " + std::to_string(*repeated) + " more than once");
         for (std::size_t j = 0; j < new_ids.size(); ++j) {
             const std::int64_t id = new_ids[j];
-            const bool present =
-                identity_ids_
-                    ? id >= 0 && static_cast<std::size_t>(id) < size()
-                    : std::binary_search(sorted_ids_.begin(), sorted_ids_.end(), std::make_pair(id, std::size_t{0}),
-                                         [](const auto& a, const auto& b) { return a.first < b.first; });
-            if (present)
+            if (row_of(id) != size())
                 throw std::invalid_argument("ids[" + std::to_string(j) + "] = " + std::to_string(id) +
                                             " is already in the index");
         }

@@ -399,6 +399,14 @@ inline void require_finite_table(const float* table, std::size_t size, std::size
                                     "overflow to infinity; scale the vectors (and the codewords) down");
 }
 
+// Query q's table ([M][Ks]) made by `maker`, refused (require_finite_table)
+// if it overflowed: checked only when the magnitudes allow an overflow.
+inline void make_checked_table(const KernelTable& kernels, const TableMaker& maker, const float* query, std::size_t q,
+                               float* table) {
+    maker.make(kernels, query, table);
+    if (!maker.cannot_overflow(query)) require_finite_table(table, maker.table_size(), q);
+}
+
 // Queries a task of the list search takes: enough to spread a batch over
 // the threads, few enough that one slow query does not hold the rest up.
 inline constexpr std::size_t kListQueriesPerTask = 8;
@@ -426,9 +434,7 @@ inline void search_lists(const ListsView& view, const float* queries, const floa
             const float* table = tables ? tables + q * table_size : nullptr;
             if (!table) {
                 buffers.table.resize(table_size);
-                maker.make(kernels, queries + q * dim, buffers.table.data());
-                if (!maker.cannot_overflow(queries + q * dim))
-                    require_finite_table(buffers.table.data(), table_size, q);
+                make_checked_table(kernels, maker, queries + q * dim, q, buffers.table.data());
                 table = buffers.table.data();
             }
             plan_lists(kernels, queries + q * dim, view, k, n_wanted, metric, targets, buffers);
