@@ -15,4 +15,6 @@
 #include "merge.hpp"
 #include "rii.hpp"
 #include "rii_file.hpp"
+#include "ivfpq.hpp"
+#include "ivfpq_file.hpp"
 #include "model_file.hpp"

@@ -28,6 +28,7 @@
 #include <variant>
 #include <vector>
 
+#include "index_header.hpp"
 #include "model_file.hpp"
 #include "rii.hpp"
 
@@ -46,19 +47,6 @@ struct LoadedRii {
     Rii index;
 };
 
-namespace detail {
-
-inline void put_i64s(unsigned char* out, const std::int64_t* values, std::size_t count) {
-    for (std::size_t i = 0; i < count; ++i) put_u64(out + 8 * i, static_cast<std::uint64_t>(values[i]));
-}
-
-inline const ProductQuantizer& inner_pq(const AnyQuantizer& quantizer) {
-    if (const auto* opq = std::get_if<OptimizedProductQuantizer>(&quantizer)) return opq->pq();
-    return std::get<ProductQuantizer>(quantizer);
-}
-
-}  // namespace detail
-
 /// The index file bytes of `index` and `quantizer`, which must be the
 /// quantizer of its codes (the same codewords and metric).
 inline std::vector<unsigned char> index_to_bytes(const Rii& index, const AnyQuantizer& quantizer) {
@@ -67,18 +55,15 @@ inline std::vector<unsigned char> index_to_bytes(const Rii& index, const AnyQuan
         throw ModelFileError("cannot save: the quantizer is not the one of the index's codes");
     const std::vector<unsigned char> model = model_to_bytes(quantizer);
     const std::size_t N = index.size(), M = index.n_subspaces(), n_lists = index.n_lists();
-    const std::size_t payload = model.size() + N * M + 8 * N + n_lists * M + 8 * N;
-    std::vector<unsigned char> bytes(kModelHeaderBytes + payload);
-    unsigned char* out = bytes.data();
-    std::memcpy(out, kIndexMagic, sizeof(kIndexMagic));
-    detail::put_u32(out + 8, kIndexFormatVersion);
-    detail::put_u32(out + 12, 0);
-    detail::put_u64(out + 16, N);
-    detail::put_u64(out + 24, n_lists);
-    detail::put_u64(out + 32, model.size());
-    detail::put_u64(out + 40, static_cast<std::uint64_t>(index.next_id()));
-    detail::put_u64(out + 48, payload);
-    unsigned char* at = out + kModelHeaderBytes;
+    IndexHeader header;
+    header.version = kIndexFormatVersion;
+    header.n_rows = N;
+    header.n_lists = n_lists;
+    header.model = model.size();
+    header.next_id = index.next_id();
+    header.payload = model.size() + N * M + 8 * N + n_lists * M + 8 * N;
+    std::vector<unsigned char> bytes = detail::start_index_file(kIndexMagic, header);
+    unsigned char* at = bytes.data() + kModelHeaderBytes;
     std::memcpy(at, model.data(), model.size());
     at += model.size();
     std::memcpy(at, index.codes().data(), N * M);
@@ -89,8 +74,7 @@ inline std::vector<unsigned char> index_to_bytes(const Rii& index, const AnyQuan
     at += n_lists * M;
     const std::vector<std::int64_t> lists = index.row_lists();
     detail::put_i64s(at, lists.data(), N);
-    detail::put_u32(out + 56, crc32(out + kModelHeaderBytes, payload));
-    detail::put_u32(out + 60, crc32(out, 60));
+    detail::seal_index_file(bytes);
     return bytes;
 }
 
@@ -99,22 +83,9 @@ inline std::vector<unsigned char> index_to_bytes(const Rii& index, const AnyQuan
 inline LoadedRii index_from_bytes(const void* data, std::size_t size, const std::string& source = "index bytes") {
     const auto* bytes = static_cast<const unsigned char*>(data);
     const auto fail = [&](const std::string& problem) { detail::model_error(source, problem); };
-    if (size < sizeof(kIndexMagic) || std::memcmp(bytes, kIndexMagic, sizeof(kIndexMagic)) != 0)
-        fail("not a nanopq_cpp index file (it does not start with \\x89NPQIDX\\n)");
-    if (size < kModelHeaderBytes) fail("truncated: " + std::to_string(size) + " bytes, less than the header");
-    const std::uint32_t version = detail::get_u32(bytes + 8);
-    if (version == 0 || version > kIndexFormatVersion)
-        fail("index format version " + std::to_string(version) + " is not one this nanopq_cpp reads (1 to " +
-             std::to_string(kIndexFormatVersion) + ")");
-    if (crc32(bytes, 60) != detail::get_u32(bytes + 60)) fail("corrupted header (checksum mismatch)");
-    const std::uint64_t N = detail::get_u64(bytes + 16), n_lists = detail::get_u64(bytes + 24);
-    const std::uint64_t model = detail::get_u64(bytes + 32), payload = detail::get_u64(bytes + 48);
-    if (payload != size - kModelHeaderBytes)
-        fail("the header gives " + std::to_string(payload) + " bytes after it, the file has " +
-             std::to_string(size - kModelHeaderBytes));
-    if (model > payload) fail("the quantizer's model is larger than the file");
-    if (crc32(bytes + kModelHeaderBytes, payload) != detail::get_u32(bytes + 56))
-        fail("corrupted index data (checksum mismatch)");
+    const IndexHeader header = detail::read_index_header(bytes, size, kIndexMagic, "\\x89NPQIDX\\n",
+                                                         kIndexFormatVersion, "index", source);
+    const std::uint64_t N = header.n_rows, n_lists = header.n_lists, model = header.model, payload = header.payload;
     AnyQuantizer quantizer = model_from_bytes(bytes + kModelHeaderBytes, model, source + " (its quantizer)");
     const ProductQuantizer& pq = detail::inner_pq(quantizer);
     const std::uint64_t M = pq.n_subspaces();
@@ -128,16 +99,14 @@ inline LoadedRii index_from_bytes(const void* data, std::size_t size, const std:
     const unsigned char* at = bytes + kModelHeaderBytes + model;
     const unsigned char* codes = at;
     std::vector<std::int64_t> ids(static_cast<std::size_t>(N)), lists(static_cast<std::size_t>(N));
-    for (std::size_t i = 0; i < ids.size(); ++i)
-        ids[i] = static_cast<std::int64_t>(detail::get_u64(at + codes_bytes + 8 * i));
+    detail::get_i64s(at + codes_bytes, ids.size(), ids.data());
     const unsigned char* centers = at + codes_bytes + ids_bytes;
-    for (std::size_t i = 0; i < lists.size(); ++i)
-        lists[i] = static_cast<std::int64_t>(detail::get_u64(centers + centers_bytes + 8 * i));
+    detail::get_i64s(centers + centers_bytes, lists.size(), lists.data());
     try {
         Rii index =
             Rii::restore(pq.codewords(), pq.n_subspaces(), pq.n_codewords(), pq.subspace_dim(), pq.metric(), codes,
                          ids.data(), ids.size(), centers, static_cast<std::size_t>(n_lists), lists.data());
-        index.set_next_id(static_cast<std::int64_t>(detail::get_u64(bytes + 40)));
+        index.set_next_id(header.next_id);
         return LoadedRii{std::move(quantizer), std::move(index)};
     } catch (const std::exception& error) {
         detail::model_error(source, error.what());
@@ -154,13 +123,7 @@ inline void save_index(const Rii& index, const AnyQuantizer& quantizer, const st
 /// whole: memory peaks at the file's size plus the index's.
 inline LoadedRii load_index(const std::string& path) {
     const std::string source = "index file '" + path + "'";
-    detail::require_regular_file(path, source);
-    std::ifstream file(path, std::ios::binary | std::ios::ate);
-    if (!file) detail::io_error("cannot open", path, errno);
-    const std::streamoff size = file.tellg();
-    file.seekg(0);
-    std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
-    detail::read_exactly(file, bytes.data(), bytes.size(), source);
+    const std::vector<unsigned char> bytes = detail::read_whole_file(path, source);
     return index_from_bytes(bytes.data(), bytes.size(), source);
 }
 

@@ -37,19 +37,21 @@ namespace nanopq_cpp::impl {
 // The list of a row that is in none (added without updating the lists).
 inline constexpr std::uint32_t kNoList = 0xFFFFFFFFu;
 
-// One posting list: its rows of the index's codes, ascending, and a copy of
-// their codes side by side, so a scan reads no other memory: the first rows
-// packed in full blocks (packed_layout.hpp), the rest row-major (M bytes a
-// row) until they fill a block.
-struct PostingList {
-    std::vector<std::size_t> rows;
+// One posting list: what each entry stands for (a row of the index's codes,
+// or an id), and a copy of their codes side by side, so a scan reads no
+// other memory: the first entries packed in full blocks (packed_layout.hpp),
+// the rest row-major (M bytes a row) until they fill a block.
+template <class Entry>
+struct PostingListOf {
+    std::vector<Entry> rows;
     std::vector<std::uint8_t> blocks;
     std::vector<std::uint8_t> tail;
 };
+using PostingList = PostingListOf<std::size_t>;
 
 // Appends `row`, whose codes are `code` (M values), to the list.
-template <class Layout>
-void append_to_list(Layout, PostingList& list, std::size_t row, const std::uint8_t* code, std::size_t M) {
+template <class Layout, class Entry>
+void append_to_list(Layout, PostingListOf<Entry>& list, Entry row, const std::uint8_t* code, std::size_t M) {
     list.rows.push_back(row);
     list.tail.insert(list.tail.end(), code, code + M);
     if (list.tail.size() < Layout::kRowsPerBlock * M) return;
@@ -255,9 +257,9 @@ void adist_in_block(Layout layout, const float* table, std::size_t M, std::size_
 
 // Exact distances of a list's places [first, first + count), offered to `top`
 // (ids: the rows); `wanted(row)` filters them.
-template <class Layout, class Wanted>
+template <class Layout, class Entry, class Wanted>
 void offer_places(Layout layout, const KernelTable& kernels, const float* table, std::size_t M, std::size_t Ks,
-                  Metric metric, const PostingList& list, std::size_t first, std::size_t count, const Wanted& wanted,
+                  Metric metric, const PostingListOf<Entry>& list, std::size_t first, std::size_t count, const Wanted& wanted,
                   ListScanBuffers& buffers, TopK& top) {
     const std::size_t rows_per_block = Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
     const std::size_t n_packed = list.blocks.size() / block_bytes * rows_per_block;
@@ -277,7 +279,7 @@ void offer_places(Layout layout, const KernelTable& kernels, const float* table,
         done += take;
     }
     for (std::size_t j = 0; j < count; ++j) {
-        const std::size_t row = list.rows[first + j];
+        const Entry row = list.rows[first + j];
         if (wanted(row) && (!top.full() || !(top.bound() < key_of(metric, distances[j]))))
             top.offer(Neighbor{key_of(metric, distances[j]), static_cast<std::int64_t>(row)});
     }
@@ -296,13 +298,42 @@ inline constexpr std::size_t kExactStartRows = 64;
 // table quantization costs about as much as Ks exact rows' look-ups.
 inline std::size_t fast_scan_min_rows(std::size_t n_codewords) { return n_codewords; }
 
+// The fast scan of the full blocks among a list's first `places` places,
+// with the table `quantized` put in buffers.lut: calls offer(place) for each
+// place at or past `skip` whose level sum may reach top's bound (the bound
+// is read again as each chunk starts, so it tightens as offers fill `top`).
+// Returns the places the blocks cover; the caller scans the rest exactly.
+template <class Layout, class Entry, class Offer>
+std::size_t scan_blocks(Layout layout, const KernelTable& kernels, const PostingListOf<Entry>& list, std::size_t places,
+                        std::size_t skip, std::size_t M, const QuantizedTable& quantized, const TopK& top,
+                        ListScanBuffers& buffers, const Offer& offer) {
+    using Mask = typename Layout::Mask;
+    const std::size_t rows_per_block = Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
+    const std::size_t max_chunk = std::max<std::size_t>(1, kFastScanChunkRows / rows_per_block);
+    std::vector<Mask>& mask_buffer = buffers.masks(layout);
+    mask_buffer.resize(max_chunk);
+    Mask* masks = mask_buffer.data();
+    const std::size_t n_blocks = (std::min)(list.blocks.size() / block_bytes, places / rows_per_block);
+    // Chunks grow from one block: the first rows tighten the bound soonest.
+    for (std::size_t block = 0, chunk = 1; block < n_blocks; block += chunk, chunk = (std::min)(2 * chunk, max_chunk)) {
+        chunk = (std::min)(chunk, n_blocks - block);
+        const std::uint16_t threshold = quantized.bound(top.bound());
+        (kernels.*Layout::kScan)(list.blocks.data() + block * block_bytes, chunk, M, buffers.lut.data(), 1, &threshold,
+                                 masks);
+        for (std::size_t b = 0; b < chunk; ++b)
+            for (Mask mask = masks[b]; mask != 0; mask &= mask - 1) {
+                const std::size_t place = (block + b) * rows_per_block + lowest_bit(mask);
+                if (place >= skip) offer(place);
+            }
+    }
+    return n_blocks * rows_per_block;
+}
+
 // One query's scan of its planned lists into `top`.
 template <class Layout>
 void scan_plan(Layout layout, const KernelTable& kernels, const float* table, const ListsView& view, Metric metric,
                const TargetRows* targets, ListScanBuffers& buffers, TopK& top) {
-    using Mask = typename Layout::Mask;
     const std::size_t M = view.n_subspaces, Ks = view.n_codewords;
-    const std::size_t rows_per_block = Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
     std::size_t n_places = 0;
     for (const ListSegment& segment : buffers.plan) n_places += segment.places;
     const auto any_row = [](std::size_t) { return true; };
@@ -329,10 +360,6 @@ void scan_plan(Layout layout, const KernelTable& kernels, const float* table, co
         buffers.lut.resize(Layout::lut_bytes(M));
         quantized = quantize_table(layout, table, M, Ks, metric, buffers.lut.data(), top.bound());
     }
-    const std::size_t max_chunk = std::max<std::size_t>(1, kFastScanChunkRows / rows_per_block);
-    std::vector<Mask>& mask_buffer = buffers.masks(layout);
-    mask_buffer.resize(max_chunk);
-    Mask* masks = mask_buffer.data();
     for (const ListSegment& segment : buffers.plan) {
         const PostingList& list = view.lists[segment.list];
         // Places the exact start above took (first segment only): skipped here.
@@ -346,25 +373,14 @@ void scan_plan(Layout layout, const KernelTable& kernels, const float* table, co
                 std::lower_bound(target_places, end, static_cast<std::uint32_t>(segment.places)) - target_places);
         }
         if (quantized.fast && n_targets * kDenseTargetShare >= segment.places) {
-            const std::size_t n_blocks = (std::min)(list.blocks.size() / block_bytes, segment.places / rows_per_block);
-            for (std::size_t block = 0, chunk = 1; block < n_blocks;
-                 block += chunk, chunk = (std::min)(2 * chunk, max_chunk)) {
-                chunk = (std::min)(chunk, n_blocks - block);
-                const std::uint16_t threshold = quantized.bound(top.bound());
-                (kernels.*Layout::kScan)(list.blocks.data() + block * block_bytes, chunk, M, buffers.lut.data(), 1,
-                                         &threshold, masks);
-                for (std::size_t b = 0; b < chunk; ++b)
-                    for (Mask mask = masks[b]; mask != 0; mask &= mask - 1) {
-                        const std::size_t place = (block + b) * rows_per_block + lowest_bit(mask);
-                        if (place < skip) continue;
-                        if (targets)
-                            offer_places(layout, kernels, table, M, Ks, metric, list, place, 1, target_row, buffers,
-                                         top);
-                        else
-                            offer_places(layout, kernels, table, M, Ks, metric, list, place, 1, any_row, buffers, top);
-                    }
-            }
-            const std::size_t rest = (std::max)(skip, n_blocks * rows_per_block);
+            const std::size_t covered =
+                scan_blocks(layout, kernels, list, segment.places, skip, M, quantized, top, buffers, [&](std::size_t place) {
+                    if (targets)
+                        offer_places(layout, kernels, table, M, Ks, metric, list, place, 1, target_row, buffers, top);
+                    else
+                        offer_places(layout, kernels, table, M, Ks, metric, list, place, 1, any_row, buffers, top);
+                });
+            const std::size_t rest = (std::max)(skip, covered);
             if (targets)
                 offer_places(layout, kernels, table, M, Ks, metric, list, rest, segment.places - rest, target_row,
                              buffers, top);
