@@ -657,6 +657,136 @@ py::typing::Tuple<ModelTuple, Rii> load_index_py(const std::string& path) {
     return py::make_tuple(quantizer_tuple(loaded->quantizer), std::move(loaded->index));
 }
 
+// ---- the residual IVF-PQ index (ivfpq.hpp) ---------------------------------
+
+IVFPQ ivfpq_from_parts(const py::array& codewords_in, const std::string& metric, const py::array& centroids_in,
+                       bool by_residual) {
+    FloatArray codewords = as_float32(codewords_in, "codewords");
+    const CodebookView codebook = codebook_of(codewords);
+    FloatArray centroids = as_float32(centroids_in, "coarse_centroids");
+    if (centroids.ndim() != 2 || static_cast<std::size_t>(centroids.shape(1)) != codebook.dim())
+        throw std::invalid_argument("coarse_centroids must have shape (nlist, D=" + std::to_string(codebook.dim()) +
+                                    ")");
+    ProductQuantizer pq(codebook.n_subspaces, codebook.n_codewords, codebook.subspace_dim,
+                        std::vector<float>(codewords.data(), codewords.data() + codewords.size()),
+                        metric_from_name(metric));
+    return IVFPQ(std::move(pq), std::vector<float>(centroids.data(), centroids.data() + centroids.size()),
+                 static_cast<std::size_t>(centroids.shape(0)), by_residual);
+}
+
+void ivfpq_train(IVFPQ& index, const py::array& vecs_in, std::size_t iterations, std::uint64_t seed,
+                 const LogCallback& log_callback) {
+    FloatArray vecs = training_vectors(vecs_in, index.n_subspaces());
+    IVFPQTrainingOptions options;
+    options.iterations = iterations;
+    options.seed = seed;
+    options.log = logger_of(log_callback);
+    py::gil_scoped_release release;
+    index.train(vecs.data(), vecs.shape(0), vecs.shape(1), options);
+}
+
+FloatArray ivfpq_rows(const IVFPQ& index, const py::array& vecs_in, const char* name) {
+    FloatArray vecs = as_float32(vecs_in, name);
+    if (vecs.ndim() != 2 || static_cast<std::size_t>(vecs.shape(1)) != index.dim())
+        throw std::invalid_argument(std::string(name) + " must have shape (N, D=" + std::to_string(index.dim()) + ")");
+    return vecs;
+}
+
+void ivfpq_add(IVFPQ& index, const py::array& vecs_in, const OptionalArray& ids_in, const LogCallback& log_callback) {
+    if (!index.is_trained()) throw std::logic_error("the index must be trained (fit) before add");
+    FloatArray vecs = ivfpq_rows(index, vecs_in, "vecs");
+    const std::size_t n = vecs.shape(0);
+    const std::int64_t* ids = ids_in.is_none() ? nullptr : index_ids(ids_in.cast<py::array>(), "ids", n);
+    const Logger log = logger_of(log_callback);
+    py::gil_scoped_release release;
+    index.add(vecs.data(), n, ids, log);
+}
+
+void ivfpq_add_encoded(IVFPQ& index, const py::array& lists_in, const py::array& codes_in, const OptionalArray& ids_in) {
+    const std::int64_t* lists = index_ids(lists_in, "lists", SIZE_MAX);
+    const std::size_t n = lists_in.shape(0);
+    if (codes_in.ndim() != 2 || static_cast<std::size_t>(codes_in.shape(0)) != n ||
+        static_cast<std::size_t>(codes_in.shape(1)) != index.n_subspaces())
+        throw std::invalid_argument("codes must have shape (N=" + std::to_string(n) +
+                                    ", M=" + std::to_string(index.n_subspaces()) + ")");
+    Codes codes(n, index.n_subspaces(), index.pq().code_bytes());
+    dispatch_codes(codes_in, [&](const auto* data) {
+        using code_t = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+        if (sizeof(code_t) != codes.code_bytes())
+            throw std::invalid_argument("codes must have dtype " + py::str(code_dtype_for(index.n_codewords())).cast<std::string>() +
+                                        " for Ks = " + std::to_string(index.n_codewords()));
+        codes.visit([&](auto* out) { std::copy_n(data, codes.size(), out); });
+    });
+    std::vector<std::uint32_t> labels(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (lists[i] < 0 || static_cast<std::uint64_t>(lists[i]) >= index.n_lists())
+            throw std::out_of_range("lists[" + std::to_string(i) + "] = " + std::to_string(lists[i]) +
+                                    " is not a list (0 to nlist - 1 = " + std::to_string(index.n_lists() - 1) + ")");
+        labels[i] = static_cast<std::uint32_t>(lists[i]);
+    }
+    const std::int64_t* ids = ids_in.is_none() ? nullptr : index_ids(ids_in.cast<py::array>(), "ids", n);
+    py::gil_scoped_release release;
+    index.add_encoded(labels.data(), codes, ids);
+}
+
+void ivfpq_remove(IVFPQ& index, const py::array& ids_in) {
+    const std::int64_t* ids = index_ids(ids_in, "ids", SIZE_MAX);
+    const std::size_t n = ids_in.shape(0);
+    py::gil_scoped_release release;
+    index.remove(ids, n);
+}
+
+TopKArrays ivfpq_search(const IVFPQ& index, const py::array& queries_in, std::size_t topk, std::size_t nprobe,
+                        const OptionalArray& subset_in) {
+    if (!index.is_trained()) throw std::logic_error("the index must be trained (fit) before search");
+    FloatArray queries = ivfpq_rows(index, queries_in, "queries");
+    const std::int64_t* subset =
+        subset_in.is_none() ? nullptr : index_ids(subset_in.cast<py::array>(), "subset", SIZE_MAX);
+    const std::size_t n_subset = subset ? subset_in.cast<py::array>().shape(0) : 0;
+    const std::size_t n_queries = queries.shape(0);
+    SearchResult result;
+    {
+        py::gil_scoped_release release;
+        result = index.search(queries.data(), n_queries, topk, nprobe, subset, n_subset);
+    }
+    return py::make_tuple(array_of(result.ids, n_queries, topk), array_of(result.distances, n_queries, topk));
+}
+
+py::array ivfpq_list_codes(const IVFPQ& index, std::size_t list) {
+    const Codes codes = index.list_codes(list);
+    return codes.visit([&](const auto* data) {
+        using code_t = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+        py::array_t<code_t> out({codes.rows(), codes.n_subspaces()});
+        std::copy_n(data, codes.size(), out.mutable_data());
+        return py::array(out);
+    });
+}
+
+py::bytes ivfpq_bytes(const IVFPQ& index) {
+    std::vector<unsigned char> bytes;
+    {
+        py::gil_scoped_release release;
+        bytes = ivfpq_to_bytes(index);
+    }
+    return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+IVFPQ ivfpq_parse(const py::bytes& data, const std::string& source) {
+    const std::string_view view = data;
+    py::gil_scoped_release release;
+    return ivfpq_from_bytes(view.data(), view.size(), source);
+}
+
+void ivfpq_save(const IVFPQ& index, const std::string& path) {
+    py::gil_scoped_release release;
+    save_ivfpq(index, path);
+}
+
+IVFPQ ivfpq_load(const std::string& path) {
+    py::gil_scoped_release release;
+    return load_ivfpq(path);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -749,6 +879,57 @@ PYBIND11_MODULE(_core, m) {
             for (std::size_t l = 0; l < lists.size(); ++l) lists[l] = index.list_ids(l);
             return lists;
         });
+    py::class_<IVFPQ>(m, "IVFPQ")
+        .def(py::init([](std::size_t M, std::size_t Ks, std::size_t nlist, const std::string& metric,
+                         bool by_residual) { return IVFPQ(M, Ks, nlist, metric_from_name(metric), by_residual); }),
+             py::arg("M"), py::arg("Ks"), py::arg("nlist"), py::arg("metric"), py::arg("by_residual"))
+        .def_static("from_parts", &ivfpq_from_parts, py::arg("codewords"), py::arg("metric"),
+                    py::arg("coarse_centroids"), py::arg("by_residual"))
+        .def_static("from_bytes", &ivfpq_parse, py::arg("data"), py::arg("source"))
+        .def_static("load", &ivfpq_load, py::arg("path"))
+        .def("to_bytes", &ivfpq_bytes)
+        .def("save", &ivfpq_save, py::arg("path"))
+        .def("train", &ivfpq_train, py::arg("vecs"), py::arg("iterations"), py::arg("seed"), py::arg("log") = py::none())
+        .def("add", &ivfpq_add, py::arg("vecs"), py::arg("ids") = py::none(), py::arg("log") = py::none())
+        .def("add_encoded", &ivfpq_add_encoded, py::arg("lists"), py::arg("codes"), py::arg("ids") = py::none())
+        .def("remove", &ivfpq_remove, py::arg("ids"))
+        .def("clear", &IVFPQ::clear)
+        .def("search", &ivfpq_search, py::arg("queries"), py::arg("topk"), py::arg("nprobe"),
+             py::arg("subset") = py::none())
+        .def("set_num_threads", &IVFPQ::set_num_threads, py::arg("n"))
+        .def_property_readonly("N", &IVFPQ::size)
+        .def_property_readonly("M", &IVFPQ::n_subspaces)
+        .def_property_readonly("Ks", &IVFPQ::n_codewords)
+        .def_property_readonly("nlist", &IVFPQ::n_lists)
+        .def_property_readonly("D", &IVFPQ::dim)
+        .def_property_readonly("by_residual", &IVFPQ::by_residual)
+        .def_property_readonly("is_trained", &IVFPQ::is_trained)
+        .def_property_readonly("next_id", &IVFPQ::next_id)
+        .def_property_readonly("metric", [](const IVFPQ& index) { return std::string(metric_name(index.metric())); })
+        .def_property_readonly("codewords",
+                               [](const IVFPQ& index) {
+                                   const ProductQuantizer& pq = index.pq();
+                                   FloatArray out({pq.n_subspaces(), pq.n_codewords(), pq.subspace_dim()});
+                                   std::copy(pq.codewords().begin(), pq.codewords().end(), out.mutable_data());
+                                   return out;
+                               })
+        .def_property_readonly(
+            "centroids", [](const IVFPQ& index) { return array_of(index.centroids(), index.n_lists(), index.dim()); })
+        .def_property_readonly("list_sizes",
+                               [](const IVFPQ& index) {
+                                   Int64Array sizes(static_cast<py::ssize_t>(index.n_lists()));
+                                   for (std::size_t l = 0; l < index.n_lists(); ++l)
+                                       sizes.mutable_at(l) = static_cast<std::int64_t>(index.list_size(l));
+                                   return sizes;
+                               })
+        .def(
+            "list_ids",
+            [](const IVFPQ& index, std::size_t list) {
+                const std::vector<std::int64_t>& ids = index.list_ids(list);
+                return array_of(ids, ids.size(), 1).reshape({ids.size()});
+            },
+            py::arg("list"))
+        .def("list_codes", &ivfpq_list_codes, py::arg("list"));
     m.def("save_index_file", &save_index_py, py::arg("path"), py::arg("index"), py::arg("model"));
     m.def("load_index_file", &load_index_py, py::arg("path"));
     m.def("get_num_threads", &get_num_threads);
