@@ -11,6 +11,7 @@ from ._pickle import load_nanopq_pickle
 from ._threads import get_num_threads, set_num_threads
 from .convert_faiss import faiss_to_nanopq, nanopq_to_faiss
 from .distance_table import DistanceTable
+from .ivfpq import IVFPQ
 from .merge import merge_topk
 from .model_file import load, save
 from .opq import OPQ
@@ -26,6 +27,7 @@ __all__ = [
     "DistanceTable",
     "PackedCodes",
     "Rii",
+    "IVFPQ",
     "merge_topk",
     "nanopq_to_faiss",
     "faiss_to_nanopq",
