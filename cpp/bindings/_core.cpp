@@ -702,7 +702,8 @@ void ivfpq_add(IVFPQ& index, const py::array& vecs_in, const OptionalArray& ids_
     index.add(vecs.data(), n, ids, log);
 }
 
-void ivfpq_add_encoded(IVFPQ& index, const py::array& lists_in, const py::array& codes_in, const OptionalArray& ids_in) {
+void ivfpq_add_encoded(IVFPQ& index, const py::array& lists_in, const py::array& codes_in,
+                       const OptionalArray& ids_in) {
     const std::int64_t* lists = index_ids(lists_in, "lists", SIZE_MAX);
     const std::size_t n = lists_in.shape(0);
     if (codes_in.ndim() != 2 || static_cast<std::size_t>(codes_in.shape(0)) != n ||
@@ -713,7 +714,8 @@ void ivfpq_add_encoded(IVFPQ& index, const py::array& lists_in, const py::array&
     dispatch_codes(codes_in, [&](const auto* data) {
         using code_t = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
         if (sizeof(code_t) != codes.code_bytes())
-            throw std::invalid_argument("codes must have dtype " + py::str(code_dtype_for(index.n_codewords())).cast<std::string>() +
+            throw std::invalid_argument("codes must have dtype " +
+                                        py::str(code_dtype_for(index.n_codewords())).cast<std::string>() +
                                         " for Ks = " + std::to_string(index.n_codewords()));
         codes.visit([&](auto* out) { std::copy_n(data, codes.size(), out); });
     });
@@ -889,7 +891,8 @@ PYBIND11_MODULE(_core, m) {
         .def_static("load", &ivfpq_load, py::arg("path"))
         .def("to_bytes", &ivfpq_bytes)
         .def("save", &ivfpq_save, py::arg("path"))
-        .def("train", &ivfpq_train, py::arg("vecs"), py::arg("iterations"), py::arg("seed"), py::arg("log") = py::none())
+        .def("train", &ivfpq_train, py::arg("vecs"), py::arg("iterations"), py::arg("seed"),
+             py::arg("log") = py::none())
         .def("add", &ivfpq_add, py::arg("vecs"), py::arg("ids") = py::none(), py::arg("log") = py::none())
         .def("add_encoded", &ivfpq_add_encoded, py::arg("lists"), py::arg("codes"), py::arg("ids") = py::none())
         .def("remove", &ivfpq_remove, py::arg("ids"))

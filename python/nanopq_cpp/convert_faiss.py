@@ -6,7 +6,7 @@ faiss is optional: it is imported when a conversion is called, never at
 
 from __future__ import annotations
 
-from typing import Any, Tuple, Union, cast
+from typing import Any, Union, cast
 
 import numpy as np
 
@@ -171,7 +171,8 @@ def faiss_to_nanopq(pq_faiss: Any) -> Any:
     faiss = _faiss()
     if not isinstance(pq_faiss, (faiss.IndexPQ, faiss.IndexPreTransform, faiss.IndexIVFPQ)):
         raise DTypeError(
-            f"pq_faiss must be a faiss.IndexPQ, IndexPreTransform or IndexIVFPQ, got {type(pq_faiss).__name__}"
+            "pq_faiss must be a faiss.IndexPQ, IndexPreTransform or IndexIVFPQ, "
+            f"got {type(pq_faiss).__name__}"
         )
     if not pq_faiss.is_trained:
         raise NotFittedError("pq_faiss must have been trained")

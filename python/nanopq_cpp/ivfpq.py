@@ -14,8 +14,18 @@ from typing import Any, Dict, Optional, Tuple, Union
 import numpy as np
 
 from . import _core
-from ._checks import SIZE_MAX, as_codes, as_float32, as_int, as_seed, check_allocation, check_metric
-from ._checks import code_dtype_for, top_k_bytes, training_vectors
+from ._checks import (
+    SIZE_MAX,
+    as_codes,
+    as_float32,
+    as_int,
+    as_seed,
+    check_allocation,
+    check_metric,
+    code_dtype_for,
+    top_k_bytes,
+    training_vectors,
+)
 from ._errors import CodeError, DTypeError, InputError, NotFittedError, core_errors
 from ._model_bytes import model_errors
 from ._state import check_state_version
@@ -30,7 +40,9 @@ def _ids(ids: Any, name: str) -> Optional[np.ndarray]:
         return None
     array = np.asarray(ids)
     if array.dtype.kind not in "iu" or array.ndim != 1:
-        raise DTypeError(f"{name} must be a 1-D array of integer ids, got {array.dtype} of shape {array.shape}")
+        raise DTypeError(
+            f"{name} must be a 1-D array of integer ids, got {array.dtype} of shape {array.shape}"
+        )
     if array.dtype.kind == "u" and array.size and int(array.max()) > np.iinfo(np.int64).max:
         raise InputError(f"{name} holds ids above the int64 range")
     return np.require(array, dtype=np.int64, requirements=["C_CONTIGUOUS", "ALIGNED"])
@@ -253,6 +265,8 @@ class IVFPQ:
     def remove(self, ids: np.ndarray) -> None:
         """Deletes the vectors of ``ids`` (distinct ids in the index); the rest keep their lists and order."""
         checked = _ids(ids, "ids")
+        if checked is None:
+            raise DTypeError("ids must be a 1-D array of integer ids, got None")
         with core_errors():
             self._index.remove(checked)
 
@@ -325,7 +339,12 @@ class IVFPQ:
     def _wrap(cls, index: Any, verbose: bool) -> "IVFPQ":
         ivf = cls.__new__(cls)
         ivf._index = index
-        ivf._M, ivf._Ks, ivf._nlist, ivf._metric = int(index.M), int(index.Ks), int(index.nlist), str(index.metric)
+        ivf._M, ivf._Ks, ivf._nlist, ivf._metric = (
+            int(index.M),
+            int(index.Ks),
+            int(index.nlist),
+            str(index.metric),
+        )
         ivf.verbose = bool(verbose)
         return ivf
 
@@ -355,7 +374,9 @@ class IVFPQ:
         if self.is_trained:
             state["data"] = self._index.to_bytes()
         else:
-            state.update(M=self._M, Ks=self._Ks, nlist=self._nlist, metric=self._metric, by_residual=self.by_residual)
+            state.update(
+                M=self._M, Ks=self._Ks, nlist=self._nlist, metric=self._metric, by_residual=self.by_residual
+            )
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:

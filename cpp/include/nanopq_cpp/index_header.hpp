@@ -26,13 +26,13 @@ namespace nanopq_cpp {
 
 /// An index file's header fields (index_header.hpp).
 struct IndexHeader {
-    std::uint32_t version = 1;   ///< the format version
-    std::uint32_t flags = 0;     ///< the kind's flags
-    std::uint64_t n_rows = 0;    ///< vectors
-    std::uint64_t n_lists = 0;   ///< lists
-    std::uint64_t model = 0;     ///< bytes of the embedded model file
-    std::int64_t next_id = 0;    ///< the id add() gives next
-    std::uint64_t payload = 0;   ///< bytes after the header
+    std::uint32_t version = 1;  ///< the format version
+    std::uint32_t flags = 0;    ///< the kind's flags
+    std::uint64_t n_rows = 0;   ///< vectors
+    std::uint64_t n_lists = 0;  ///< lists
+    std::uint64_t model = 0;    ///< bytes of the embedded model file
+    std::int64_t next_id = 0;   ///< the id add() gives next
+    std::uint64_t payload = 0;  ///< bytes after the header
 };
 
 namespace detail {

@@ -115,8 +115,8 @@ public:
             const std::size_t packed = entries.blocks.size() / block_bytes * per_block;
             for (std::size_t j = 0; j < packed; ++j)
                 for (std::size_t m = 0; m < M; ++m)
-                    out[j * M + m] = Layout::code_in_block(entries.blocks.data() + j / per_block * block_bytes,
-                                                           j % per_block, m);
+                    out[j * M + m] =
+                        Layout::code_in_block(entries.blocks.data() + j / per_block * block_bytes, j % per_block, m);
             std::copy(entries.tail.begin(), entries.tail.end(), out + packed * M);
         });
         return codes;
@@ -145,10 +145,10 @@ public:
         require(vecs != nullptr || n == 0, "training vectors are missing");
         subspace_dim_of(dim, n_subspaces());
         require(size() == 0, "only an empty index can be trained (it holds " + std::to_string(size()) + " vectors)");
-        require(n >= n_lists_, "training needs at least nlist = " + std::to_string(n_lists_) + " vectors, got " +
-                                   std::to_string(n));
-        require(n > n_codewords(), "training needs more than Ks = " + std::to_string(n_codewords()) +
-                                       " vectors, got " + std::to_string(n));
+        require(n >= n_lists_,
+                "training needs at least nlist = " + std::to_string(n_lists_) + " vectors, got " + std::to_string(n));
+        require(n > n_codewords(), "training needs more than Ks = " + std::to_string(n_codewords()) + " vectors, got " +
+                                       std::to_string(n));
         require(options.iterations > 0, "iter must be positive");
         detail::require_finite(vecs, checked_product(n, dim, "training vectors"), "training vectors");
         // One shuffle of the rows: the coarse sample is its head, the PQ's a (possibly other) head.
@@ -206,8 +206,7 @@ public:
         for (std::size_t first = 0; first < n; first += chunk) {
             const std::size_t count = (std::min)(chunk, n - first);
             const float* rows = vecs + first * D;
-            impl::kmeans_assign(rows, count, D, D, centroids_.data(), n_lists_, labels.data() + first,
-                                num_threads_);
+            impl::kmeans_assign(rows, count, D, D, centroids_.data(), n_lists_, labels.data() + first, num_threads_);
             if (by_residual_) {
                 residuals.resize(count * D);
                 for (std::size_t i = 0; i < count; ++i) {
@@ -232,8 +231,7 @@ public:
         require(codes.n_subspaces() == n_subspaces(), "codes must have M = " + std::to_string(n_subspaces()) +
                                                           " columns, got " + std::to_string(codes.n_subspaces()));
         require(codes.code_bytes() == pq_.code_bytes(), "codes must be of " + std::to_string(pq_.code_bytes()) +
-                                                            "-byte integers for Ks = " +
-                                                            std::to_string(n_codewords()));
+                                                            "-byte integers for Ks = " + std::to_string(n_codewords()));
         codes.visit([&](const auto* data) { check_codes(data, n, n_subspaces(), n_codewords()); });
         for (std::size_t i = 0; i < n; ++i)
             if (lists[i] >= n_lists_)

@@ -83,9 +83,9 @@ inline IVFPQ ivfpq_from_bytes(const void* data, std::size_t size, const std::str
         !detail::multiply_u64(N, 8, id_bytes) || !detail::multiply_u64(N, M * code_bytes, codes_bytes) ||
         centroid_bytes > left || size_bytes > left - centroid_bytes || id_bytes > left - centroid_bytes - size_bytes ||
         codes_bytes != left - centroid_bytes - size_bytes - id_bytes)
-        fail("the arrays of N=" + std::to_string(N) + ", nlist=" + std::to_string(n_lists) + ", M=" +
-             std::to_string(M) + ", D=" + std::to_string(D) + " do not fit the file's " + std::to_string(left) +
-             " bytes");
+        fail("the arrays of N=" + std::to_string(N) + ", nlist=" + std::to_string(n_lists) +
+             ", M=" + std::to_string(M) + ", D=" + std::to_string(D) + " do not fit the file's " +
+             std::to_string(left) + " bytes");
     const unsigned char* at = bytes + kModelHeaderBytes + header.model;
     std::vector<float> centroids(static_cast<std::size_t>(n_lists * D));
     if (!detail::get_finite_floats(at, centroids.size(), centroids.data()))
@@ -124,9 +124,7 @@ inline IVFPQ ivfpq_from_bytes(const void* data, std::size_t size, const std::str
 }
 
 /// Writes a trained `index` to `path`, replacing it atomically (as save_model does).
-inline void save_ivfpq(const IVFPQ& index, const std::string& path) {
-    detail::write_file(ivfpq_to_bytes(index), path);
-}
+inline void save_ivfpq(const IVFPQ& index, const std::string& path) { detail::write_file(ivfpq_to_bytes(index), path); }
 
 /// The index in the IVF-PQ file at `path`. The file is read whole: memory
 /// peaks at the file's size plus the index's.

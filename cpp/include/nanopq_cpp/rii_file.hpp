@@ -83,8 +83,8 @@ inline std::vector<unsigned char> index_to_bytes(const Rii& index, const AnyQuan
 inline LoadedRii index_from_bytes(const void* data, std::size_t size, const std::string& source = "index bytes") {
     const auto* bytes = static_cast<const unsigned char*>(data);
     const auto fail = [&](const std::string& problem) { detail::model_error(source, problem); };
-    const IndexHeader header = detail::read_index_header(bytes, size, kIndexMagic, "\\x89NPQIDX\\n",
-                                                         kIndexFormatVersion, "index", source);
+    const IndexHeader header =
+        detail::read_index_header(bytes, size, kIndexMagic, "\\x89NPQIDX\\n", kIndexFormatVersion, "index", source);
     const std::uint64_t N = header.n_rows, n_lists = header.n_lists, model = header.model, payload = header.payload;
     AnyQuantizer quantizer = model_from_bytes(bytes + kModelHeaderBytes, model, source + " (its quantizer)");
     const ProductQuantizer& pq = detail::inner_pq(quantizer);

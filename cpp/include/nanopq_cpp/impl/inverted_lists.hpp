@@ -259,8 +259,8 @@ void adist_in_block(Layout layout, const float* table, std::size_t M, std::size_
 // (ids: the rows); `wanted(row)` filters them.
 template <class Layout, class Entry, class Wanted>
 void offer_places(Layout layout, const KernelTable& kernels, const float* table, std::size_t M, std::size_t Ks,
-                  Metric metric, const PostingListOf<Entry>& list, std::size_t first, std::size_t count, const Wanted& wanted,
-                  ListScanBuffers& buffers, TopK& top) {
+                  Metric metric, const PostingListOf<Entry>& list, std::size_t first, std::size_t count,
+                  const Wanted& wanted, ListScanBuffers& buffers, TopK& top) {
     const std::size_t rows_per_block = Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
     const std::size_t n_packed = list.blocks.size() / block_bytes * rows_per_block;
     std::vector<float>& distances = buffers.distances;
@@ -373,8 +373,8 @@ void scan_plan(Layout layout, const KernelTable& kernels, const float* table, co
                 std::lower_bound(target_places, end, static_cast<std::uint32_t>(segment.places)) - target_places);
         }
         if (quantized.fast && n_targets * kDenseTargetShare >= segment.places) {
-            const std::size_t covered =
-                scan_blocks(layout, kernels, list, segment.places, skip, M, quantized, top, buffers, [&](std::size_t place) {
+            const std::size_t covered = scan_blocks(
+                layout, kernels, list, segment.places, skip, M, quantized, top, buffers, [&](std::size_t place) {
                     if (targets)
                         offer_places(layout, kernels, table, M, Ks, metric, list, place, 1, target_row, buffers, top);
                     else
