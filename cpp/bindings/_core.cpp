@@ -674,11 +674,12 @@ IVFPQ ivfpq_from_parts(const py::array& codewords_in, const std::string& metric,
                  static_cast<std::size_t>(centroids.shape(0)), by_residual);
 }
 
-void ivfpq_train(IVFPQ& index, const py::array& vecs_in, std::size_t iterations, std::uint64_t seed,
-                 const LogCallback& log_callback) {
+void ivfpq_train(IVFPQ& index, const py::array& vecs_in, std::size_t iterations, std::size_t coarse_iterations,
+                 std::uint64_t seed, const LogCallback& log_callback) {
     FloatArray vecs = training_vectors(vecs_in, index.n_subspaces());
     IVFPQTrainingOptions options;
     options.iterations = iterations;
+    options.coarse_iterations = coarse_iterations;
     options.seed = seed;
     options.log = logger_of(log_callback);
     py::gil_scoped_release release;
@@ -891,8 +892,8 @@ PYBIND11_MODULE(_core, m) {
         .def_static("load", &ivfpq_load, py::arg("path"))
         .def("to_bytes", &ivfpq_bytes)
         .def("save", &ivfpq_save, py::arg("path"))
-        .def("train", &ivfpq_train, py::arg("vecs"), py::arg("iterations"), py::arg("seed"),
-             py::arg("log") = py::none())
+        .def("train", &ivfpq_train, py::arg("vecs"), py::arg("iterations"), py::arg("coarse_iterations"),
+             py::arg("seed"), py::arg("log") = py::none())
         .def("add", &ivfpq_add, py::arg("vecs"), py::arg("ids") = py::none(), py::arg("log") = py::none())
         .def("add_encoded", &ivfpq_add_encoded, py::arg("lists"), py::arg("codes"), py::arg("ids") = py::none())
         .def("remove", &ivfpq_remove, py::arg("ids"))

@@ -188,16 +188,18 @@ class IVFPQ:
         return print if self.verbose else None
 
     # -- building -------------------------------------------------------------
-    def fit(self, vecs: np.ndarray, iter: int = 20, seed: int = 123) -> "IVFPQ":
-        """Trains the coarse centroids by k-means (on a sample of at most 256
-        vectors a list), then the PQ on the residuals of a sample (at most 1024
-        a codeword), both with ``iter`` iterations, on all cores.
+    def fit(self, vecs: np.ndarray, iter: int = 20, seed: int = 123, coarse_iter: int = 10) -> "IVFPQ":
+        """Trains the coarse centroids by k-means on a sample of at most 256
+        vectors a list, then the PQ (k-means in each sub-space) on the
+        residuals of a sample of at most 256 a codeword, on all cores; the
+        samples and iterations of faiss's IndexIVFPQ by default.
 
         Args:
             vecs (np.ndarray): Training vectors, shape=(N, D), dtype=np.float32,
                 N >= nlist and N > Ks, D a multiple of M.
-            iter (int): k-means iterations.
+            iter (int): k-means iterations of the PQ.
             seed (int): Seeds the samples and the k-means starts.
+            coarse_iter (int): k-means iterations of the coarse centroids.
 
         Returns:
             object: self
@@ -208,10 +210,11 @@ class IVFPQ:
         if checked.shape[0] < self._nlist:
             raise InputError(f"fit needs at least nlist={self._nlist} vectors, got N={checked.shape[0]}")
         iterations = as_int(iter, "iter", minimum=1, maximum=SIZE_MAX)
+        coarse_iterations = as_int(coarse_iter, "coarse_iter", minimum=1, maximum=SIZE_MAX)
         # A fresh untrained core, so that a second fit starts as the first.
         with core_errors():
             index = _core.IVFPQ(self._M, self._Ks, self._nlist, self._metric, self.by_residual)
-            index.train(checked, iterations, as_seed(seed), self._progress())
+            index.train(checked, iterations, coarse_iterations, as_seed(seed), self._progress())
         self._index = index
         return self
 

@@ -29,14 +29,18 @@ namespace nanopq_cpp {
 
 /// How IVFPQ::train trains.
 struct IVFPQTrainingOptions {
-    std::size_t iterations = 20;  ///< k-means iterations, of the coarse centroids and of each subspace
-    std::uint64_t seed = 123;     ///< seeds the samples and the k-means starts
+    std::size_t iterations = 20;  ///< k-means iterations of each subspace of the PQ
+    /// k-means iterations of the coarse centroids: 10, as faiss's IVF
+    /// indexes, as a list's exact place matters little to the search and
+    /// this k-means is the costliest step of training.
+    std::size_t coarse_iterations = 10;
+    std::uint64_t seed = 123;  ///< seeds the samples and the k-means starts
     /// Training vectors a coarse centroid: the coarse k-means runs on a
     /// sample of at most this many times nlist vectors (faiss's default too).
     std::size_t sample_per_list = 256;
     /// Training residuals a codeword: the PQ trains on at most this many
-    /// times Ks of them.
-    std::size_t sample_per_codeword = 1024;
+    /// times Ks of them (faiss's default too).
+    std::size_t sample_per_codeword = 256;
     Logger log;  ///< progress lines; empty: silent
 };
 
@@ -105,19 +109,17 @@ public:
         const std::size_t n = entries.rows.size(), M = n_subspaces();
         Codes codes(n, M, pq_.code_bytes());
         if (pq_.code_bytes() != 1) {
-            codes.visit([&](auto* data) { std::memcpy(data, entries.tail.data(), entries.tail.size()); });
+            codes.visit([&](auto* data) { std::memcpy(data, entries.blocks.data(), entries.blocks.size()); });
             return codes;
         }
         std::uint8_t* out = codes.data<std::uint8_t>();
         impl::with_layout(n_codewords(), [&](auto layout) {
             using Layout = decltype(layout);
             const std::size_t per_block = Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
-            const std::size_t packed = entries.blocks.size() / block_bytes * per_block;
-            for (std::size_t j = 0; j < packed; ++j)
+            for (std::size_t j = 0; j < n; ++j)
                 for (std::size_t m = 0; m < M; ++m)
                     out[j * M + m] =
                         Layout::code_in_block(entries.blocks.data() + j / per_block * block_bytes, j % per_block, m);
-            std::copy(entries.tail.begin(), entries.tail.end(), out + packed * M);
         });
         return codes;
     }
@@ -150,6 +152,7 @@ public:
         require(n > n_codewords(), "training needs more than Ks = " + std::to_string(n_codewords()) + " vectors, got " +
                                        std::to_string(n));
         require(options.iterations > 0, "iter must be positive");
+        require(options.coarse_iterations > 0, "coarse_iter must be positive");
         detail::require_finite(vecs, checked_product(n, dim, "training vectors"), "training vectors");
         // One shuffle of the rows: the coarse sample is its head, the PQ's a (possibly other) head.
         impl::Random random(options.seed, 0);
@@ -167,7 +170,7 @@ public:
                         " vectors");
         std::vector<float> centroids(n_lists_ * dim);
         impl::KMeansOptions kmeans_options;
-        kmeans_options.iterations = options.iterations;
+        kmeans_options.iterations = options.coarse_iterations;
         kmeans_options.num_threads = num_threads_;
         impl::kmeans(sample.data(), n_coarse, dim, dim, n_lists_, kmeans_options, random, centroids.data());
 
@@ -384,7 +387,7 @@ private:
         } else {
             entries.rows.push_back(id);
             const auto* bytes = reinterpret_cast<const std::uint8_t*>(code);
-            entries.tail.insert(entries.tail.end(), bytes, bytes + M * sizeof(code_t));
+            entries.blocks.insert(entries.blocks.end(), bytes, bytes + M * sizeof(code_t));
         }
     }
 

@@ -39,27 +39,23 @@ inline constexpr std::uint32_t kNoList = 0xFFFFFFFFu;
 
 // One posting list: what each entry stands for (a row of the index's codes,
 // or an id), and a copy of their codes side by side, so a scan reads no
-// other memory: the first entries packed in full blocks (packed_layout.hpp),
-// the rest row-major (M bytes a row) until they fill a block.
+// other memory: packed in blocks (packed_layout.hpp), the last one filled
+// as entries come (its free places hold code 0, which scans mask off).
 template <class Entry>
 struct PostingListOf {
     std::vector<Entry> rows;
     std::vector<std::uint8_t> blocks;
-    std::vector<std::uint8_t> tail;
 };
 using PostingList = PostingListOf<std::size_t>;
 
 // Appends `row`, whose codes are `code` (M values), to the list.
 template <class Layout, class Entry>
 void append_to_list(Layout, PostingListOf<Entry>& list, Entry row, const std::uint8_t* code, std::size_t M) {
+    const std::size_t place = list.rows.size() % Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
+    if (place == 0) list.blocks.resize(list.blocks.size() + block_bytes, 0);
     list.rows.push_back(row);
-    list.tail.insert(list.tail.end(), code, code + M);
-    if (list.tail.size() < Layout::kRowsPerBlock * M) return;
-    const std::size_t at = list.blocks.size();
-    list.blocks.resize(at + Layout::block_bytes(M), 0);
-    for (std::size_t j = 0; j < Layout::kRowsPerBlock; ++j)
-        for (std::size_t m = 0; m < M; ++m) Layout::put_in_block(list.blocks.data() + at, j, m, list.tail[j * M + m]);
-    list.tail.clear();
+    std::uint8_t* block = list.blocks.data() + list.blocks.size() - block_bytes;
+    for (std::size_t m = 0; m < M; ++m) Layout::put_in_block(block, place, m, code[m]);
 }
 
 // The coarse centers as the ranking reads them: decoded, in the column
@@ -258,24 +254,17 @@ void adist_in_block(Layout layout, const float* table, std::size_t M, std::size_
 // Exact distances of a list's places [first, first + count), offered to `top`
 // (ids: the rows); `wanted(row)` filters them.
 template <class Layout, class Entry, class Wanted>
-void offer_places(Layout layout, const KernelTable& kernels, const float* table, std::size_t M, std::size_t Ks,
-                  Metric metric, const PostingListOf<Entry>& list, std::size_t first, std::size_t count,
-                  const Wanted& wanted, ListScanBuffers& buffers, TopK& top) {
+void offer_places(Layout layout, const float* table, std::size_t M, std::size_t Ks, Metric metric,
+                  const PostingListOf<Entry>& list, std::size_t first, std::size_t count, const Wanted& wanted,
+                  ListScanBuffers& buffers, TopK& top) {
     const std::size_t rows_per_block = Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
-    const std::size_t n_packed = list.blocks.size() / block_bytes * rows_per_block;
     std::vector<float>& distances = buffers.distances;
     distances.resize(count);
     for (std::size_t done = 0; done < count;) {
         const std::size_t place = first + done;
-        std::size_t take;
-        if (place < n_packed) {
-            take = (std::min)(count - done, rows_per_block - place % rows_per_block);
-            adist_in_block(layout, table, M, Ks, list.blocks.data() + place / rows_per_block * block_bytes,
-                           place % rows_per_block, take, distances.data() + done);
-        } else {
-            take = count - done;
-            kernels.adist_u8(table, M, Ks, list.tail.data() + (place - n_packed) * M, take, distances.data() + done);
-        }
+        const std::size_t take = (std::min)(count - done, rows_per_block - place % rows_per_block);
+        adist_in_block(layout, table, M, Ks, list.blocks.data() + place / rows_per_block * block_bytes,
+                       place % rows_per_block, take, distances.data() + done);
         done += take;
     }
     for (std::size_t j = 0; j < count; ++j) {
@@ -298,24 +287,24 @@ inline constexpr std::size_t kExactStartRows = 64;
 // table quantization costs about as much as Ks exact rows' look-ups.
 inline std::size_t fast_scan_min_rows(std::size_t n_codewords) { return n_codewords; }
 
-// The fast scan of the full blocks among a list's first `places` places,
+// The fast scan of the blocks that hold a list's first `places` places,
 // with the table `quantized` put in buffers.lut: calls offer(place) for each
-// place at or past `skip` whose level sum may reach top's bound (the bound
+// place in [skip, places) whose level sum may reach top's bound (the bound
 // is read again as each chunk starts, so it tightens as offers fill `top`).
-// Returns the places the blocks cover; the caller scans the rest exactly.
 template <class Layout, class Entry, class Offer>
-std::size_t scan_blocks(Layout layout, const KernelTable& kernels, const PostingListOf<Entry>& list, std::size_t places,
-                        std::size_t skip, std::size_t M, const QuantizedTable& quantized, const TopK& top,
-                        ListScanBuffers& buffers, const Offer& offer) {
+void scan_blocks(Layout layout, const KernelTable& kernels, const PostingListOf<Entry>& list, std::size_t places,
+                 std::size_t skip, std::size_t M, const QuantizedTable& quantized, const TopK& top,
+                 ListScanBuffers& buffers, const Offer& offer) {
     using Mask = typename Layout::Mask;
     const std::size_t rows_per_block = Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
     const std::size_t max_chunk = std::max<std::size_t>(1, kFastScanChunkRows / rows_per_block);
     std::vector<Mask>& mask_buffer = buffers.masks(layout);
     mask_buffer.resize(max_chunk);
     Mask* masks = mask_buffer.data();
-    const std::size_t n_blocks = (std::min)(list.blocks.size() / block_bytes, places / rows_per_block);
+    const std::size_t first_block = skip / rows_per_block, n_blocks = (places + rows_per_block - 1) / rows_per_block;
     // Chunks grow from one block: the first rows tighten the bound soonest.
-    for (std::size_t block = 0, chunk = 1; block < n_blocks; block += chunk, chunk = (std::min)(2 * chunk, max_chunk)) {
+    for (std::size_t block = first_block, chunk = 1; block < n_blocks;
+         block += chunk, chunk = (std::min)(2 * chunk, max_chunk)) {
         chunk = (std::min)(chunk, n_blocks - block);
         const std::uint16_t threshold = quantized.bound(top.bound());
         (kernels.*Layout::kScan)(list.blocks.data() + block * block_bytes, chunk, M, buffers.lut.data(), 1, &threshold,
@@ -323,10 +312,9 @@ std::size_t scan_blocks(Layout layout, const KernelTable& kernels, const Posting
         for (std::size_t b = 0; b < chunk; ++b)
             for (Mask mask = masks[b]; mask != 0; mask &= mask - 1) {
                 const std::size_t place = (block + b) * rows_per_block + lowest_bit(mask);
-                if (place >= skip) offer(place);
+                if (place >= skip && place < places) offer(place);
             }
     }
-    return n_blocks * rows_per_block;
 }
 
 // One query's scan of its planned lists into `top`.
@@ -352,10 +340,10 @@ void scan_plan(Layout layout, const KernelTable& kernels, const float* table, co
             const std::uint32_t* end = targets->places.data() + targets->first[first.list + 1];
             for (; places < end && *places < first.places && !top.full(); ++places) first_done = *places + 1;
             if (first_done > 0)
-                offer_places(layout, kernels, table, M, Ks, metric, list, 0, first_done, target_row, buffers, top);
+                offer_places(layout, table, M, Ks, metric, list, 0, first_done, target_row, buffers, top);
         } else {
             first_done = (std::min)(first.places, (std::max)(top.capacity(), kExactStartRows));
-            offer_places(layout, kernels, table, M, Ks, metric, list, 0, first_done, any_row, buffers, top);
+            offer_places(layout, table, M, Ks, metric, list, 0, first_done, any_row, buffers, top);
         }
         buffers.lut.resize(Layout::lut_bytes(M));
         quantized = quantize_table(layout, table, M, Ks, metric, buffers.lut.data(), top.bound());
@@ -373,28 +361,19 @@ void scan_plan(Layout layout, const KernelTable& kernels, const float* table, co
                 std::lower_bound(target_places, end, static_cast<std::uint32_t>(segment.places)) - target_places);
         }
         if (quantized.fast && n_targets * kDenseTargetShare >= segment.places) {
-            const std::size_t covered = scan_blocks(
-                layout, kernels, list, segment.places, skip, M, quantized, top, buffers, [&](std::size_t place) {
-                    if (targets)
-                        offer_places(layout, kernels, table, M, Ks, metric, list, place, 1, target_row, buffers, top);
-                    else
-                        offer_places(layout, kernels, table, M, Ks, metric, list, place, 1, any_row, buffers, top);
-                });
-            const std::size_t rest = (std::max)(skip, covered);
-            if (targets)
-                offer_places(layout, kernels, table, M, Ks, metric, list, rest, segment.places - rest, target_row,
-                             buffers, top);
-            else
-                offer_places(layout, kernels, table, M, Ks, metric, list, rest, segment.places - rest, any_row, buffers,
-                             top);
+            scan_blocks(layout, kernels, list, segment.places, skip, M, quantized, top, buffers,
+                        [&](std::size_t place) {
+                            if (targets)
+                                offer_places(layout, table, M, Ks, metric, list, place, 1, target_row, buffers, top);
+                            else
+                                offer_places(layout, table, M, Ks, metric, list, place, 1, any_row, buffers, top);
+                        });
         } else if (targets) {
             for (std::size_t t = 0; t < n_targets; ++t)
                 if (target_places[t] >= skip)
-                    offer_places(layout, kernels, table, M, Ks, metric, list, target_places[t], 1, any_row, buffers,
-                                 top);
+                    offer_places(layout, table, M, Ks, metric, list, target_places[t], 1, any_row, buffers, top);
         } else {
-            offer_places(layout, kernels, table, M, Ks, metric, list, skip, segment.places - skip, any_row, buffers,
-                         top);
+            offer_places(layout, table, M, Ks, metric, list, skip, segment.places - skip, any_row, buffers, top);
         }
     }
 }

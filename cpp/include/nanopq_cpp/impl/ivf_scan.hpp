@@ -31,8 +31,8 @@
 
 namespace nanopq_cpp::impl {
 
-// A list of ids; its codes are packed (Ks <= 256) or, for wider codes, all
-// in `tail` row-major, code_bytes a value.
+// A list of ids; its codes are packed (Ks <= 256) or, for wider codes,
+// row-major in `blocks`, code_bytes a value.
 using IdList = PostingListOf<std::int64_t>;
 
 // An IVF-PQ index as the search reads it.
@@ -69,7 +69,7 @@ void offer_plain(const KernelTable& kernels, const float* table, std::size_t M, 
     std::vector<code_t> codes(chunk * M);
     for (std::size_t first = 0; first < n; first += chunk) {
         const std::size_t count = (std::min)(chunk, n - first);
-        std::memcpy(codes.data(), list.tail.data() + first * M * sizeof(code_t), count * M * sizeof(code_t));
+        std::memcpy(codes.data(), list.blocks.data() + first * M * sizeof(code_t), count * M * sizeof(code_t));
         adist_kernel(kernels, codes.data())(table, M, Ks, codes.data(), count, distances.data());
         for (std::size_t j = 0; j < count; ++j) {
             const float key = key_of(metric, distances[j]);
@@ -88,7 +88,7 @@ void scan_id_list(Layout layout, const KernelTable& kernels, const float* table,
                   IvfScanBuffers& buffers, TopK& top) {
     const std::size_t M = view.n_subspaces, Ks = view.n_codewords, n = list.rows.size();
     const auto offer = [&](std::size_t first, std::size_t count) {
-        offer_places(layout, kernels, table, M, Ks, view.metric, list, first, count, wanted, buffers, top);
+        offer_places(layout, table, M, Ks, view.metric, list, first, count, wanted, buffers, top);
     };
     // Quantizing a table costs about as much as Ks rows read exactly.
     if (n < fast_scan_min_rows(Ks) || !has_fast_scan(kernels, Ks)) return offer(0, n);
@@ -105,10 +105,8 @@ void scan_id_list(Layout layout, const KernelTable& kernels, const float* table,
         current = true;
     }
     if (!quantized.fast) return offer(done, n - done);
-    const std::size_t covered = scan_blocks(layout, kernels, list, n, done, M, quantized, top, buffers,
-                                            [&](std::size_t place) { offer(place, 1); });
-    const std::size_t rest = (std::max)(done, covered);
-    offer(rest, n - rest);
+    scan_blocks(layout, kernels, list, n, done, M, quantized, top, buffers,
+                [&](std::size_t place) { offer(place, 1); });
 }
 
 // The lists a query probes, best first, into buffers.order (Neighbor order:
