@@ -268,9 +268,11 @@ void offer_places(Layout layout, const float* table, std::size_t M, std::size_t 
         done += take;
     }
     for (std::size_t j = 0; j < count; ++j) {
+        // The key first: the entry lies in memory the scan did not touch.
+        const float key = key_of(metric, distances[j]);
+        if (top.full() && top.bound() < key) continue;
         const Entry row = list.rows[first + j];
-        if (wanted(row) && (!top.full() || !(top.bound() < key_of(metric, distances[j]))))
-            top.offer(Neighbor{key_of(metric, distances[j]), static_cast<std::int64_t>(row)});
+        if (wanted(row)) top.offer(Neighbor{key, static_cast<std::int64_t>(row)});
     }
 }
 
