@@ -1,5 +1,5 @@
-"""The index job: nanopq_cpp.Rii against rii 0.2.12 and faiss's IVF-PQ
-indexes, on the same vectors, in one run.
+"""The index job: nanopq_cpp.Rii and nanopq_cpp.IVFPQ against rii 0.2.12
+and faiss's IVF-PQ indexes, on the same vectors, in one run.
 
 For each library it times the build (rii's add_configure: encoding, the
 coarse centers and the lists; faiss's train + add), measures the memory the
@@ -13,7 +13,10 @@ which visits about as many codes) and reports, for batches of queries:
 - queries/s, at one thread and at more (rii answers one query per call, in a
   loop, as its interface offers).
 
-Codes are PQ32x8 by default (32 bytes a vector, as rii is used), nlist 1024.
+Codes are PQ32x8 by default (32 bytes a vector, as rii is used), nlist 1024;
+IVFPQ also at 4 bits (PQ64x4, the same bytes, as faiss's fast scan), swept
+over a finer nprobe grid, and the summary gives its queries/s at the R@10
+each faiss index reaches at nprobe 4 and 16.
 Data: 8x8 patches of the two images scikit-learn ships (a million and more,
 64-d, integers 0..255; needs scikit-learn and pillow), or --npy, or --quick's
 synthetic clusters for a smoke run.
@@ -151,6 +154,51 @@ def run_ours(args, train, database, queries, truth, rows: List[Dict[str, Any]]) 
     assert np.array_equal(ids, flat), "L = N must be the flat exact search"
 
 
+# nprobe values of the IVFPQ sweep: finer than faiss's, so that the point
+# that reaches a faiss point's R@10 is found near its fastest.
+IVF_PROBES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32)
+
+
+def ivfpq_codes(args) -> List[Tuple[int, int]]:
+    """(M, Ks) of each IVFPQ at the PQ's bytes a vector: 8-bit codes, and 4-bit ones as faiss's fast scan."""
+    codes = [(args.M, args.Ks)]
+    if args.Ks == 256:
+        codes.append((2 * args.M, 16))
+    return codes
+
+
+def run_ivfpq(args, train, database, queries, truth, rows: List[Dict[str, Any]]) -> None:
+    import nanopq_cpp
+
+    for M, Ks in ivfpq_codes(args):
+        set_threads(1)
+        before = resident_bytes()
+        index = nanopq_cpp.IVFPQ(M, Ks, nlist=args.nlist, verbose=False)
+        _, build = timed(lambda: index.fit(train, iter=args.iter, seed=1).add(database))
+        memory = resident_bytes() - before
+        name = f"nanopq_cpp.IVFPQ {M}x{'8' if Ks == 256 else '4'}"
+        for nprobe in IVF_PROBES:
+            if nprobe > args.nlist:
+                break
+            best = interleaved(args, lambda: index.search(queries, topk=10, nprobe=nprobe)[0])
+            rows += sweep_rows(name, f"nprobe {nprobe}", best, truth, build, memory)
+        set_threads(1)
+        # Exact within the lists: probing them all is the exact ADC scan of every code.
+        some = queries[:20]
+        ids, dists = index.search(some, topk=10, nprobe=args.nlist)
+        for q, query in enumerate(some):
+            expected = np.sort(
+                np.concatenate(
+                    [
+                        index.pq.dtable(query - index.coarse_centroids[n]).adist(index.list_codes(n))
+                        for n in range(args.nlist)
+                        if index.list_sizes[n]
+                    ]
+                )
+            )[:10]
+            assert np.array_equal(dists[q], expected), "nprobe = nlist must be the exact scan"
+
+
 def run_rii(args, train, database, queries, truth, rows: List[Dict[str, Any]]) -> None:
     import nanopq
     import rii
@@ -202,6 +250,51 @@ def exact_neighbours(database: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return out
 
 
+def fastest_reaching(rows: List[Dict[str, Any]], library: str, r_at_10: float) -> Optional[Dict[str, Any]]:
+    """The fastest one-thread row of `library` whose R@10 is at least `r_at_10`."""
+    reaching = [r for r in rows if r["library"] == library and r["threads"] == 1 and r["r_at_10"] >= r_at_10]
+    return max(reaching, key=lambda r: r["qps"]) if reaching else None
+
+
+def ivf_summary(args, rows: List[Dict[str, Any]]) -> None:
+    """The issue's targets: IVFPQ's queries/s at the R@10 each faiss IVF index reaches at nprobe 4 and 16."""
+    ours = [f"nanopq_cpp.IVFPQ {M}x{'8' if Ks == 256 else '4'}" for M, Ks in ivfpq_codes(args)]
+    for faiss_name, target in (("faiss IndexIVFPQ", 5.0), ("faiss IndexIVFPQFastScan", 1.5)):
+        for nprobe in (4, 16):
+            theirs = [
+                r
+                for r in rows
+                if r["library"] == faiss_name and r["threads"] == 1 and r["L"] == f"nprobe {nprobe}"
+            ]
+            if not theirs:
+                continue
+            for name in ours:
+                mine = fastest_reaching(rows, name, theirs[0]["r_at_10"])
+                if mine is None:
+                    print(
+                        f"{faiss_name} nprobe {nprobe}: {name} never reaches R@10 {theirs[0]['r_at_10']:.3f}"
+                    )
+                    continue
+                ratio = mine["qps"] / theirs[0]["qps"]
+                reached = f"R@10 {theirs[0]['r_at_10']:.3f}, {theirs[0]['qps']:.0f} q/s"
+                print(
+                    f"{faiss_name} nprobe {nprobe} ({reached}): "
+                    f"{name} at {mine['L']} R@10 {mine['r_at_10']:.3f}, {mine['qps']:.0f} q/s = {ratio:.1f}x "
+                    f"(target {target}x)"
+                )
+    faiss_builds = {r["library"]: r["build_s"] for r in rows if r["library"].startswith("faiss IndexIVF")}
+    for name in ours:
+        build = next((r["build_s"] for r in rows if r["library"] == name), None)
+        if build is None:
+            continue
+        for faiss_name, theirs_s in faiss_builds.items():
+            print(f"build: {name} fit+add {build:.1f} s, {faiss_name} train+add {theirs_s:.1f} s")
+        by_point = {(r["threads"], r["L"]): r["qps"] for r in rows if r["library"] == name}
+        for (threads, point), qps in by_point.items():
+            if threads > 1 and (1, point) in by_point and point in ("nprobe 1", "nprobe 4", "nprobe 16"):
+                print(f"{name} {point}: {threads} threads {qps / by_point[(1, point)]:.2f}x one thread")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -219,7 +312,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--repeat", type=int, default=5, help="best of this many timed batches, counts in turn"
     )
     parser.add_argument("--npy", help="an (N, D) .npy of vectors instead of image patches")
-    parser.add_argument("--libraries", nargs="+", default=["nanopq_cpp", "rii", "faiss"])
+    parser.add_argument("--libraries", nargs="+", default=["nanopq_cpp", "ivfpq", "rii", "faiss"])
     parser.add_argument("--quick", action="store_true", help="a smoke run on small synthetic data")
     parser.add_argument("--json", help="write the rows here")
     args = parser.parse_args(argv)
@@ -248,9 +341,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     vbmi = "avx512vbmi" in flags.split()
     print(f"CPU: {cpu}, avx512vbmi: {vbmi}, {os.cpu_count()} cores, Python {platform.python_version()}")
     rows: List[Dict[str, Any]] = []
-    runners = {"nanopq_cpp": run_ours, "rii": run_rii, "faiss": run_faiss}
+    runners = {"nanopq_cpp": run_ours, "ivfpq": run_ivfpq, "rii": run_rii, "faiss": run_faiss}
     for library in args.libraries:
-        if library != "nanopq_cpp" and not importlib.util.find_spec(library):
+        if library not in ("nanopq_cpp", "ivfpq") and not importlib.util.find_spec(library):
             print(f"{library}: not installed, skipped")
             continue
         runners[library](args, train, database, queries, truth, rows)
@@ -270,11 +363,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     for (threads, L), row in ours.items():
         if threads > 1 and (1, L) in ours:
             print(f"{L}: {threads} threads {row['qps'] / ours[(1, L)]['qps']:.2f}x one thread")
+    ivf_summary(args, rows)
     if args.json:
         with open(args.json, "w") as out:
             json.dump(dict(source=source, cpu=cpu, arguments=vars(args), rows=rows), out, indent=1)
     broken = [row for row in rows if not (row["qps"] > 0 and 0 <= row["r_at_10"] <= 1)]
-    return 1 if broken or not ours else 0
+    missing = ("nanopq_cpp" in args.libraries and not ours) or (
+        "ivfpq" in args.libraries and not any(r["library"].startswith("nanopq_cpp.IVFPQ") for r in rows)
+    )
+    return 1 if broken or missing else 0
 
 
 if __name__ == "__main__":
