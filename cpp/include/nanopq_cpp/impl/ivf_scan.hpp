@@ -150,10 +150,37 @@ inline void prefetch_list(const IdList& list) {
     for (std::size_t at = 0; at < bytes; at += 64) prefetch_line(list.blocks.data() + at);
 }
 
+// The table of query q ([dim]) for list l into `table` ([M][Ks]): its
+// residual's (l2), or its own with q.c_l added to row 0 (dot; `list_key`
+// is the list's coarse key, -(q.c_l) to the bit). For dot, rows 1.. of
+// `table` and buffers.base_row (row 0) must hold the query's own table when
+// `base_ready`; they are made here otherwise.
+inline void make_list_table(const KernelTable& kernels, const IvfView& view, const float* query, std::size_t q,
+                            std::size_t l, float list_key, bool base_ready, IvfScanBuffers& buffers, float* table) {
+    const std::size_t Ks = view.n_codewords, D = view.dim;
+    if (view.metric == Metric::l2) {
+        buffers.residual.resize(D);
+        const float* centroid = view.centroids + l * D;
+        for (std::size_t d = 0; d < D; ++d) buffers.residual[d] = query[d] - centroid[d];
+        make_checked_table(kernels, *view.maker, buffers.residual.data(), q, table);
+        return;
+    }
+    if (!base_ready) {
+        make_checked_table(kernels, *view.maker, query, q, table);
+        buffers.base_row.assign(table, table + Ks);
+    }
+    const float offset = -list_key;
+    for (std::size_t k = 0; k < Ks; ++k) table[k] = buffers.base_row[k] + offset;
+    require_finite_table(table, Ks, q);
+}
+
 // One query's top-k over its nprobe lists into `top`; q names the query in errors.
+// With `lists` given, only the first `lists` probes are scanned (the rest
+// are left to a batch: buffers.order still holds all nprobe).
 inline void search_one(const KernelTable& kernels, const IvfView& view, const float* query, std::size_t q,
-                       std::size_t nprobe, const IdFilter& wanted, IvfScanBuffers& buffers, TopK& top) {
-    const std::size_t M = view.n_subspaces, Ks = view.n_codewords, table_size = M * Ks, D = view.dim;
+                       std::size_t nprobe, const IdFilter& wanted, IvfScanBuffers& buffers, TopK& top,
+                       std::size_t lists = (std::numeric_limits<std::size_t>::max)()) {
+    const std::size_t M = view.n_subspaces, Ks = view.n_codewords, table_size = M * Ks;
     probe_order(kernels, view, query, nprobe, buffers);
     buffers.table.resize(table_size);
     float* table = buffers.table.data();
@@ -165,24 +192,15 @@ inline void search_one(const KernelTable& kernels, const IvfView& view, const fl
     }
     QuantizedTable quantized;
     bool current = false;  // `quantized` is of `table`
-    for (const Neighbor& probe : buffers.order) {
-        const std::size_t l = static_cast<std::size_t>(probe.id);
+    const std::size_t n_scanned = (std::min)(lists, buffers.order.size());
+    for (std::size_t r = 0; r < n_scanned; ++r) {
+        const std::size_t l = static_cast<std::size_t>(buffers.order[r].id);
         const IdList& list = view.lists[l];
-        if (&probe == &buffers.order.front()) prefetch_list(list);
-        if (&probe + 1 != buffers.order.data() + buffers.order.size())
-            prefetch_list(view.lists[static_cast<std::size_t>((&probe + 1)->id)]);
+        if (r == 0) prefetch_list(list);
+        if (r + 1 < n_scanned) prefetch_list(view.lists[static_cast<std::size_t>(buffers.order[r + 1].id)]);
         if (list.rows.empty()) continue;
-        if (view.by_residual && view.metric == Metric::l2) {
-            buffers.residual.resize(D);
-            const float* centroid = view.centroids + l * D;
-            for (std::size_t d = 0; d < D; ++d) buffers.residual[d] = query[d] - centroid[d];
-            make_checked_table(kernels, *view.maker, buffers.residual.data(), q, table);
-            current = false;
-        } else if (view.by_residual) {
-            // The coarse key of an inner product is -(q.c_l), to the bit.
-            const float offset = -buffers.coarse[l];
-            for (std::size_t k = 0; k < Ks; ++k) table[k] = buffers.base_row[k] + offset;
-            require_finite_table(table, Ks, q);
+        if (view.by_residual) {
+            make_list_table(kernels, view, query, q, l, buffers.coarse[l], /* base_ready = */ true, buffers, table);
             current = false;
         }
         if (view.code_bytes == 1) {
@@ -197,25 +215,142 @@ inline void search_one(const KernelTable& kernels, const IvfView& view, const fl
     }
 }
 
+// Queries a list's scan serves at once, and the lists' share of a batch: a
+// list probed by several queries of a batch is read from memory once for
+// all of them (its codes stay in cache between the kernel's query groups).
+inline constexpr std::size_t kListGroupQueries = 8;
+
+// A batch part's queries [first, first + n) over their probes past the
+// nearest, list after list; each query's top-k already holds its nearest
+// list's (search_one with nprobe 1). Residual lists of Ks <= 256 with a fast scan only.
+template <class Layout>
+void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfView& view, const float* queries,
+                         std::size_t first, std::size_t n, std::size_t nprobe, const std::vector<std::uint32_t>& probes,
+                         const std::vector<float>& probe_keys, const IdFilter& wanted, std::vector<TopK>& tops,
+                         IvfScanBuffers& buffers) {
+    using Mask = typename Layout::Mask;
+    const std::size_t M = view.n_subspaces, Ks = view.n_codewords, table_size = M * Ks, D = view.dim;
+    const std::size_t rows_per_block = Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
+    const std::size_t lut_bytes = Layout::lut_bytes(M);
+    // The (query, probe) pairs of each list, by list: a counting sort.
+    std::vector<std::size_t> start(view.n_lists + 1, 0);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t r = 1; r < nprobe; ++r) ++start[probes[i * nprobe + r] + 1];
+    for (std::size_t l = 0; l < view.n_lists; ++l) start[l + 1] += start[l];
+    std::vector<std::size_t> pairs(start[view.n_lists]), filled(start.begin(), start.end() - 1);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t r = 1; r < nprobe; ++r) pairs[filled[probes[i * nprobe + r]]++] = i * nprobe + r;
+
+    std::vector<float> tables(kListGroupQueries * table_size);
+    std::vector<std::uint8_t> luts(kListGroupQueries * lut_bytes);
+    std::vector<QuantizedTable> quantized(kListGroupQueries);
+    std::vector<std::uint16_t> thresholds(kListGroupQueries);
+    std::vector<std::size_t> group(kListGroupQueries);
+    const std::size_t max_chunk = std::max<std::size_t>(1, kFastScanChunkRows / rows_per_block);
+    std::vector<Mask> masks(max_chunk * kListGroupQueries);
+    for (std::size_t l = 0; l < view.n_lists; ++l) {
+        const IdList& list = view.lists[l];
+        const std::size_t size = list.rows.size();
+        if (size == 0 || start[l] == start[l + 1]) continue;
+        for (std::size_t at = start[l]; at < start[l + 1]; at += kListGroupQueries) {
+            // The group's tables and levels; a query whose table cannot be
+            // quantized, or whose top-k is not full yet, reads the list exactly.
+            std::size_t g = 0;
+            for (std::size_t p = at; p < (std::min)(start[l + 1], at + kListGroupQueries); ++p) {
+                const std::size_t i = pairs[p] / nprobe, q = first + i;
+                float* table = tables.data() + g * table_size;
+                make_list_table(kernels, view, queries + q * D, q, l, probe_keys[pairs[p]], /* base_ready = */ false,
+                                buffers, table);
+                TopK& top = tops[i];
+                if (size < fast_scan_min_rows(Ks) || !top.full()) {
+                    offer_places(layout, table, M, Ks, view.metric, list, 0, size, wanted, buffers, top);
+                    continue;
+                }
+                quantized[g] =
+                    quantize_table(layout, table, M, Ks, view.metric, luts.data() + g * lut_bytes, top.bound());
+                if (!quantized[g].fast) {
+                    offer_places(layout, table, M, Ks, view.metric, list, 0, size, wanted, buffers, top);
+                    continue;
+                }
+                group[g++] = i;
+            }
+            if (g == 0) continue;
+            const std::size_t n_blocks = (size + rows_per_block - 1) / rows_per_block;
+            for (std::size_t block = 0, chunk = 1; block < n_blocks;
+                 block += chunk, chunk = (std::min)(2 * chunk, max_chunk)) {
+                chunk = (std::min)(chunk, n_blocks - block);
+                for (std::size_t j = 0; j < g; ++j) thresholds[j] = quantized[j].bound(tops[group[j]].bound());
+                (kernels.*Layout::kScan)(list.blocks.data() + block * block_bytes, chunk, M, luts.data(), g,
+                                         thresholds.data(), masks.data());
+                for (std::size_t b = 0; b < chunk; ++b)
+                    for (std::size_t j = 0; j < g; ++j)
+                        for (Mask mask = masks[b * g + j]; mask != 0; mask &= mask - 1) {
+                            const std::size_t place = (block + b) * rows_per_block + lowest_bit(mask);
+                            if (place < size)
+                                offer_places(layout, tables.data() + j * table_size, M, Ks, view.metric, list, place, 1,
+                                             wanted, buffers, tops[group[j]]);
+                        }
+            }
+        }
+    }
+}
+
+// Queries a part of a batch search takes at least: below, the lists a
+// query probes are rarely shared, and the query-by-query scan is as fast.
+inline constexpr std::size_t kBatchMinQueries = 16;
+
 // The top-k ids of each query ([n_queries][dim]) over its nprobe nearest
-// lists, best first (-1 in an empty slot). Each query is searched by one
-// thread: results do not depend on the thread count.
+// lists, best first (-1 in an empty slot). The queries are split in one part
+// a thread; a part scans each query's nearest list query by query (which
+// sets a tight bound), then its other probes list by list, so that a list
+// is read once for all the queries that probe it. Every query's result is
+// the exact top-k of its lists whatever the order: it does not depend on the
+// thread count or on the other queries.
 inline void search_ivf(const IvfView& view, const float* queries, std::size_t n_queries, std::size_t k,
                        std::size_t nprobe, const IdFilter& wanted, std::int64_t* out_ids, float* out_distances,
                        int num_threads) {
     const KernelTable& kernels = active_kernels();
-    const std::size_t n_tasks = (n_queries + kListQueriesPerTask - 1) / kListQueriesPerTask;
     const std::size_t work = n_queries * (view.n_lists * view.dim + nprobe * view.n_subspaces * view.n_codewords);
     const int threads = threads_for(work, std::size_t{1} << 18, num_threads);
-    parallel_for(n_tasks, threads, [&](std::size_t task) {
+    const bool batched = view.by_residual && view.code_bytes == 1 && nprobe > 1 &&
+                         has_fast_scan(kernels, view.n_codewords) && n_queries >= kBatchMinQueries;
+    if (!batched) {
+        const std::size_t n_tasks = (n_queries + kListQueriesPerTask - 1) / kListQueriesPerTask;
+        parallel_for(n_tasks, threads, [&](std::size_t task) {
+            IvfScanBuffers buffers;
+            TopK top(k);
+            const std::size_t end = (std::min)(n_queries, (task + 1) * kListQueriesPerTask);
+            for (std::size_t q = task * kListQueriesPerTask; q < end; ++q) {
+                top.clear();
+                search_one(kernels, view, queries + q * view.dim, q, nprobe, wanted, buffers, top);
+                top.write(view.metric, out_ids + q * k, out_distances + q * k);
+            }
+        });
+        return;
+    }
+    const std::size_t n_parts = (std::min)(static_cast<std::size_t>(threads), n_queries / kBatchMinQueries);
+    const std::size_t per_part = (n_queries + n_parts - 1) / n_parts;
+    parallel_for(n_parts, static_cast<int>(n_parts), [&](std::size_t part) {
+        const std::size_t first = part * per_part, n = (std::min)(n_queries, first + per_part) - first;
         IvfScanBuffers buffers;
-        TopK top(k);
-        const std::size_t end = (std::min)(n_queries, (task + 1) * kListQueriesPerTask);
-        for (std::size_t q = task * kListQueriesPerTask; q < end; ++q) {
-            top.clear();
-            search_one(kernels, view, queries + q * view.dim, q, nprobe, wanted, buffers, top);
-            top.write(view.metric, out_ids + q * k, out_distances + q * k);
+        std::vector<TopK> tops(n, TopK(k));
+        std::vector<std::uint32_t> probes(n * nprobe);
+        std::vector<float> probe_keys(n * nprobe);
+        for (std::size_t i = 0; i < n; ++i) {
+            const float* query = queries + (first + i) * view.dim;
+            search_one(kernels, view, query, first + i, nprobe, wanted, buffers, tops[i], /* lists = */ 1);
+            for (std::size_t r = 0; r < nprobe; ++r) {
+                const std::size_t l = static_cast<std::size_t>(buffers.order[r].id);
+                probes[i * nprobe + r] = static_cast<std::uint32_t>(l);
+                probe_keys[i * nprobe + r] = buffers.coarse[l];
+            }
         }
+        with_layout(view.n_codewords, [&](auto layout) {
+            scan_lists_of_batch(layout, kernels, view, queries, first, n, nprobe, probes, probe_keys, wanted, tops,
+                                buffers);
+        });
+        for (std::size_t i = 0; i < n; ++i)
+            tops[i].write(view.metric, out_ids + (first + i) * k, out_distances + (first + i) * k);
     });
 }
 
