@@ -58,21 +58,23 @@ def probed(index, query, nprobe):
 
 
 def reference_top(index, query, lists, topk, subset=None):
-    """Every code of the lists scored by nanopq's tables; best first, ties to the lower id."""
-    ids, dists = [], []
+    """Every code of the lists scored by nanopq's tables; best first, ties to
+    the lower list, then the lower place in it."""
+    ids, dists, list_nos, places = [], [], [], []
     for list_no in lists:
         codes = index.list_codes(list_no)
         if len(codes) == 0:
             continue
         ids.append(index.list_ids(list_no))
         dists.append(nanopq_tables(index, query, list_no).adist(codes))
+        list_nos.append(np.full(len(codes), list_no))
+        places.append(np.arange(len(codes)))
     ids, dists = np.concatenate(ids), np.concatenate(dists).astype(np.float32)
-    if subset is not None:
-        keep = np.isin(ids, subset)
-        ids, dists = ids[keep], dists[keep]
+    list_nos, places = np.concatenate(list_nos), np.concatenate(places)
+    keep = np.isin(ids, subset) if subset is not None else np.ones(len(ids), dtype=bool)
     keys = -dists if index.metric == "dot" else dists
-    order = np.lexsort((ids, keys))[:topk]
-    return ids[order], dists[order]
+    order = np.lexsort((places[keep], list_nos[keep], keys[keep]))[:topk]
+    return ids[keep][order], dists[keep][order]
 
 
 @pytest.mark.parametrize("Ks", [256, 16, 300])

@@ -60,7 +60,8 @@ class IVFPQ:
     exact top-k of the ADC distances: for l2, the distance of a code in list
     ``l`` is what ``pq.dtable(q - coarse_centroids[l]).adist(code)`` gives, to
     the bit; for dot, ``q @ coarse_centroids[l]`` is added to the first row
-    of ``pq.dtable(q)``. With ``nprobe=nlist`` the search is exact over all codes.
+    of ``pq.dtable(q)``. Ties go to the lower list, then to the vector added
+    earlier to it. With ``nprobe=nlist`` the search is exact over all codes.
 
     Args:
         M (int): The number of sub-spaces of the PQ.

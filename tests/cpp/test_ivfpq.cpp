@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -33,13 +34,13 @@ IVFPQ trained(std::size_t Ks, Metric metric, bool by_residual, const std::vector
 
 // The distance of every code of every probed list, by the definition of
 // impl/ivf_scan.hpp, through the quantizer's dtable; best first, ties to the
-// lower id; the first k.
+// lower list, then the lower place; the first k, as (distance, id).
 std::vector<std::pair<float, std::int64_t>> reference(const IVFPQ& index, const float* query,
                                                       const std::vector<std::size_t>& probed, std::size_t k) {
     const ProductQuantizer& pq = index.pq();
     const std::size_t D = index.dim(), Ks = index.n_codewords();
     const bool dot = index.metric() == Metric::dot;
-    std::vector<std::pair<float, std::int64_t>> all;
+    std::vector<std::tuple<float, std::size_t, std::size_t, std::int64_t>> all;  // key, list, place, id
     for (std::size_t l : probed) {
         std::vector<float> shifted(query, query + D);
         if (index.by_residual() && !dot)
@@ -54,13 +55,13 @@ std::vector<std::pair<float, std::int64_t>> reference(const IVFPQ& index, const 
         const DistanceTables list_table(table, 1, pq.n_subspaces(), Ks, pq.metric());
         const std::vector<float> distances = list_table.adist(index.list_codes(l));
         for (std::size_t j = 0; j < distances.size(); ++j)
-            all.emplace_back(dot ? -distances[j] : distances[j], index.list_ids(l)[j]);
+            all.emplace_back(dot ? -distances[j] : distances[j], l, j, index.list_ids(l)[j]);
     }
     std::sort(all.begin(), all.end());
-    all.resize(std::min(k, all.size()));
-    for (auto& entry : all)
-        if (dot) entry.first = -entry.first;
-    return all;
+    std::vector<std::pair<float, std::int64_t>> top;
+    for (std::size_t j = 0; j < std::min(k, all.size()); ++j)
+        top.emplace_back(dot ? -std::get<0>(all[j]) : std::get<0>(all[j]), std::get<3>(all[j]));
+    return top;
 }
 
 std::vector<std::size_t> all_lists() {
@@ -194,4 +195,32 @@ TEST_CASE("bad arguments are refused") {
     Codes codes(1, 4, 1);
     CHECK_THROWS_AS(index.add_encoded(&wrong_list, codes), std::out_of_range);
     CHECK(index.size() == 0);
+}
+
+TEST_CASE("a batch searches its lists list by list, with the results of queries searched one at a time") {
+    const std::vector<float> data = test::clustered_vectors(kN, kDim, 24, 5);
+    const std::vector<float> queries = test::clustered_vectors(64, kDim, 24, 9);
+    for (Metric metric : {Metric::l2, Metric::dot}) {
+        for (std::size_t Ks : {16, 256}) {
+            CAPTURE(Ks);
+            IVFPQ index = trained(Ks, metric, true, data);
+            for (std::size_t nprobe : {2, 5}) {
+                const SearchResult batch = index.search(queries.data(), 64, 7, nprobe);
+                for (std::size_t q = 0; q < 64; ++q) {
+                    const SearchResult one = index.search(queries.data() + q * kDim, 1, 7, nprobe);
+                    for (std::size_t j = 0; j < 7; ++j) {
+                        CHECK(batch.ids[q * 7 + j] == one.ids[j]);
+                        CHECK(batch.distances[q * 7 + j] == one.distances[j]);
+                    }
+                }
+                for (int threads : {1, 2, 3}) {
+                    index.set_num_threads(threads);
+                    const SearchResult again = index.search(queries.data(), 64, 7, nprobe);
+                    CHECK(again.ids == batch.ids);
+                    CHECK(again.distances == batch.distances);
+                }
+                index.set_num_threads(0);
+            }
+        }
+    }
 }

@@ -382,6 +382,9 @@ private:
     void append_one(std::size_t list, std::int64_t id, const code_t* code) {
         const std::size_t M = n_subspaces();
         impl::IdList& entries = lists_[list];
+        // A search names an entry by its list and place (impl/ivf_scan.hpp): 32 bits a place.
+        if (entries.rows.size() >= (std::size_t{1} << impl::kPlaceBits) - 1)
+            throw std::length_error("list " + std::to_string(list) + " is full (2**32 - 1 vectors)");
         if constexpr (sizeof(code_t) == 1) {
             impl::with_layout(n_codewords(), [&](auto layout) { impl::append_to_list(layout, entries, id, code, M); });
         } else {

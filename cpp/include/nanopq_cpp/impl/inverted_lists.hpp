@@ -251,11 +251,14 @@ void adist_in_block(Layout layout, const float* table, std::size_t M, std::size_
     }
 }
 
-// Exact distances of a list's places [first, first + count), offered to `top`
-// (ids: the rows); `wanted(row)` filters them.
-template <class Layout, class Entry, class Wanted>
+// Exact distances of a list's places [first, first + count), offered to
+// `top` under the names name(list, place, &name) gives, which returns false
+// for a place not to offer (a filter). A name is asked for only when the
+// place's key can enter the top k: it may cost a read of memory the scan
+// did not touch.
+template <class Layout, class Entry, class Namer>
 void offer_places(Layout layout, const float* table, std::size_t M, std::size_t Ks, Metric metric,
-                  const PostingListOf<Entry>& list, std::size_t first, std::size_t count, const Wanted& wanted,
+                  const PostingListOf<Entry>& list, std::size_t first, std::size_t count, const Namer& name,
                   ListScanBuffers& buffers, TopK& top) {
     const std::size_t rows_per_block = Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
     std::vector<float>& distances = buffers.distances;
@@ -271,8 +274,8 @@ void offer_places(Layout layout, const float* table, std::size_t M, std::size_t 
         // The key first: the entry lies in memory the scan did not touch.
         const float key = key_of(metric, distances[j]);
         if (top.full() && top.bound() < key) continue;
-        const Entry row = list.rows[first + j];
-        if (wanted(row)) top.offer(Neighbor{key, static_cast<std::int64_t>(row)});
+        std::int64_t named;
+        if (name(list, first + j, named)) top.offer(Neighbor{key, named});
     }
 }
 
@@ -326,8 +329,15 @@ void scan_plan(Layout layout, const KernelTable& kernels, const float* table, co
     const std::size_t M = view.n_subspaces, Ks = view.n_codewords;
     std::size_t n_places = 0;
     for (const ListSegment& segment : buffers.plan) n_places += segment.places;
-    const auto any_row = [](std::size_t) { return true; };
-    const auto target_row = [&](std::size_t row) { return targets->has(row); };
+    // Rows are named by themselves.
+    const auto any_row = [](const PostingList& list, std::size_t place, std::int64_t& named) {
+        named = static_cast<std::int64_t>(list.rows[place]);
+        return true;
+    };
+    const auto target_row = [&](const PostingList& list, std::size_t place, std::int64_t& named) {
+        named = static_cast<std::int64_t>(list.rows[place]);
+        return targets->has(list.rows[place]);
+    };
     QuantizedTable quantized;
     // The first k candidates of the first list, scanned exactly, give a key k
     // rows reach: the table's levels then cover only keys up to it

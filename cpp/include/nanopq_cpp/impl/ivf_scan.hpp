@@ -58,6 +58,22 @@ struct IdFilter {
     bool operator()(std::int64_t id) const { return !sorted || std::binary_search(sorted, sorted + n, id); }
 };
 
+// During a scan an entry is named by its place, list << 32 | place, and its
+// id read only for the k kept at the end (place_ids): a list's ids lie apart
+// from its codes, and reading one for each entry that enters the top k was a
+// cache miss each. Ties go to the lower list, then the lower place.
+inline constexpr unsigned kPlaceBits = 32;
+
+// Names the places of list `list_no` for offer_places, keeping those of `wanted`.
+struct PlaceNamer {
+    std::size_t list_no;
+    const IdFilter* wanted;
+    bool operator()(const PostingListOf<std::int64_t>& list, std::size_t place, std::int64_t& named) const {
+        named = static_cast<std::int64_t>((static_cast<std::uint64_t>(list_no) << kPlaceBits) | place);
+        return !wanted->sorted || (*wanted)(list.rows[place]);
+    }
+};
+
 // Buffers of one thread's queries, past those of the list scan.
 struct IvfScanBuffers : ListScanBuffers {
     std::vector<float> residual, base_row;
@@ -66,7 +82,7 @@ struct IvfScanBuffers : ListScanBuffers {
 // Exact distances of the wide (uint16 or uint32) codes of `list`, offered to `top`.
 template <class code_t>
 void offer_plain(const KernelTable& kernels, const float* table, std::size_t M, std::size_t Ks, Metric metric,
-                 const IdList& list, const IdFilter& wanted, std::vector<float>& distances, TopK& top) {
+                 const IdList& list, const PlaceNamer& name, std::vector<float>& distances, TopK& top) {
     const std::size_t n = list.rows.size(), chunk = 256;
     distances.resize(chunk);
     // Copied out of the byte store: reading it through a code_t pointer would break aliasing rules.
@@ -78,8 +94,8 @@ void offer_plain(const KernelTable& kernels, const float* table, std::size_t M, 
         for (std::size_t j = 0; j < count; ++j) {
             const float key = key_of(metric, distances[j]);
             if (top.full() && top.bound() < key) continue;
-            const std::int64_t id = list.rows[first + j];
-            if (wanted(id)) top.offer(Neighbor{key, id});
+            std::int64_t named;
+            if (name(list, first + j, named)) top.offer(Neighbor{key, named});
         }
     }
 }
@@ -89,11 +105,11 @@ void offer_plain(const KernelTable& kernels, const float* table, std::size_t M, 
 // table without residuals); it is made here, and `current` set, when needed.
 template <class Layout>
 void scan_id_list(Layout layout, const KernelTable& kernels, const float* table, const IvfView& view,
-                  const IdList& list, const IdFilter& wanted, bool& current, QuantizedTable& quantized,
+                  const IdList& list, const PlaceNamer& name, bool& current, QuantizedTable& quantized,
                   IvfScanBuffers& buffers, TopK& top) {
     const std::size_t M = view.n_subspaces, Ks = view.n_codewords, n = list.rows.size();
     const auto offer = [&](std::size_t first, std::size_t count) {
-        offer_places(layout, table, M, Ks, view.metric, list, first, count, wanted, buffers, top);
+        offer_places(layout, table, M, Ks, view.metric, list, first, count, name, buffers, top);
     };
     // Quantizing a table costs about as much as Ks rows read exactly.
     if (n < fast_scan_min_rows(Ks) || !has_fast_scan(kernels, Ks)) return offer(0, n);
@@ -203,14 +219,15 @@ inline void search_one(const KernelTable& kernels, const IvfView& view, const fl
             make_list_table(kernels, view, query, q, l, buffers.coarse[l], /* base_ready = */ true, buffers, table);
             current = false;
         }
+        const PlaceNamer name{l, &wanted};
         if (view.code_bytes == 1) {
             with_layout(Ks, [&](auto layout) {
-                scan_id_list(layout, kernels, table, view, list, wanted, current, quantized, buffers, top);
+                scan_id_list(layout, kernels, table, view, list, name, current, quantized, buffers, top);
             });
         } else if (view.code_bytes == 2) {
-            offer_plain<std::uint16_t>(kernels, table, M, Ks, view.metric, list, wanted, buffers.distances, top);
+            offer_plain<std::uint16_t>(kernels, table, M, Ks, view.metric, list, name, buffers.distances, top);
         } else {
-            offer_plain<std::uint32_t>(kernels, table, M, Ks, view.metric, list, wanted, buffers.distances, top);
+            offer_plain<std::uint32_t>(kernels, table, M, Ks, view.metric, list, name, buffers.distances, top);
         }
     }
 }
@@ -252,6 +269,7 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
         const IdList& list = view.lists[l];
         const std::size_t size = list.rows.size();
         if (size == 0 || start[l] == start[l + 1]) continue;
+        const PlaceNamer name{l, &wanted};
         for (std::size_t at = start[l]; at < start[l + 1]; at += kListGroupQueries) {
             // The group's tables and levels; a query whose table cannot be
             // quantized, or whose top-k is not full yet, reads the list exactly.
@@ -263,13 +281,13 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
                                 buffers, table);
                 TopK& top = tops[i];
                 if (size < fast_scan_min_rows(Ks) || !top.full()) {
-                    offer_places(layout, table, M, Ks, view.metric, list, 0, size, wanted, buffers, top);
+                    offer_places(layout, table, M, Ks, view.metric, list, 0, size, name, buffers, top);
                     continue;
                 }
                 quantized[g] =
                     quantize_table(layout, table, M, Ks, view.metric, luts.data() + g * lut_bytes, top.bound());
                 if (!quantized[g].fast) {
-                    offer_places(layout, table, M, Ks, view.metric, list, 0, size, wanted, buffers, top);
+                    offer_places(layout, table, M, Ks, view.metric, list, 0, size, name, buffers, top);
                     continue;
                 }
                 group[g++] = i;
@@ -288,7 +306,7 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
                             const std::size_t place = (block + b) * rows_per_block + lowest_bit(mask);
                             if (place < size)
                                 offer_places(layout, tables.data() + j * table_size, M, Ks, view.metric, list, place, 1,
-                                             wanted, buffers, tops[group[j]]);
+                                             name, buffers, tops[group[j]]);
                         }
             }
         }
@@ -298,6 +316,16 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
 // Queries a part of a batch search takes at least: below, the lists a
 // query probes are rarely shared, and the query-by-query scan is as fast.
 inline constexpr std::size_t kBatchMinQueries = 16;
+
+// Turns the places a search named (PlaceNamer) into ids, -1 staying -1.
+inline void place_ids(const IvfView& view, std::int64_t* named, std::size_t count) {
+    const std::uint64_t place_mask = (std::uint64_t{1} << kPlaceBits) - 1;
+    for (std::size_t j = 0; j < count; ++j) {
+        if (named[j] < 0) continue;
+        const std::uint64_t value = static_cast<std::uint64_t>(named[j]);
+        named[j] = view.lists[value >> kPlaceBits].rows[value & place_mask];
+    }
+}
 
 // The top-k ids of each query ([n_queries][dim]) over its nprobe nearest
 // lists, best first (-1 in an empty slot). The queries are split in one part
@@ -324,6 +352,7 @@ inline void search_ivf(const IvfView& view, const float* queries, std::size_t n_
                 top.clear();
                 search_one(kernels, view, queries + q * view.dim, q, nprobe, wanted, buffers, top);
                 top.write(view.metric, out_ids + q * k, out_distances + q * k);
+                place_ids(view, out_ids + q * k, k);
             }
         });
         return;
@@ -349,8 +378,10 @@ inline void search_ivf(const IvfView& view, const float* queries, std::size_t n_
             scan_lists_of_batch(layout, kernels, view, queries, first, n, nprobe, probes, probe_keys, wanted, tops,
                                 buffers);
         });
-        for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t i = 0; i < n; ++i) {
             tops[i].write(view.metric, out_ids + (first + i) * k, out_distances + (first + i) * k);
+            place_ids(view, out_ids + (first + i) * k, k);
+        }
     });
 }
 
