@@ -132,10 +132,14 @@ void scan_id_list(Layout layout, const KernelTable& kernels, const float* table,
 
 // The lists a query probes, best first, into buffers.order (Neighbor order:
 // ties to the lower list), with each list's key in buffers.coarse.
+// `keys`, when given, are the query's keys already (coarse_keys_of_group).
 inline void probe_order(const KernelTable& kernels, const IvfView& view, const float* query, std::size_t nprobe,
-                        IvfScanBuffers& buffers) {
+                        IvfScanBuffers& buffers, const float* keys = nullptr) {
     buffers.coarse.resize(view.n_lists);
-    coarse_keys(kernels, *view.coarse, view.n_lists, query, view.metric, buffers.coarse.data());
+    if (keys)
+        std::copy_n(keys, view.n_lists, buffers.coarse.begin());
+    else
+        coarse_keys(kernels, *view.coarse, view.n_lists, query, view.metric, buffers.coarse.data());
     if (least_keys(buffers.coarse.data(), view.n_lists, nprobe, buffers.order)) return;
     buffers.order.resize(view.n_lists);  // a NaN key: sort all, NaN last
     for (std::size_t l = 0; l < view.n_lists; ++l)
@@ -195,9 +199,9 @@ inline void make_list_table(const KernelTable& kernels, const IvfView& view, con
 // are left to a batch: buffers.order still holds all nprobe).
 inline void search_one(const KernelTable& kernels, const IvfView& view, const float* query, std::size_t q,
                        std::size_t nprobe, const IdFilter& wanted, IvfScanBuffers& buffers, TopK& top,
-                       std::size_t lists = (std::numeric_limits<std::size_t>::max)()) {
+                       std::size_t lists = (std::numeric_limits<std::size_t>::max)(), const float* keys = nullptr) {
     const std::size_t M = view.n_subspaces, Ks = view.n_codewords, table_size = M * Ks;
-    probe_order(kernels, view, query, nprobe, buffers);
+    probe_order(kernels, view, query, nprobe, buffers, keys);
     buffers.table.resize(table_size);
     float* table = buffers.table.data();
     // Without residuals, and for inner products, rows 1.. are q's own table.
@@ -313,6 +317,26 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
     }
 }
 
+// Queries whose coarse keys are made together, and the centroids a pass
+// reads for them: a pass's 64 centroids (16 KB at 64-d) stay in L1 for the
+// group's other queries, where each query alone streams all of them from L2.
+inline constexpr std::size_t kCoarseGroup = 4;
+inline constexpr std::size_t kCoarsePass = 2 * reference::kColumnBlock;
+
+// The coarse keys of queries [first, first + n), n <= kCoarseGroup, into
+// keys ([n][n_lists]): coarse_keys' bits, a pass of centroids at a time.
+inline void coarse_keys_of_group(const KernelTable& kernels, const IvfView& view, const float* queries, std::size_t n,
+                                 float* keys) {
+    const CoarseCenters& coarse = *view.coarse;
+    const float* starts = view.metric == Metric::l2 ? coarse.half_norms.data() : nullptr;
+    for (std::size_t c = 0; c < view.n_lists; c += kCoarsePass) {
+        const std::size_t width = (std::min)(kCoarsePass, view.n_lists - c);
+        for (std::size_t i = 0; i < n; ++i)
+            kernels.column_keys(queries + i * view.dim, coarse.blocks.data() + c * coarse.dim,
+                                starts ? starts + c : nullptr, width, coarse.dim, keys + i * view.n_lists + c);
+    }
+}
+
 // Queries a part of a batch search takes at least: below, the lists a
 // query probes are rarely shared, and the query-by-query scan is as fast.
 inline constexpr std::size_t kBatchMinQueries = 16;
@@ -340,8 +364,8 @@ inline void search_ivf(const IvfView& view, const float* queries, std::size_t n_
     const KernelTable& kernels = active_kernels();
     const std::size_t work = n_queries * (view.n_lists * view.dim + nprobe * view.n_subspaces * view.n_codewords);
     const int threads = threads_for(work, std::size_t{1} << 18, num_threads);
-    const bool batched = view.by_residual && view.code_bytes == 1 && nprobe > 1 &&
-                         has_fast_scan(kernels, view.n_codewords) && n_queries >= kBatchMinQueries;
+    const bool batched = view.by_residual && view.code_bytes == 1 && has_fast_scan(kernels, view.n_codewords) &&
+                         n_queries >= kBatchMinQueries;
     if (!batched) {
         const std::size_t n_tasks = (n_queries + kListQueriesPerTask - 1) / kListQueriesPerTask;
         parallel_for(n_tasks, threads, [&](std::size_t task) {
@@ -365,19 +389,24 @@ inline void search_ivf(const IvfView& view, const float* queries, std::size_t n_
         std::vector<TopK> tops(n, TopK(k));
         std::vector<std::uint32_t> probes(n * nprobe);
         std::vector<float> probe_keys(n * nprobe);
+        std::vector<float> keys(kCoarseGroup * view.n_lists);
         for (std::size_t i = 0; i < n; ++i) {
             const float* query = queries + (first + i) * view.dim;
-            search_one(kernels, view, query, first + i, nprobe, wanted, buffers, tops[i], /* lists = */ 1);
+            if (i % kCoarseGroup == 0)
+                coarse_keys_of_group(kernels, view, query, (std::min)(kCoarseGroup, n - i), keys.data());
+            search_one(kernels, view, query, first + i, nprobe, wanted, buffers, tops[i], /* lists = */ 1,
+                       keys.data() + i % kCoarseGroup * view.n_lists);
             for (std::size_t r = 0; r < nprobe; ++r) {
                 const std::size_t l = static_cast<std::size_t>(buffers.order[r].id);
                 probes[i * nprobe + r] = static_cast<std::uint32_t>(l);
                 probe_keys[i * nprobe + r] = buffers.coarse[l];
             }
         }
-        with_layout(view.n_codewords, [&](auto layout) {
-            scan_lists_of_batch(layout, kernels, view, queries, first, n, nprobe, probes, probe_keys, wanted, tops,
-                                buffers);
-        });
+        if (nprobe > 1)
+            with_layout(view.n_codewords, [&](auto layout) {
+                scan_lists_of_batch(layout, kernels, view, queries, first, n, nprobe, probes, probe_keys, wanted, tops,
+                                    buffers);
+            });
         for (std::size_t i = 0; i < n; ++i) {
             tops[i].write(view.metric, out_ids + (first + i) * k, out_distances + (first + i) * k);
             place_ids(view, out_ids + (first + i) * k, k);
