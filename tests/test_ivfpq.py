@@ -346,3 +346,23 @@ def test_fit_reconstructs_no_worse_than_faiss(data):
     theirs.make_direct_map()
     their_error = float(((theirs.reconstruct_n(0, len(X)) - X) ** 2).sum(axis=1).mean())
     assert our_error <= their_error * 1.02
+
+
+def test_every_simd_level_gives_the_same_index_and_results(data):
+    """Training, adding and both search paths (one query, and a batch read list by list)
+    agree at every SIMD level this CPU has: the kernels' bits are level-free."""
+    X, Q = data
+    results = {}
+    try:
+        for level in nanopq_cpp.supported_simd_levels():
+            nanopq_cpp.set_simd_level(level)
+            index = make_index(X[:2000], nlist=12)
+            batch = index.search(Q, topk=5, nprobe=3)
+            one = index.search(Q[0], topk=5, nprobe=3)
+            results[level] = (index.coarse_centroids, index.pq.codewords, *batch, *one)
+    finally:
+        nanopq_cpp.set_simd_level(None)
+    first = next(iter(results.values()))
+    for level, found in results.items():
+        for a, b in zip(found, first):
+            np.testing.assert_array_equal(a, b, err_msg=level)
