@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <variant>
 
 #include <nanopq_cpp/nanopq_cpp.hpp>
@@ -551,6 +552,19 @@ py::array_t<T> array_of(const std::vector<T>& values, std::size_t rows, std::siz
     return out;
 }
 
+// An optional 1-D int64 array of ids of any length: its data (null for None) and its length.
+std::pair<const std::int64_t*, std::size_t> optional_ids(const OptionalArray& ids_in, const char* name) {
+    if (ids_in.is_none()) return {nullptr, 0};
+    const py::array ids = ids_in.cast<py::array>();
+    return {index_ids(ids, name, SIZE_MAX), static_cast<std::size_t>(ids.shape(0))};
+}
+
+// A search's ids and distances as (Nq, k) arrays.
+TopKArrays top_k_arrays(const SearchResult& result) {
+    return py::make_tuple(array_of(result.ids, result.n_queries, result.k),
+                          array_of(result.distances, result.n_queries, result.k));
+}
+
 Rii rii_new(const py::array& codewords_in, const std::string& metric) {
     FloatArray codewords = as_float32(codewords_in, "codewords");
     const CodebookView codebook = codebook_of(codewords);
@@ -596,9 +610,7 @@ TopKArrays rii_search(const Rii& index, const py::array& queries_in, const Optio
     }
     const float* table_data = tables_in.is_none() ? nullptr : tables.data();
     if (method != "linear" && method != "ivf") throw std::invalid_argument("method must be 'linear' or 'ivf'");
-    const std::int64_t* targets =
-        targets_in.is_none() ? nullptr : index_ids(targets_in.cast<py::array>(), "target_ids", SIZE_MAX);
-    const std::size_t n_targets = targets ? targets_in.cast<py::array>().shape(0) : 0;
+    const auto [targets, n_targets] = optional_ids(targets_in, "target_ids");
     const std::size_t n_queries = queries.shape(0);
     SearchResult result;
     {
@@ -606,7 +618,7 @@ TopKArrays rii_search(const Rii& index, const py::array& queries_in, const Optio
         result = index.search(queries.data(), table_data, n_queries, topk, n_candidates, targets, n_targets,
                               method == "linear" ? RiiMethod::linear : RiiMethod::ivf);
     }
-    return py::make_tuple(array_of(result.ids, n_queries, topk), array_of(result.distances, n_queries, topk));
+    return top_k_arrays(result);
 }
 
 Rii rii_restore(const py::array& codewords_in, const std::string& metric, const py::array& codes,
@@ -743,16 +755,13 @@ TopKArrays ivfpq_search(const IVFPQ& index, const py::array& queries_in, std::si
                         const OptionalArray& subset_in) {
     if (!index.is_trained()) throw std::logic_error("the index must be trained (fit) before search");
     FloatArray queries = ivfpq_rows(index, queries_in, "queries");
-    const std::int64_t* subset =
-        subset_in.is_none() ? nullptr : index_ids(subset_in.cast<py::array>(), "subset", SIZE_MAX);
-    const std::size_t n_subset = subset ? subset_in.cast<py::array>().shape(0) : 0;
-    const std::size_t n_queries = queries.shape(0);
+    const auto [subset, n_subset] = optional_ids(subset_in, "subset");
     SearchResult result;
     {
         py::gil_scoped_release release;
-        result = index.search(queries.data(), n_queries, topk, nprobe, subset, n_subset);
+        result = index.search(queries.data(), queries.shape(0), topk, nprobe, subset, n_subset);
     }
-    return py::make_tuple(array_of(result.ids, n_queries, topk), array_of(result.distances, n_queries, topk));
+    return top_k_arrays(result);
 }
 
 py::array ivfpq_list_codes(const IVFPQ& index, std::size_t list) {
