@@ -2,8 +2,8 @@
 /// @file
 /// IVF-PQ index files: an IVFPQ (ivfpq.hpp) in one versioned, checksummed
 /// file that Python (`IVFPQ.save`, `IVFPQ.load`) and C++ read and write
-/// alike. docs/model-format.md specifies the layout: the magic
-/// \x89 N P Q I V F \n, the header of index_header.hpp (flags bit 0:
+/// alike. docs/model-format.md specifies the layout: the magic bytes
+/// 0x89 N P Q I V F 0x0A, the header of index_header.hpp (flags bit 0:
 /// by_residual), then the payload: the fine quantizer's model file (a PQ,
 /// with its own checksums), the coarse centroids (nlist x D float32), each
 /// list's size (nlist x u64), then, list after list, the ids (N x i64) and
