@@ -186,7 +186,10 @@ public:
         PQTrainingOptions pq_options;
         pq_options.iterations = options.iterations;
         pq_options.seed = options.seed;
-        pq_options.log = options.log;
+        // A reference to the caller's logger, not a copy: a copy of a logger
+        // that holds a Python callable would touch its reference count
+        // without the GIL, which the bindings release here.
+        if (options.log) pq_options.log = [&log = options.log](const std::string& line) { log(line); };
         pq_.fit(sample.data(), n_fine, dim, pq_options);
         set_centroids(std::move(centroids));
         return *this;
