@@ -112,15 +112,10 @@ public:
             codes.visit([&](auto* data) { std::memcpy(data, entries.blocks.data(), entries.blocks.size()); });
             return codes;
         }
-        std::uint8_t* out = codes.data<std::uint8_t>();
-        impl::with_layout(n_codewords(), [&](auto layout) {
-            using Layout = decltype(layout);
-            const std::size_t per_block = Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
-            for (std::size_t j = 0; j < n; ++j)
-                for (std::size_t m = 0; m < M; ++m)
-                    out[j * M + m] =
-                        Layout::code_in_block(entries.blocks.data() + j / per_block * block_bytes, j % per_block, m);
-        });
+        // The last block is padded: taken as full blocks, every row is in one.
+        impl::PackedCodesView packed{entries.blocks.data(), 0, M, n_codewords()};
+        packed.n_rows = (n + packed.block_rows() - 1) / packed.block_rows() * packed.block_rows();
+        impl::unpack_rows(packed, 0, n, codes.data<std::uint8_t>());
         return codes;
     }
     /// The id add() gives the next vector when no ids are given: one past the largest id, 0 when empty.
@@ -203,7 +198,7 @@ public:
         require(vecs != nullptr || n == 0, "add needs vectors");
         const std::size_t D = dim();
         detail::require_finite(vecs, checked_product(n, D, "vectors"), "vectors");
-        const std::vector<std::int64_t> new_ids = ids_for(ids, n);
+        const std::vector<std::int64_t> added = checked_new_ids(ids, n);
         std::vector<std::uint32_t> labels(n);
         Codes codes(n, n_subspaces(), pq_.code_bytes());
         // Residuals a chunk at a time: memory stays at the codes' size.
@@ -224,7 +219,7 @@ public:
             codes.visit([&](auto* data) { pq_.encode(rows, count, data + first * n_subspaces()); });
             if (log) log("Added " + std::to_string(first + count) + " / " + std::to_string(n) + " vectors");
         }
-        append(codes, labels.data(), new_ids);
+        append(codes, labels.data(), added);
     }
 
     /// Adds n vectors already encoded: their lists (< nlist), codes ([n][M],
@@ -243,7 +238,7 @@ public:
             if (lists[i] >= n_lists_)
                 throw std::out_of_range("list of code " + std::to_string(i) + " is " + std::to_string(lists[i]) +
                                         ", not below nlist = " + std::to_string(n_lists_));
-        append(codes, lists, ids_for(ids, n));
+        append(codes, lists, checked_new_ids(ids, n));
     }
 
     /// Deletes the vectors of `ids` (distinct ids in the index); the other
@@ -346,25 +341,10 @@ private:
     }
 
     // The ids of n new vectors: `ids` checked (distinct, not in the index), or the next ones.
-    std::vector<std::int64_t> ids_for(const std::int64_t* ids, std::size_t n) const {
-        std::vector<std::int64_t> new_ids(n);
-        if (!ids) {
-            require(n == 0 || next_id_ <= (std::numeric_limits<std::int64_t>::max)() - static_cast<std::int64_t>(n),
-                    "no ids are left after " + std::to_string(next_id_));
-            std::iota(new_ids.begin(), new_ids.end(), next_id_);
-            return new_ids;
-        }
-        std::copy_n(ids, n, new_ids.begin());
-        std::vector<std::int64_t> sorted(new_ids);
-        std::sort(sorted.begin(), sorted.end());
-        const auto repeated = std::adjacent_find(sorted.begin(), sorted.end());
-        if (repeated != sorted.end())
-            throw std::invalid_argument("ids holds " + std::to_string(*repeated) + " more than once");
-        for (std::size_t j = 0; j < n; ++j)
-            if (std::binary_search(sorted_ids_.begin(), sorted_ids_.end(), ids[j]))
-                throw std::invalid_argument("ids[" + std::to_string(j) + "] = " + std::to_string(ids[j]) +
-                                            " is already in the index");
-        return new_ids;
+    std::vector<std::int64_t> checked_new_ids(const std::int64_t* ids, std::size_t n) const {
+        return impl::ids_to_add(ids, n, next_id_, [&](std::int64_t id) {
+            return std::binary_search(sorted_ids_.begin(), sorted_ids_.end(), id);
+        });
     }
 
     // Appends checked codes, lists and ids.

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -122,15 +121,8 @@ public:
         require(!update_lists || !lists_.empty() || n == 0,
                 "the posting lists must be made (reconfigure) before rows can be added to them");
         check_codes(codes, n, n_subspaces_, n_codewords_);
-        std::vector<std::int64_t> new_ids(n);
-        if (ids) {
-            std::copy_n(ids, n, new_ids.begin());
-            check_new_ids(new_ids);
-        } else {
-            require(n == 0 || next_id_ <= (std::numeric_limits<std::int64_t>::max)() - static_cast<std::int64_t>(n),
-                    "no ids are left after " + std::to_string(next_id_));
-            std::iota(new_ids.begin(), new_ids.end(), next_id_);
-        }
+        const std::vector<std::int64_t> new_ids =
+            impl::ids_to_add(ids, n, next_id_, [&](std::int64_t id) { return row_of(id) != size(); });
         const std::size_t first = size();
         std::vector<std::uint32_t> labels(update_lists ? n : 0);
         if (update_lists)
@@ -354,21 +346,6 @@ private:
             return id >= 0 && static_cast<std::size_t>(id) < size() ? static_cast<std::size_t>(id) : size();
         const auto at = std::lower_bound(sorted_ids_.begin(), sorted_ids_.end(), std::make_pair(id, std::size_t{0}));
         return at != sorted_ids_.end() && at->first == id ? at->second : size();
-    }
-
-    // New ids must be distinct and not in the index.
-    void check_new_ids(const std::vector<std::int64_t>& new_ids) const {
-        std::vector<std::int64_t> sorted(new_ids);
-        std::sort(sorted.begin(), sorted.end());
-        const auto repeated = std::adjacent_find(sorted.begin(), sorted.end());
-        if (repeated != sorted.end())
-            throw std::invalid_argument("ids holds " + std::to_string(*repeated) + " more than once");
-        for (std::size_t j = 0; j < new_ids.size(); ++j) {
-            const std::int64_t id = new_ids[j];
-            if (row_of(id) != size())
-                throw std::invalid_argument("ids[" + std::to_string(j) + "] = " + std::to_string(id) +
-                                            " is already in the index");
-        }
     }
 
     // (id, row) pairs by id, for ids that are not the rows themselves.

@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <numeric>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -182,6 +184,14 @@ inline bool least_keys(const float* keys, std::size_t n, std::size_t count, std:
     return true;
 }
 
+// All n lists into `order`, by Neighbor's full order (ties to the lower
+// list, NaN last): the way out when least_keys meets a NaN key.
+inline void all_by_key(const float* keys, std::size_t n, std::vector<Neighbor>& order) {
+    order.resize(n);
+    for (std::size_t l = 0; l < n; ++l) order[l] = Neighbor{keys[l], static_cast<std::int64_t>(l)};
+    std::sort(order.begin(), order.end());
+}
+
 // The lists a query visits and how far, by rii's rule (see the top).
 inline void plan_lists(const KernelTable& kernels, const float* query, const ListsView& view, std::size_t k,
                        std::size_t n_wanted, Metric metric, const TargetRows* targets, ListScanBuffers& buffers) {
@@ -201,10 +211,7 @@ inline void plan_lists(const KernelTable& kernels, const float* query, const Lis
     if (!least_keys(buffers.coarse.data(), n_lists, sorted, order)) sorted = 0;
     for (std::size_t i = 0; i < n_lists; ++i) {
         if (i == sorted) {
-            order.resize(n_lists);
-            for (std::size_t l = 0; l < n_lists; ++l)
-                order[l] = Neighbor{buffers.coarse[l], static_cast<std::int64_t>(l)};
-            std::sort(order.begin(), order.end());
+            all_by_key(buffers.coarse.data(), n_lists, order);
             sorted = n_lists;
         }
         const std::size_t list = static_cast<std::size_t>(order[i].id);
@@ -251,6 +258,20 @@ void adist_in_block(Layout layout, const float* table, std::size_t M, std::size_
     }
 }
 
+// The distances of a list's places [first, first + count) offered to `top`
+// under the names name(list, place, &name) gives (offer_places).
+template <class Entry, class Namer>
+void offer_named(Metric metric, const PostingListOf<Entry>& list, std::size_t first, std::size_t count,
+                 const float* distances, const Namer& name, TopK& top) {
+    for (std::size_t j = 0; j < count; ++j) {
+        // The key first: the entry lies in memory the scan did not touch.
+        const float key = key_of(metric, distances[j]);
+        if (top.full() && top.bound() < key) continue;
+        std::int64_t named;
+        if (name(list, first + j, named)) top.offer(Neighbor{key, named});
+    }
+}
+
 // Exact distances of a list's places [first, first + count), offered to
 // `top` under the names name(list, place, &name) gives, which returns false
 // for a place not to offer (a filter). A name is asked for only when the
@@ -270,13 +291,32 @@ void offer_places(Layout layout, const float* table, std::size_t M, std::size_t 
                        place % rows_per_block, take, distances.data() + done);
         done += take;
     }
-    for (std::size_t j = 0; j < count; ++j) {
-        // The key first: the entry lies in memory the scan did not touch.
-        const float key = key_of(metric, distances[j]);
-        if (top.full() && top.bound() < key) continue;
-        std::int64_t named;
-        if (name(list, first + j, named)) top.offer(Neighbor{key, named});
+    offer_named(metric, list, first, count, distances.data(), name, top);
+}
+
+// The ids of n rows an index adds: `ids`, checked to be distinct and not
+// present(id) already, or next_id, next_id + 1, ... when ids is null.
+template <class Present>
+std::vector<std::int64_t> ids_to_add(const std::int64_t* ids, std::size_t n, std::int64_t next_id,
+                                     const Present& present) {
+    std::vector<std::int64_t> new_ids(n);
+    if (!ids) {
+        require(n == 0 || next_id <= (std::numeric_limits<std::int64_t>::max)() - static_cast<std::int64_t>(n),
+                "no ids are left after " + std::to_string(next_id));
+        std::iota(new_ids.begin(), new_ids.end(), next_id);
+        return new_ids;
     }
+    std::copy_n(ids, n, new_ids.begin());
+    std::vector<std::int64_t> sorted(new_ids);
+    std::sort(sorted.begin(), sorted.end());
+    const auto repeated = std::adjacent_find(sorted.begin(), sorted.end());
+    if (repeated != sorted.end())
+        throw std::invalid_argument("ids holds " + std::to_string(*repeated) + " more than once");
+    for (std::size_t j = 0; j < n; ++j)
+        if (present(ids[j]))
+            throw std::invalid_argument("ids[" + std::to_string(j) + "] = " + std::to_string(ids[j]) +
+                                        " is already in the index");
+    return new_ids;
 }
 
 // Target places a list's scanned places must hold for the fast scan of its

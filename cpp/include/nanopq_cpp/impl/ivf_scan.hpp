@@ -91,12 +91,7 @@ void offer_plain(const KernelTable& kernels, const float* table, std::size_t M, 
         const std::size_t count = (std::min)(chunk, n - first);
         std::memcpy(codes.data(), list.blocks.data() + first * M * sizeof(code_t), count * M * sizeof(code_t));
         adist_kernel(kernels, codes.data())(table, M, Ks, codes.data(), count, distances.data());
-        for (std::size_t j = 0; j < count; ++j) {
-            const float key = key_of(metric, distances[j]);
-            if (top.full() && top.bound() < key) continue;
-            std::int64_t named;
-            if (name(list, first + j, named)) top.offer(Neighbor{key, named});
-        }
+        offer_named(metric, list, first, count, distances.data(), name, top);
     }
 }
 
@@ -141,10 +136,7 @@ inline void probe_order(const KernelTable& kernels, const IvfView& view, const f
     else
         coarse_keys(kernels, *view.coarse, view.n_lists, query, view.metric, buffers.coarse.data());
     if (least_keys(buffers.coarse.data(), view.n_lists, nprobe, buffers.order)) return;
-    buffers.order.resize(view.n_lists);  // a NaN key: sort all, NaN last
-    for (std::size_t l = 0; l < view.n_lists; ++l)
-        buffers.order[l] = Neighbor{buffers.coarse[l], static_cast<std::int64_t>(l)};
-    std::sort(buffers.order.begin(), buffers.order.end());
+    all_by_key(buffers.coarse.data(), view.n_lists, buffers.order);
     buffers.order.resize(nprobe);
 }
 
