@@ -185,17 +185,12 @@ def run_ivfpq(args, train, database, queries, truth, rows: List[Dict[str, Any]])
         set_threads(1)
         # Exact within the lists: probing them all is the exact ADC scan of every code.
         some = queries[:20]
-        ids, dists = index.search(some, topk=10, nprobe=args.nlist)
+        _, dists = index.search(some, topk=10, nprobe=args.nlist)
+        # Read once: `pq`, `coarse_centroids` and `list_codes` each copy out of the index.
+        pq, centroids = index.pq, index.coarse_centroids
+        lists = [(centroids[n], index.list_codes(n)) for n in range(args.nlist) if index.list_sizes[n]]
         for q, query in enumerate(some):
-            expected = np.sort(
-                np.concatenate(
-                    [
-                        index.pq.dtable(query - index.coarse_centroids[n]).adist(index.list_codes(n))
-                        for n in range(args.nlist)
-                        if index.list_sizes[n]
-                    ]
-                )
-            )[:10]
+            expected = np.sort(np.concatenate([pq.dtable(query - c).adist(codes) for c, codes in lists]))[:10]
             assert np.array_equal(dists[q], expected), "nprobe = nlist must be the exact scan"
 
 
