@@ -127,6 +127,57 @@ TEST_CASE("few probes search the nearest lists only, the same at any thread coun
     }
 }
 
+TEST_CASE("lists long enough for the fast scan: levels from the sums keep the result exact") {
+    // Four lists of about 1500 codes: past a query's first list, an l2 list's
+    // levels come from the sums of squares and its table is made only if a
+    // row passes (ivf_scan.hpp scan_from_sums, and the batch's list by list scan).
+    constexpr std::size_t kLong = 6000, kFew = 4;
+    const std::vector<float> data = test::clustered_vectors(kLong, kDim, 24, 11);
+    // Queries halfway between two data points, and k = 60: the top k spans lists.
+    std::vector<float> queries(40 * kDim);
+    for (std::size_t q = 0; q < 40; ++q)
+        for (std::size_t d = 0; d < kDim; ++d)
+            queries[q * kDim + d] =
+                0.5f * (data[(q * 131) % kLong * kDim + d] + data[(q * 977 + 5) % kLong * kDim + d]);
+    constexpr std::size_t k = 60;
+    for (std::size_t Ks : {16, 256}) {
+        CAPTURE(Ks);
+        IVFPQ index(8, Ks, kFew, Metric::l2, true);  // Ds = 2, as PQ32x8 on 64-d
+        IVFPQTrainingOptions options;
+        options.iterations = 4;
+        index.train(data.data(), kLong, kDim, options);
+        index.add(data.data(), kLong);
+        for (std::size_t nprobe : {2, 4}) {
+            CAPTURE(nprobe);
+            for (std::size_t n : {std::size_t{1}, std::size_t{40}}) {  // one by one, and a batch
+                const SearchResult found = n == 1 ? SearchResult{} : index.search(queries.data(), n, k, nprobe);
+                for (std::size_t q = 0; q < 40; ++q) {
+                    const SearchResult one =
+                        n == 1 ? index.search(queries.data() + q * kDim, 1, k, nprobe) : SearchResult{};
+                    std::vector<std::pair<double, std::size_t>> order;
+                    for (std::size_t l = 0; l < kFew; ++l) {
+                        double distance = 0.0;
+                        for (std::size_t d = 0; d < kDim; ++d) {
+                            const double diff = queries[q * kDim + d] - index.centroids()[l * kDim + d];
+                            distance += diff * diff;
+                        }
+                        order.emplace_back(distance, l);
+                    }
+                    std::sort(order.begin(), order.end());
+                    std::vector<std::size_t> probed;
+                    for (std::size_t r = 0; r < nprobe; ++r) probed.push_back(order[r].second);
+                    const auto expected = reference(index, queries.data() + q * kDim, probed, k);
+                    for (std::size_t j = 0; j < k; ++j) {
+                        const std::size_t at = n == 1 ? j : q * k + j;
+                        CHECK((n == 1 ? one : found).ids[at] == expected[j].second);
+                        CHECK((n == 1 ? one : found).distances[at] == expected[j].first);
+                    }
+                }
+            }
+        }
+    }
+}
+
 TEST_CASE("ids, subsets and removal") {
     const std::vector<float> data = test::clustered_vectors(kN, kDim, 24, 5);
     IVFPQ index(4, 256, kLists);

@@ -114,6 +114,7 @@ TEST_CASE("every supported level has a complete row") {
         CHECK(bool(row.first_at_least));
         CHECK(bool(row.cross_accumulate));
         CHECK(bool(row.l2_table_columns));
+        CHECK(bool(row.l2_sums_columns));
         CHECK(bool(row.column_keys));
         CHECK(bool(row.key_range));
         CHECK(bool(row.key_levels));
@@ -161,6 +162,43 @@ TEST_CASE("l2_table_columns: l2_table's bits from codewords as columns, Ds < 8")
                 portable().l2_table(query.data(), codewords.data(), Ks, dim, expected.data());
                 row->l2_table_columns(query.data(), columns.data(), Ks, dim, got.data());
                 CHECK(same_bits(got, expected));
+            }
+}
+
+TEST_CASE("l2_sums_columns: the portable sums and range at every level, within 2^-21 of the entries") {
+    const std::vector<const np::impl::KernelTable*> rows = [] {
+        std::vector<const np::impl::KernelTable*> all = other_rows();
+        all.push_back(&portable());
+        return all;
+    }();
+    for (const np::impl::KernelTable* row : rows)
+        for (std::size_t dim = 1; dim < 8; ++dim)
+            for (std::size_t Ks : {1, 7, 8, 37, 256}) {
+                CAPTURE(np::simd_level_name(row->level));
+                CAPTURE(dim);
+                CAPTURE(Ks);
+                const std::vector<float> codewords = test::uniform_vectors(Ks, dim, dim + Ks + 7);
+                std::vector<float> query = test::uniform_vectors(1, dim, dim + 300);
+                std::vector<float> columns(Ks * dim), entries(Ks), expected(Ks), got(Ks, -1.0f);
+                for (std::size_t k = 0; k < Ks; ++k)
+                    for (std::size_t d = 0; d < dim; ++d) columns[d * Ks + k] = codewords[k * dim + d];
+                float low = -1, high = -1, expected_low = -1, expected_high = -1;
+                CHECK(portable().l2_sums_columns(query.data(), columns.data(), Ks, dim, expected.data(), &expected_low,
+                                                 &expected_high));
+                CHECK(row->l2_sums_columns(query.data(), columns.data(), Ks, dim, got.data(), &low, &high));
+                CHECK(same_bits(got, expected));
+                CHECK(low == *std::min_element(expected.begin(), expected.end()));
+                CHECK(high == *std::max_element(expected.begin(), expected.end()));
+                CHECK(low == expected_low);
+                CHECK(high == expected_high);
+                // The bound quantize_sums rests on: each entry within kSumsMargin of its sum.
+                portable().l2_table_columns(query.data(), columns.data(), Ks, dim, entries.data());
+                for (std::size_t k = 0; k < Ks; ++k) {
+                    CHECK(entries[k] >= got[k] * (1.0 - np::impl::kSumsMargin));
+                    CHECK(entries[k] <= got[k] * (1.0 + np::impl::kSumsMargin));
+                }
+                query[dim - 1] = std::numeric_limits<float>::quiet_NaN();
+                CHECK_FALSE(row->l2_sums_columns(query.data(), columns.data(), Ks, dim, got.data(), &low, &high));
             }
 }
 

@@ -213,6 +213,22 @@ public:
             make_row(kernels, query, m, table + m * codebook_.n_codewords);
     }
 
+    // True when make_sums can serve: l2 tables of codewords kept as columns.
+    bool has_sums() const { return !columns_.empty(); }
+
+    // The sums of squares under each l2 entry of the table of `query`
+    // ([M][Ks], kernels.l2_sums_columns), with each row's least and largest
+    // ([M] each); false if one is not finite. Needs has_sums().
+    bool make_sums(const KernelTable& kernels, const float* query, float* sums, float* lows, float* highs) const {
+        const std::size_t M = codebook_.n_subspaces, Ks = codebook_.n_codewords, Ds = codebook_.subspace_dim;
+        bool finite = true;
+        for (std::size_t m = 0; m < M; ++m)
+            finite = kernels.l2_sums_columns(query + m * Ds, columns_.data() + m * Ks * Ds, Ks, Ds, sums + m * Ks,
+                                             lows + m, highs + m) &&
+                     finite;
+        return finite;
+    }
+
     TableMaker(const TableMaker& other) : TableMaker(other.codebook_, other.metric_) {}
     TableMaker& operator=(const TableMaker& other) {
         if (this != &other) *this = TableMaker(other.codebook_, other.metric_);

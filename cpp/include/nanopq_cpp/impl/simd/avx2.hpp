@@ -231,6 +231,67 @@ NANOPQ_CPP_TARGET_AVX2 inline void l2_to_columns(const float* query, const float
     if (k < n_codewords) reference::l2_to_columns_from(query, columns, n_codewords, dim, k, out);
 }
 
+// reference::l2_sums_columns, 8 codewords a step, with the range in the
+// same pass; kDim > 0 fixes the subspace's dimension so the query's values
+// stay in registers.
+template <std::size_t kDim>
+NANOPQ_CPP_TARGET_AVX2 inline bool l2_sums_columns_of(const float* query, const float* columns, std::size_t n_codewords,
+                                                      std::size_t n_dim, float* out, float* low, float* high) {
+    const std::size_t dim = kDim > 0 ? kDim : n_dim;
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
+    __m256 lows = _mm256_set1_ps(std::numeric_limits<float>::infinity()), highs = _mm256_setzero_ps();
+    __m256 values[kDim > 0 ? kDim : 1];
+    if constexpr (kDim > 0)
+        for (std::size_t d = 0; d < kDim; ++d) values[d] = _mm256_set1_ps(query[d]);
+    __m256i bad = _mm256_setzero_si256();
+    std::size_t k = 0;
+    for (; k + 8 <= n_codewords; k += 8) {
+        // -0 + x is x, and a sum of squares is never -0: the reference's
+        // first and last additions change nothing here.
+        __m256 sum = _mm256_setzero_ps();
+        for (std::size_t d = 0; d < dim; ++d) {
+            const __m256 value = kDim > 0 ? values[d] : _mm256_set1_ps(query[d]);
+            const __m256 diff = _mm256_sub_ps(value, _mm256_loadu_ps(columns + d * n_codewords + k));
+            const __m256 square = unfused(_mm256_mul_ps(diff, diff));
+            sum = d == 0 ? square : _mm256_add_ps(sum, square);
+        }
+        _mm256_storeu_ps(out + k, sum);
+        lows = _mm256_min_ps(lows, sum);
+        highs = _mm256_max_ps(highs, sum);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(sum), exponent), exponent));
+    }
+    alignas(32) float lanes_low[8], lanes_high[8];
+    _mm256_store_ps(lanes_low, lows);
+    _mm256_store_ps(lanes_high, highs);
+    float least = lanes_low[0], most = lanes_high[0];
+    bool finite = _mm256_testz_si256(bad, bad);
+    if (k < n_codewords) {
+        reference::l2_sums_columns_from(query, columns, n_codewords, dim, k, out);
+        finite = reference::key_range(out + k, n_codewords - k, 1.0f, &least, &most) && finite;
+        least = lanes_low[0] < least ? lanes_low[0] : least;
+        most = lanes_high[0] > most ? lanes_high[0] : most;
+    }
+    for (int lane = 1; lane < 8; ++lane) {
+        least = lanes_low[lane] < least ? lanes_low[lane] : least;
+        most = lanes_high[lane] > most ? lanes_high[lane] : most;
+    }
+    *low = least;
+    *high = most;
+    return finite;
+}
+
+NANOPQ_CPP_TARGET_AVX2 inline bool l2_sums_columns(const float* query, const float* columns, std::size_t n_codewords,
+                                                   std::size_t dim, float* out, float* low, float* high) {
+    if (n_codewords < 8 || dim == 0)
+        return reference::l2_sums_columns(query, columns, n_codewords, dim, out, low, high);
+    switch (dim) {
+        case 1: return l2_sums_columns_of<1>(query, columns, n_codewords, dim, out, low, high);
+        case 2: return l2_sums_columns_of<2>(query, columns, n_codewords, dim, out, low, high);
+        case 4: return l2_sums_columns_of<4>(query, columns, n_codewords, dim, out, low, high);
+        default: return l2_sums_columns_of<0>(query, columns, n_codewords, dim, out, low, high);
+    }
+}
+
 // reference::column_keys, two blocks (64 columns) a step: eight independent
 // chains hide the latency of a multiply then an add.
 NANOPQ_CPP_TARGET_AVX2 inline void column_keys(const float* query, const float* blocks, const float* starts,
