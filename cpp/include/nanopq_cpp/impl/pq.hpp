@@ -229,6 +229,13 @@ public:
         return finite;
     }
 
+    // Entry [m][code] of the table of `query` (M * Ds floats), to the bit,
+    // without the rest of the table. Needs has_sums().
+    float entry(const float* query, std::size_t m, std::size_t code) const {
+        const std::size_t Ks = codebook_.n_codewords, Ds = codebook_.subspace_dim;
+        return reference::l2_column_entry(query + m * Ds, columns_.data() + m * Ks * Ds, Ks, Ds, code);
+    }
+
     TableMaker(const TableMaker& other) : TableMaker(other.codebook_, other.metric_) {}
     TableMaker& operator=(const TableMaker& other) {
         if (this != &other) *this = TableMaker(other.codebook_, other.metric_);

@@ -175,18 +175,23 @@ inline void l2_to_codewords(const float* query, const float* codewords, std::siz
 // fewer than 8 terms are summed in order, so entry k is
 // sqrt(0 + sq_0 + sq_1 + ...)^2 as above, and the SIMD forms compute the
 // same operations for 8 or 16 codewords at once.
+// Entry k of l2_to_columns alone: a row of an exact ADC distance read
+// without its table (ivf_scan.hpp offer_from_codewords).
+inline float l2_column_entry(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
+                             std::size_t k) {
+    float sum = -0.0f;
+    for (std::size_t d = 0; d < dim; ++d) {
+        const float diff = query[d] - columns[d * n_codewords + k];
+        sum += unfused(diff * diff);
+    }
+    const float root = std::sqrt(0.0f + sum);
+    return root * root;
+}
+
 // Entries [first, n_codewords) of l2_to_columns: the SIMD forms' tail.
 inline void l2_to_columns_from(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
                                std::size_t first, float* out) {
-    for (std::size_t k = first; k < n_codewords; ++k) {
-        float sum = -0.0f;
-        for (std::size_t d = 0; d < dim; ++d) {
-            const float diff = query[d] - columns[d * n_codewords + k];
-            sum += unfused(diff * diff);
-        }
-        const float root = std::sqrt(0.0f + sum);
-        out[k] = root * root;
-    }
+    for (std::size_t k = first; k < n_codewords; ++k) out[k] = l2_column_entry(query, columns, n_codewords, dim, k);
 }
 
 inline void l2_to_columns(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
