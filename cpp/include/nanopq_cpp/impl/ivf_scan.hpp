@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <vector>
 
 #if defined(_MSC_VER) && !defined(__clang__) && (defined(_M_X64) || defined(_M_IX86))
@@ -264,51 +265,63 @@ bool scan_from_sums(Layout layout, const KernelTable& kernels, const IvfView& vi
     return true;
 }
 
-// One query's top-k over its nprobe lists into `top`; q names the query in errors.
-// With `lists` given, only the first `lists` probes are scanned (the rest
-// are left to a batch: buffers.order still holds all nprobe).
-inline void search_one(const KernelTable& kernels, const IvfView& view, const float* query, std::size_t q,
-                       std::size_t nprobe, const IdFilter& wanted, IvfScanBuffers& buffers, TopK& top,
-                       std::size_t lists = (std::numeric_limits<std::size_t>::max)(), const float* keys = nullptr) {
-    const std::size_t M = view.n_subspaces, Ks = view.n_codewords, table_size = M * Ks;
-    probe_order(kernels, view, query, nprobe, buffers, keys);
-    buffers.table.resize(table_size);
+// Makes query q's own table in buffers.table when its lists share rows of
+// it (no residuals, or inner products: rows 1.. are q's own table), with
+// row 0 in buffers.base_row. Starts a query's scan_probe calls.
+inline void begin_query(const KernelTable& kernels, const IvfView& view, const float* query, std::size_t q,
+                        IvfScanBuffers& buffers) {
+    buffers.table.resize(view.n_subspaces * view.n_codewords);
+    if (view.by_residual && view.metric == Metric::l2) return;
+    make_checked_table(kernels, *view.maker, query, q, buffers.table.data());
+    buffers.base_row.assign(buffers.table.begin(),
+                            buffers.table.begin() + static_cast<std::ptrdiff_t>(view.n_codewords));
+}
+
+// Query q's scan of list l (of coarse key `list_key`) into `top`, after
+// begin_query. `quantized` is the fast-scan form of buffers.table when
+// `current` (a query's lists share it without residuals).
+inline void scan_probe(const KernelTable& kernels, const IvfView& view, const float* query, std::size_t q,
+                       std::size_t l, float list_key, const IdFilter& wanted, IvfScanBuffers& buffers,
+                       QuantizedTable& quantized, bool& current, TopK& top) {
+    const std::size_t M = view.n_subspaces, Ks = view.n_codewords;
+    const IdList& list = view.lists[l];
+    if (list.rows.empty()) return;
     float* table = buffers.table.data();
-    // Without residuals, and for inner products, rows 1.. are q's own table.
-    const bool shared_rows = !view.by_residual || view.metric == Metric::dot;
-    if (shared_rows) {
-        make_checked_table(kernels, *view.maker, query, q, table);
-        buffers.base_row.assign(table, table + Ks);
+    const PlaceNamer name{l, &wanted};
+    if (view.by_residual) {
+        current = false;
+        if (view.code_bytes == 1 && levels_from_sums(view) && top.full() &&
+            list.rows.size() >= fast_scan_min_rows(Ks) && has_fast_scan(kernels, Ks) &&
+            with_layout(Ks, [&](auto layout) {
+                return scan_from_sums(layout, kernels, view, query, q, list, name, buffers, table, top);
+            }))
+            return;
+        make_list_table(kernels, view, query, q, l, list_key, /* base_ready = */ true, buffers, table);
     }
+    if (view.code_bytes == 1) {
+        with_layout(Ks, [&](auto layout) {
+            scan_id_list(layout, kernels, table, view, list, name, current, quantized, buffers, top);
+        });
+    } else if (view.code_bytes == 2) {
+        offer_plain<std::uint16_t>(kernels, table, M, Ks, view.metric, list, name, buffers.distances, top);
+    } else {
+        offer_plain<std::uint32_t>(kernels, table, M, Ks, view.metric, list, name, buffers.distances, top);
+    }
+}
+
+// One query's top-k over its nprobe lists into `top`; q names the query in errors.
+inline void search_one(const KernelTable& kernels, const IvfView& view, const float* query, std::size_t q,
+                       std::size_t nprobe, const IdFilter& wanted, IvfScanBuffers& buffers, TopK& top) {
+    probe_order(kernels, view, query, nprobe, buffers);
+    begin_query(kernels, view, query, q, buffers);
     QuantizedTable quantized;
-    bool current = false;  // `quantized` is of `table`
-    const std::size_t n_scanned = (std::min)(lists, buffers.order.size());
+    bool current = false;
+    const std::size_t n_scanned = buffers.order.size();
     for (std::size_t r = 0; r < n_scanned; ++r) {
         const std::size_t l = static_cast<std::size_t>(buffers.order[r].id);
-        const IdList& list = view.lists[l];
-        if (r == 0) prefetch_list(list);
+        if (r == 0) prefetch_list(view.lists[l]);
         if (r + 1 < n_scanned) prefetch_list(view.lists[static_cast<std::size_t>(buffers.order[r + 1].id)]);
-        if (list.rows.empty()) continue;
-        const PlaceNamer name{l, &wanted};
-        if (view.by_residual) {
-            current = false;
-            if (view.code_bytes == 1 && levels_from_sums(view) && top.full() &&
-                list.rows.size() >= fast_scan_min_rows(Ks) && has_fast_scan(kernels, Ks) &&
-                with_layout(Ks, [&](auto layout) {
-                    return scan_from_sums(layout, kernels, view, query, q, list, name, buffers, table, top);
-                }))
-                continue;
-            make_list_table(kernels, view, query, q, l, buffers.coarse[l], /* base_ready = */ true, buffers, table);
-        }
-        if (view.code_bytes == 1) {
-            with_layout(Ks, [&](auto layout) {
-                scan_id_list(layout, kernels, table, view, list, name, current, quantized, buffers, top);
-            });
-        } else if (view.code_bytes == 2) {
-            offer_plain<std::uint16_t>(kernels, table, M, Ks, view.metric, list, name, buffers.distances, top);
-        } else {
-            offer_plain<std::uint32_t>(kernels, table, M, Ks, view.metric, list, name, buffers.distances, top);
-        }
+        scan_probe(kernels, view, query, q, l, buffers.coarse[l], wanted, buffers, quantized, current, top);
     }
 }
 
@@ -317,14 +330,15 @@ inline void search_one(const KernelTable& kernels, const IvfView& view, const fl
 // all of them (its codes stay in cache between the kernel's query groups).
 inline constexpr std::size_t kListGroupQueries = 8;
 
-// A batch part's queries [first, first + n) over their probes past the
-// nearest, list after list; each query's top-k already holds its nearest
-// list's (search_one with nprobe 1). Residual lists of Ks <= 256 with a fast scan only.
+// A batch part's n queries (members: their numbers in the batch) over
+// their probes past the nearest, list after list; probes, probe_keys and
+// tops are the members', in order, and each top-k already holds its
+// nearest list's. Residual lists of Ks <= 256 with a fast scan only.
 template <class Layout>
 void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfView& view, const float* queries,
-                         std::size_t first, std::size_t n, std::size_t nprobe, const std::vector<std::uint32_t>& probes,
-                         const std::vector<float>& probe_keys, const IdFilter& wanted, std::vector<TopK>& tops,
-                         IvfScanBuffers& buffers) {
+                         const std::uint32_t* members, std::size_t n, std::size_t nprobe,
+                         const std::vector<std::uint32_t>& probes, const std::vector<float>& probe_keys,
+                         const IdFilter& wanted, std::vector<TopK>& tops, IvfScanBuffers& buffers) {
     using Mask = typename Layout::Mask;
     const std::size_t M = view.n_subspaces, Ks = view.n_codewords, table_size = M * Ks, D = view.dim;
     const std::size_t rows_per_block = Layout::kRowsPerBlock, block_bytes = Layout::block_bytes(M);
@@ -358,7 +372,7 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
             // quantized, or whose top-k is not full yet, reads the list exactly.
             std::size_t g = 0;
             for (std::size_t p = at; p < (std::min)(start[l + 1], at + kListGroupQueries); ++p) {
-                const std::size_t i = pairs[p] / nprobe, q = first + i;
+                const std::size_t i = pairs[p] / nprobe, q = members[i];
                 float* table = tables.data() + g * table_size;
                 TopK& top = tops[i];
                 const bool fast = size >= fast_scan_min_rows(Ks) && top.full();
@@ -407,7 +421,7 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
                                 continue;
                             }
                             if (!made[j])
-                                make_checked_table(kernels, *view.maker, residuals.data() + j * D, first + group[j],
+                                make_checked_table(kernels, *view.maker, residuals.data() + j * D, members[group[j]],
                                                    table);
                             made[j] = true;
                             offer_places(layout, table, M, Ks, view.metric, list, place, 1, name, buffers,
@@ -437,6 +451,10 @@ inline void coarse_keys_of_group(const KernelTable& kernels, const IvfView& view
                                 starts ? starts + c : nullptr, width, coarse.dim, keys + i * view.n_lists + c);
     }
 }
+
+// A probe's fixed work (its table and levels), in rows of scan: a batch's
+// parts are cut by the rows and probes of their queries.
+inline constexpr std::size_t kProbeWorkRows = 1000;
 
 // Queries a part of a batch search takes at least: below, the lists a
 // query probes are rarely shared, and the query-by-query scan is as fast.
@@ -482,35 +500,87 @@ inline void search_ivf(const IvfView& view, const float* queries, std::size_t n_
         });
         return;
     }
-    const std::size_t n_parts = (std::min)(static_cast<std::size_t>(threads), n_queries / kBatchMinQueries);
-    const std::size_t per_part = (n_queries + n_parts - 1) / n_parts;
-    parallel_for(n_parts, static_cast<int>(n_parts), [&](std::size_t part) {
-        const std::size_t first = part * per_part, n = (std::min)(n_queries, first + per_part) - first;
+    // Every query's probes, best first, with their coarse keys.
+    std::vector<std::uint32_t> probes(n_queries * nprobe);
+    std::vector<float> probe_keys(n_queries * nprobe);
+    const std::size_t per_task = 4 * kCoarseGroup, n_tasks = (n_queries + per_task - 1) / per_task;
+    parallel_for(n_tasks, threads, [&](std::size_t task) {
         IvfScanBuffers buffers;
-        std::vector<TopK> tops(n, TopK(k));
-        std::vector<std::uint32_t> probes(n * nprobe);
-        std::vector<float> probe_keys(n * nprobe);
         std::vector<float> keys(kCoarseGroup * view.n_lists);
-        for (std::size_t i = 0; i < n; ++i) {
-            const float* query = queries + (first + i) * view.dim;
-            if (i % kCoarseGroup == 0)
-                coarse_keys_of_group(kernels, view, query, (std::min)(kCoarseGroup, n - i), keys.data());
-            search_one(kernels, view, query, first + i, nprobe, wanted, buffers, tops[i], /* lists = */ 1,
-                       keys.data() + i % kCoarseGroup * view.n_lists);
+        const std::size_t end = (std::min)(n_queries, (task + 1) * per_task);
+        for (std::size_t q = task * per_task; q < end; ++q) {
+            const float* query = queries + q * view.dim;
+            if (q % kCoarseGroup == 0)
+                coarse_keys_of_group(kernels, view, query, (std::min)(kCoarseGroup, end - q), keys.data());
+            probe_order(kernels, view, query, nprobe, buffers, keys.data() + q % kCoarseGroup * view.n_lists);
             for (std::size_t r = 0; r < nprobe; ++r) {
                 const std::size_t l = static_cast<std::size_t>(buffers.order[r].id);
-                probes[i * nprobe + r] = static_cast<std::uint32_t>(l);
-                probe_keys[i * nprobe + r] = buffers.coarse[l];
+                probes[q * nprobe + r] = static_cast<std::uint32_t>(l);
+                probe_keys[q * nprobe + r] = buffers.coarse[l];
             }
+        }
+    });
+    // The queries by nearest list, cut into parts of about equal work: the
+    // queries of a part then share more of their lists, and no part is left
+    // with the long ones (equal query counts left one of two threads 35%
+    // behind on 1M image patches). The results do not depend on the parts.
+    std::vector<std::uint32_t> members(n_queries);
+    std::iota(members.begin(), members.end(), std::uint32_t{0});
+    std::stable_sort(members.begin(), members.end(), [&](std::uint32_t a, std::uint32_t b) {
+        return probes[std::size_t{a} * nprobe] < probes[std::size_t{b} * nprobe];
+    });
+    const auto work_of = [&](std::uint32_t q) {
+        double rows = 0.0;
+        for (std::size_t r = 0; r < nprobe; ++r)
+            rows += static_cast<double>(view.lists[probes[q * nprobe + r]].rows.size() + kProbeWorkRows);
+        return rows;
+    };
+    double total = 0.0;
+    for (std::uint32_t q : members) total += work_of(q);
+    const std::size_t n_parts = (std::min)(static_cast<std::size_t>(threads), n_queries / kBatchMinQueries);
+    std::vector<std::size_t> cuts(1, 0);
+    double done = 0.0;
+    for (std::size_t i = 0; i < n_queries && cuts.size() < n_parts; ++i) {
+        done += work_of(members[i]);
+        if (done >= total * static_cast<double>(cuts.size()) / static_cast<double>(n_parts)) cuts.push_back(i + 1);
+    }
+    cuts.push_back(n_queries);
+    parallel_for(cuts.size() - 1, static_cast<int>(n_parts), [&](std::size_t part) {
+        const std::uint32_t* part_members = members.data() + cuts[part];
+        const std::size_t n = cuts[part + 1] - cuts[part];
+        IvfScanBuffers buffers;
+        std::vector<TopK> tops(n, TopK(k));
+        std::vector<std::uint32_t> part_probes(n * nprobe);
+        std::vector<float> part_keys(n * nprobe);
+        for (std::size_t i = 0; i < n; ++i) {
+            std::copy_n(probes.begin() + static_cast<std::ptrdiff_t>(part_members[i] * nprobe), nprobe,
+                        part_probes.begin() + static_cast<std::ptrdiff_t>(i * nprobe));
+            std::copy_n(probe_keys.begin() + static_cast<std::ptrdiff_t>(part_members[i] * nprobe), nprobe,
+                        part_keys.begin() + static_cast<std::ptrdiff_t>(i * nprobe));
+        }
+        // Each query's nearest list, query by query (it sets a tight bound);
+        // the next query's is asked for from memory meanwhile.
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::size_t q = part_members[i];
+            const float* query = queries + q * view.dim;
+            if (i == 0) prefetch_list(view.lists[part_probes[0]]);
+            if (i + 1 < n && part_probes[(i + 1) * nprobe] != part_probes[i * nprobe])
+                prefetch_list(view.lists[part_probes[(i + 1) * nprobe]]);
+            begin_query(kernels, view, query, q, buffers);
+            QuantizedTable quantized;
+            bool current = false;
+            scan_probe(kernels, view, query, q, part_probes[i * nprobe], part_keys[i * nprobe], wanted, buffers,
+                       quantized, current, tops[i]);
         }
         if (nprobe > 1)
             with_layout(view.n_codewords, [&](auto layout) {
-                scan_lists_of_batch(layout, kernels, view, queries, first, n, nprobe, probes, probe_keys, wanted, tops,
-                                    buffers);
+                scan_lists_of_batch(layout, kernels, view, queries, part_members, n, nprobe, part_probes, part_keys,
+                                    wanted, tops, buffers);
             });
         for (std::size_t i = 0; i < n; ++i) {
-            tops[i].write(view.metric, out_ids + (first + i) * k, out_distances + (first + i) * k);
-            place_ids(view, out_ids + (first + i) * k, k);
+            const std::size_t q = part_members[i];
+            tops[i].write(view.metric, out_ids + q * k, out_distances + q * k);
+            place_ids(view, out_ids + q * k, k);
         }
     });
 }
