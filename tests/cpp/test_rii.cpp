@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -134,4 +135,32 @@ TEST_CASE("bad arguments throw") {
     Rii small(std::vector<float>(4 * 16 * 4, 0.5f), 4, 16, 4);
     CHECK_THROWS_AS(small.add(bad.data(), 1), std::out_of_range);  // a code >= Ks
     CHECK_THROWS_AS(Rii(std::vector<float>(4 * 300 * 4), 4, 300, 4), std::invalid_argument);
+}
+
+TEST_CASE("least_keys: the lists of least key, ties to the lower list, and false on a NaN") {
+    // Keys from a few values, so ties are common; n past and below multiples of 8.
+    for (std::size_t n : {1, 7, 8, 9, 64, 100, 1027}) {
+        for (std::size_t count : {1, 3, 8, 16}) {
+            if (count > n) continue;
+            CAPTURE(n);
+            CAPTURE(count);
+            std::vector<float> keys(n);
+            for (std::size_t l = 0; l < n; ++l) keys[l] = static_cast<float>((l * 7919 + n) % 13);
+            std::vector<impl::Neighbor> best, expected;
+            REQUIRE(impl::least_keys(keys.data(), n, count, best));
+            impl::all_by_key(keys.data(), n, expected);
+            expected.resize(count);
+            REQUIRE(best.size() == count);
+            for (std::size_t j = 0; j < count; ++j) {
+                CHECK(best[j].key == expected[j].key);
+                CHECK(best[j].id == expected[j].id);
+            }
+            // A NaN anywhere, in the first count keys or past them, is reported.
+            for (std::size_t at : {std::size_t{0}, n / 2, n - 1}) {
+                std::vector<float> broken(keys);
+                broken[at] = std::numeric_limits<float>::quiet_NaN();
+                CHECK_FALSE(impl::least_keys(broken.data(), n, count, best));
+            }
+        }
+    }
 }

@@ -171,16 +171,25 @@ inline bool least_keys(const float* keys, std::size_t n, std::size_t count, std:
         keep(l);
     }
     float worst = best.empty() ? std::numeric_limits<float>::infinity() : best.back().key;
-    for (; l < n; ++l) {
+    const auto offer = [&](std::size_t at) {
         // A later list with an equal key has a higher id: it never beats the worst kept.
-        if (!(keys[l] < worst)) {
-            if (keys[l] != keys[l]) return false;
-            continue;
-        }
+        if (!(keys[at] < worst)) return keys[at] == keys[at];
         best.pop_back();
-        keep(l);
+        keep(at);
         worst = best.back().key;
+        return true;
+    };
+    // Eight keys at a time: most eights hold no key below the worst kept
+    // (nor a NaN), which one branchless test tells.
+    for (; l + 8 <= n; l += 8) {
+        bool any = false;
+        for (std::size_t j = 0; j < 8; ++j) any |= !(keys[l + j] >= worst);
+        if (!any) continue;
+        for (std::size_t j = 0; j < 8; ++j)
+            if (!offer(l + j)) return false;
     }
+    for (; l < n; ++l)
+        if (!offer(l)) return false;
     return true;
 }
 
