@@ -64,6 +64,23 @@ std::vector<std::pair<float, std::int64_t>> reference(const IVFPQ& index, const 
     return top;
 }
 
+// The `count` lists whose centroids are nearest the query, in double.
+std::vector<std::size_t> nearest_lists(const IVFPQ& index, const float* query, std::size_t count) {
+    std::vector<std::pair<double, std::size_t>> order;
+    for (std::size_t l = 0; l < index.n_lists(); ++l) {
+        double distance = 0.0;
+        for (std::size_t d = 0; d < index.dim(); ++d) {
+            const double diff = query[d] - index.centroids()[l * index.dim() + d];
+            distance += diff * diff;
+        }
+        order.emplace_back(distance, l);
+    }
+    std::sort(order.begin(), order.end());
+    std::vector<std::size_t> lists;
+    for (std::size_t r = 0; r < count; ++r) lists.push_back(order[r].second);
+    return lists;
+}
+
 std::vector<std::size_t> all_lists() {
     std::vector<std::size_t> lists(kLists);
     for (std::size_t l = 0; l < kLists; ++l) lists[l] = l;
@@ -105,18 +122,8 @@ TEST_CASE("few probes search the nearest lists only, the same at any thread coun
     IVFPQ index = trained(256, Metric::l2, true, data);
     const SearchResult found = index.search(queries.data(), kQueries, 5, 3);
     for (std::size_t q = 0; q < kQueries; ++q) {
-        std::vector<std::pair<double, std::size_t>> order;
-        for (std::size_t l = 0; l < kLists; ++l) {
-            double distance = 0.0;
-            for (std::size_t d = 0; d < kDim; ++d) {
-                const double diff = queries[q * kDim + d] - index.centroids()[l * kDim + d];
-                distance += diff * diff;
-            }
-            order.emplace_back(distance, l);
-        }
-        std::sort(order.begin(), order.end());
-        const std::vector<std::size_t> probed = {order[0].second, order[1].second, order[2].second};
-        const auto expected = reference(index, queries.data() + q * kDim, probed, 5);
+        const auto expected =
+            reference(index, queries.data() + q * kDim, nearest_lists(index, queries.data() + q * kDim, 3), 5);
         for (std::size_t j = 0; j < expected.size(); ++j) CHECK(found.ids[q * 5 + j] == expected[j].second);
     }
     for (int threads : {1, 2, 3}) {
@@ -154,19 +161,8 @@ TEST_CASE("lists long enough for the fast scan: levels from the sums keep the re
                 for (std::size_t q = 0; q < 40; ++q) {
                     const SearchResult one =
                         n == 1 ? index.search(queries.data() + q * kDim, 1, k, nprobe) : SearchResult{};
-                    std::vector<std::pair<double, std::size_t>> order;
-                    for (std::size_t l = 0; l < kFew; ++l) {
-                        double distance = 0.0;
-                        for (std::size_t d = 0; d < kDim; ++d) {
-                            const double diff = queries[q * kDim + d] - index.centroids()[l * kDim + d];
-                            distance += diff * diff;
-                        }
-                        order.emplace_back(distance, l);
-                    }
-                    std::sort(order.begin(), order.end());
-                    std::vector<std::size_t> probed;
-                    for (std::size_t r = 0; r < nprobe; ++r) probed.push_back(order[r].second);
-                    const auto expected = reference(index, queries.data() + q * kDim, probed, k);
+                    const float* query = queries.data() + q * kDim;
+                    const auto expected = reference(index, query, nearest_lists(index, query, nprobe), k);
                     for (std::size_t j = 0; j < k; ++j) {
                         const std::size_t at = n == 1 ? j : q * k + j;
                         CHECK((n == 1 ? one : found).ids[at] == expected[j].second);

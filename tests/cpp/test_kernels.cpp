@@ -95,6 +95,21 @@ std::pair<std::vector<Mask>, std::vector<Mask>> scan_both(np::impl::ScanKernel<M
 
 const std::size_t kDims[] = {1, 2, 3, 4, 7, 8, 9, 12, 16, 17, 24, 64, 128, 129, 200};
 
+// Every row, the portable one last.
+std::vector<const np::impl::KernelTable*> every_row() {
+    std::vector<const np::impl::KernelTable*> all = other_rows();
+    all.push_back(&portable());
+    return all;
+}
+
+// Ks codewords ([Ks][dim]) as columns ([dim][Ks]).
+std::vector<float> as_columns(const std::vector<float>& codewords, std::size_t Ks, std::size_t dim) {
+    std::vector<float> columns(Ks * dim);
+    for (std::size_t k = 0; k < Ks; ++k)
+        for (std::size_t d = 0; d < dim; ++d) columns[d * Ks + k] = codewords[k * dim + d];
+    return columns;
+}
+
 }  // namespace
 
 TEST_CASE("every supported level has a complete row") {
@@ -142,46 +157,25 @@ TEST_CASE("l2_table and dot_table: the portable bits at every level") {
         }
 }
 
-TEST_CASE("l2_table_columns: l2_table's bits from codewords as columns, Ds < 8") {
-    const std::vector<const np::impl::KernelTable*> rows = [] {
-        std::vector<const np::impl::KernelTable*> all = other_rows();
-        all.push_back(&portable());
-        return all;
-    }();
-    for (const np::impl::KernelTable* row : rows)
+TEST_CASE("l2_table_columns: l2_table's bits from codewords as columns, Ds < 8; l2_sums_columns: their sums") {
+    for (const np::impl::KernelTable* row : every_row())
         for (std::size_t dim = 1; dim < 8; ++dim)
             for (std::size_t Ks : {1, 7, 8, 37, 256}) {
                 CAPTURE(np::simd_level_name(row->level));
                 CAPTURE(dim);
                 CAPTURE(Ks);
                 const std::vector<float> codewords = test::uniform_vectors(Ks, dim, dim + Ks);
-                const std::vector<float> query = test::uniform_vectors(1, dim, dim + 200);
-                std::vector<float> columns(Ks * dim), expected(Ks), got(Ks, -1.0f);
-                for (std::size_t k = 0; k < Ks; ++k)
-                    for (std::size_t d = 0; d < dim; ++d) columns[d * Ks + k] = codewords[k * dim + d];
+                std::vector<float> query = test::uniform_vectors(1, dim, dim + 200);
+                const std::vector<float> columns = as_columns(codewords, Ks, dim);
+                std::vector<float> expected(Ks), got(Ks, -1.0f);
                 portable().l2_table(query.data(), codewords.data(), Ks, dim, expected.data());
                 row->l2_table_columns(query.data(), columns.data(), Ks, dim, got.data());
                 CHECK(same_bits(got, expected));
-            }
-}
 
-TEST_CASE("l2_sums_columns: the portable sums and range at every level, within 2^-21 of the entries") {
-    const std::vector<const np::impl::KernelTable*> rows = [] {
-        std::vector<const np::impl::KernelTable*> all = other_rows();
-        all.push_back(&portable());
-        return all;
-    }();
-    for (const np::impl::KernelTable* row : rows)
-        for (std::size_t dim = 1; dim < 8; ++dim)
-            for (std::size_t Ks : {1, 7, 8, 37, 256}) {
-                CAPTURE(np::simd_level_name(row->level));
-                CAPTURE(dim);
-                CAPTURE(Ks);
-                const std::vector<float> codewords = test::uniform_vectors(Ks, dim, dim + Ks + 7);
-                std::vector<float> query = test::uniform_vectors(1, dim, dim + 300);
-                std::vector<float> columns(Ks * dim), entries(Ks), expected(Ks), got(Ks, -1.0f);
-                for (std::size_t k = 0; k < Ks; ++k)
-                    for (std::size_t d = 0; d < dim; ++d) columns[d * Ks + k] = codewords[k * dim + d];
+                // The sums under those entries and their range, the portable
+                // bits at every level, each within kSumsMargin of its entry
+                // (the bound quantize_sums rests on).
+                const std::vector<float> entries = got;
                 float low = -1, high = -1, expected_low = -1, expected_high = -1;
                 CHECK(portable().l2_sums_columns(query.data(), columns.data(), Ks, dim, expected.data(), &expected_low,
                                                  &expected_high));
@@ -191,8 +185,6 @@ TEST_CASE("l2_sums_columns: the portable sums and range at every level, within 2
                 CHECK(high == *std::max_element(expected.begin(), expected.end()));
                 CHECK(low == expected_low);
                 CHECK(high == expected_high);
-                // The bound quantize_sums rests on: each entry within kSumsMargin of its sum.
-                portable().l2_table_columns(query.data(), columns.data(), Ks, dim, entries.data());
                 for (std::size_t k = 0; k < Ks; ++k) {
                     CHECK(entries[k] >= got[k] * (1.0 - np::impl::kSumsMargin));
                     CHECK(entries[k] <= got[k] * (1.0 + np::impl::kSumsMargin));

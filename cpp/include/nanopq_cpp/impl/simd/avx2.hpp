@@ -166,32 +166,43 @@ NANOPQ_CPP_TARGET_AVX2 inline void l2_to_codewords(const float* query, const flo
     }
 }
 
+// All bits set in the lanes of `keys` that are infinite or NaN.
+NANOPQ_CPP_TARGET_AVX2 inline __m256i non_finite_lanes(__m256 keys) {
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(keys), exponent), exponent);
+}
+
+// The least and largest of the lanes of lows and highs, and of *low and
+// *high when `with_tail` (a tail's range, found apart), into *low and *high.
+NANOPQ_CPP_TARGET_AVX2 inline void fold_range(__m256 lows, __m256 highs, bool with_tail, float* low, float* high) {
+    alignas(32) float lanes_low[8], lanes_high[8];
+    _mm256_store_ps(lanes_low, lows);
+    _mm256_store_ps(lanes_high, highs);
+    float least = with_tail ? *low : lanes_low[0], most = with_tail ? *high : lanes_high[0];
+    for (int lane = 0; lane < 8; ++lane) {
+        least = lanes_low[lane] < least ? lanes_low[lane] : least;
+        most = lanes_high[lane] > most ? lanes_high[lane] : most;
+    }
+    *low = least;
+    *high = most;
+}
+
 // reference::key_range, 8 values a step (min and max are exact in any order).
 NANOPQ_CPP_TARGET_AVX2 inline bool key_range(const float* values, std::size_t n, float sign, float* low, float* high) {
     if (n < 8) return reference::key_range(values, n, sign, low, high);
     const __m256 signs = _mm256_set1_ps(sign);
-    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
     __m256 lows = _mm256_mul_ps(signs, _mm256_loadu_ps(values)), highs = lows;
-    __m256i bad = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(lows), exponent), exponent);
+    __m256i bad = non_finite_lanes(lows);
     std::size_t k = 8;
     for (; k + 8 <= n; k += 8) {
         const __m256 keys = _mm256_mul_ps(signs, _mm256_loadu_ps(values + k));
         lows = _mm256_min_ps(lows, keys);
         highs = _mm256_max_ps(highs, keys);
-        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(keys), exponent), exponent));
+        bad = _mm256_or_si256(bad, non_finite_lanes(keys));
     }
-    alignas(32) float lanes_low[8], lanes_high[8];
-    _mm256_store_ps(lanes_low, lows);
-    _mm256_store_ps(lanes_high, highs);
-    float tail_low = lanes_low[0], tail_high = lanes_high[0];
-    const bool finite = _mm256_testz_si256(bad, bad) &&
-                        (k == n || reference::key_range(values + k, n - k, sign, &tail_low, &tail_high));
-    for (int lane = 0; lane < 8; ++lane) {
-        tail_low = lanes_low[lane] < tail_low ? lanes_low[lane] : tail_low;
-        tail_high = lanes_high[lane] > tail_high ? lanes_high[lane] : tail_high;
-    }
-    *low = tail_low;
-    *high = tail_high;
+    bool finite = _mm256_testz_si256(bad, bad);
+    if (k < n) finite = reference::key_range(values + k, n - k, sign, low, high) && finite;
+    fold_range(lows, highs, k < n, low, high);
     return finite;
 }
 
@@ -238,7 +249,6 @@ template <std::size_t kDim>
 NANOPQ_CPP_TARGET_AVX2 inline bool l2_sums_columns_of(const float* query, const float* columns, std::size_t n_codewords,
                                                       std::size_t n_dim, float* out, float* low, float* high) {
     const std::size_t dim = kDim > 0 ? kDim : n_dim;
-    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
     __m256 lows = _mm256_set1_ps(std::numeric_limits<float>::infinity()), highs = _mm256_setzero_ps();
     __m256 values[kDim > 0 ? kDim : 1];
     if constexpr (kDim > 0)
@@ -258,25 +268,14 @@ NANOPQ_CPP_TARGET_AVX2 inline bool l2_sums_columns_of(const float* query, const 
         _mm256_storeu_ps(out + k, sum);
         lows = _mm256_min_ps(lows, sum);
         highs = _mm256_max_ps(highs, sum);
-        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(sum), exponent), exponent));
+        bad = _mm256_or_si256(bad, non_finite_lanes(sum));
     }
-    alignas(32) float lanes_low[8], lanes_high[8];
-    _mm256_store_ps(lanes_low, lows);
-    _mm256_store_ps(lanes_high, highs);
-    float least = lanes_low[0], most = lanes_high[0];
     bool finite = _mm256_testz_si256(bad, bad);
     if (k < n_codewords) {
         reference::l2_sums_columns_from(query, columns, n_codewords, dim, k, out);
-        finite = reference::key_range(out + k, n_codewords - k, 1.0f, &least, &most) && finite;
-        least = lanes_low[0] < least ? lanes_low[0] : least;
-        most = lanes_high[0] > most ? lanes_high[0] : most;
+        finite = reference::key_range(out + k, n_codewords - k, 1.0f, low, high) && finite;
     }
-    for (int lane = 1; lane < 8; ++lane) {
-        least = lanes_low[lane] < least ? lanes_low[lane] : least;
-        most = lanes_high[lane] > most ? lanes_high[lane] : most;
-    }
-    *low = least;
-    *high = most;
+    fold_range(lows, highs, k < n_codewords, low, high);
     return finite;
 }
 
