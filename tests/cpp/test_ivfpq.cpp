@@ -134,10 +134,11 @@ TEST_CASE("few probes search the nearest lists only, the same at any thread coun
     }
 }
 
-TEST_CASE("lists long enough for the fast scan: levels from the sums keep the result exact") {
+TEST_CASE("lists long enough for the fast scan: levels made from the codewords keep the result exact") {
     // Four lists of about 1500 codes: past a query's first list, an l2 list's
-    // levels come from the sums of squares and its table is made only if a
-    // row passes (ivf_scan.hpp scan_from_sums, and the batch's list by list scan).
+    // levels come straight from the codewords, its first passing rows too,
+    // and its table is made only if more pass (ivf_scan.hpp scan_from_codewords,
+    // and the batch's list by list scan).
     constexpr std::size_t kLong = 6000, kFew = 4;
     const std::vector<float> data = test::clustered_vectors(kLong, kDim, 24, 11);
     // Queries halfway between two data points, and k = 60: the top k spans lists.

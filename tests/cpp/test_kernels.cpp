@@ -129,7 +129,7 @@ TEST_CASE("every supported level has a complete row") {
         CHECK(bool(row.first_at_least));
         CHECK(bool(row.cross_accumulate));
         CHECK(bool(row.l2_table_columns));
-        CHECK(bool(row.l2_sums_columns));
+        CHECK(bool(row.l2_levels_columns));
         CHECK(bool(row.column_keys));
         CHECK(bool(row.key_range));
         CHECK(bool(row.key_levels));
@@ -157,7 +157,7 @@ TEST_CASE("l2_table and dot_table: the portable bits at every level") {
         }
 }
 
-TEST_CASE("l2_table_columns: l2_table's bits from codewords as columns, Ds < 8; l2_sums_columns: their sums") {
+TEST_CASE("l2_table_columns: l2_table's bits from codewords as columns, Ds < 8; l2_levels_columns: their levels") {
     for (const np::impl::KernelTable* row : every_row())
         for (std::size_t dim = 1; dim < 8; ++dim)
             for (std::size_t Ks : {1, 7, 8, 37, 256}) {
@@ -165,32 +165,35 @@ TEST_CASE("l2_table_columns: l2_table's bits from codewords as columns, Ds < 8; 
                 CAPTURE(dim);
                 CAPTURE(Ks);
                 const std::vector<float> codewords = test::uniform_vectors(Ks, dim, dim + Ks);
-                std::vector<float> query = test::uniform_vectors(1, dim, dim + 200);
+                const std::vector<float> query = test::uniform_vectors(1, dim, dim + 200);
                 const std::vector<float> columns = as_columns(codewords, Ks, dim);
                 std::vector<float> expected(Ks), got(Ks, -1.0f);
                 portable().l2_table(query.data(), codewords.data(), Ks, dim, expected.data());
                 row->l2_table_columns(query.data(), columns.data(), Ks, dim, got.data());
                 CHECK(same_bits(got, expected));
 
-                // The sums under those entries and their range, the portable
-                // bits at every level, each within kSumsMargin of its entry
-                // (the bound quantize_sums rests on).
-                const std::vector<float> entries = got;
-                float low = -1, high = -1, expected_low = -1, expected_high = -1;
-                CHECK(portable().l2_sums_columns(query.data(), columns.data(), Ks, dim, expected.data(), &expected_low,
-                                                 &expected_high));
-                CHECK(row->l2_sums_columns(query.data(), columns.data(), Ks, dim, got.data(), &low, &high));
-                CHECK(same_bits(got, expected));
-                CHECK(low == *std::min_element(expected.begin(), expected.end()));
-                CHECK(high == *std::max_element(expected.begin(), expected.end()));
-                CHECK(low == expected_low);
-                CHECK(high == expected_high);
-                for (std::size_t k = 0; k < Ks; ++k) {
-                    CHECK(entries[k] >= got[k] * (1.0 - np::impl::kSumsMargin));
-                    CHECK(entries[k] <= got[k] * (1.0 + np::impl::kSumsMargin));
+                // Levels straight from the codewords: the portable bytes at
+                // every level, and never above entry / step (direct_levels'
+                // premise), each entry within kSumsMargin of its sum.
+                for (double step : {1e-3, 0.05, 0.7}) {
+                    CAPTURE(step);
+                    const float scale =
+                        static_cast<float>(1.0 / step * (1.0 - 2.0 * np::impl::kSumsMargin)) * (1.0f - 0x1.0p-20f);
+                    std::vector<std::uint8_t> levels(Ks), expected_levels(Ks);
+                    portable().l2_levels_columns(query.data(), columns.data(), Ks, dim, scale, 200,
+                                                 expected_levels.data());
+                    row->l2_levels_columns(query.data(), columns.data(), Ks, dim, scale, 200, levels.data());
+                    CHECK(levels == expected_levels);
+                    for (std::size_t k = 0; k < Ks; ++k) CHECK(levels[k] * step <= got[k]);
                 }
-                query[dim - 1] = std::numeric_limits<float>::quiet_NaN();
-                CHECK_FALSE(row->l2_sums_columns(query.data(), columns.data(), Ks, dim, got.data(), &low, &high));
+                for (std::size_t k = 0; k < Ks; ++k) {
+                    float sum = 0.0f;
+                    for (std::size_t d = 0; d < dim; ++d) {
+                        const float diff = query[d] - codewords[k * dim + d];
+                        sum += diff * diff;
+                    }
+                    CHECK(std::fabs(got[k] - sum) <= sum * np::impl::kSumsMargin);
+                }
             }
 }
 

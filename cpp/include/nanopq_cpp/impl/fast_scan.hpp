@@ -79,11 +79,12 @@ struct QuantizedTable {
     double offset = 0.0;
     double step = 1.0;
     double slack = 0.0;
+    double widen = 1.0;  // direct_table's: a key is scaled by it before the offset
 
     // The largest level sum a row may have and still reach key T.
     std::uint16_t bound(float key) const {
         if (!(key < std::numeric_limits<float>::infinity())) return 65535;
-        const double levels = std::floor((static_cast<double>(key) - offset + slack) / step + 1e-6);
+        const double levels = std::floor((static_cast<double>(key) * widen - offset + slack) / step + 1e-6);
         return static_cast<std::uint16_t>((std::min)(65535.0, (std::max)(0.0, levels)));
     }
 };
@@ -102,12 +103,9 @@ struct QuantizedTable {
 // (PQ32x8, nlist 1024) among 1 to 32 (4: 20% more rows, 32: 80% more).
 inline constexpr double kReachShare = 12.0;
 
-// The rows' ranges ([M] each) of `values` ([M][Ks]) quantized into `lut`
-// (quantize_table); `margin` widens each range to cover entries within that
-// relative distance of the values (quantize_sums), 0 for the entries themselves.
 template <class Layout>
-QuantizedTable quantize_rows(Layout, const float* values, std::size_t n_subspaces, std::size_t n_codewords, float sign,
-                             const float* lows, const float* highs, double margin, std::uint8_t* lut, float reach) {
+QuantizedTable quantize_table(Layout, const float* table, std::size_t n_subspaces, std::size_t n_codewords,
+                              Metric metric, std::uint8_t* lut, float reach = std::numeric_limits<float>::infinity()) {
     const KernelTable& kernels = active_kernels();
     QuantizedTable quantized;
     const std::size_t M = n_subspaces, Ks = n_codewords;
@@ -115,14 +113,17 @@ QuantizedTable quantize_rows(Layout, const float* values, std::size_t n_subspace
     // kernels may add two in 8 bits (kMaxLevel4Bit, fast_scan_scalar.hpp).
     const std::size_t levels = std::min<std::size_t>(Layout::kMaxLevel, 65535 / M);
     if (levels == 0) return quantized;
-    // The absolute part covers a subnormal value, where relative bounds fail.
-    const double below = 1.0 - margin, above = 1.0 + margin, tiny = margin > 0.0 ? std::ldexp(1.0, -148) : 0.0;
+    std::vector<double> lowest(M);
     double largest_range = 0.0, sum_largest = 0.0, offset = 0.0;
+    const float sign = metric == Metric::dot ? -1.0f : 1.0f;  // key_of(metric, x) == sign * x exactly
     for (std::size_t m = 0; m < M; ++m) {
-        const double low = static_cast<double>(lows[m]), high = static_cast<double>(highs[m]);
-        largest_range = (std::max)(largest_range, high - low);
-        sum_largest += (std::max)(std::fabs(low), std::fabs(high)) * above + tiny;
-        offset += low < 0.0 ? low * above - tiny : low * below - tiny;
+        const float* entries = table + m * Ks;
+        float low, high;
+        if (!kernels.key_range(entries, Ks, sign, &low, &high)) return quantized;
+        lowest[m] = low;
+        largest_range = (std::max)(largest_range, static_cast<double>(high) - low);
+        sum_largest += (std::max)(std::fabs(low), std::fabs(high));
+        offset += low;
     }
     if (!(sum_largest < 0.25 * FLT_MAX)) return quantized;
     double covered = largest_range;
@@ -131,12 +132,12 @@ QuantizedTable quantize_rows(Layout, const float* values, std::size_t n_subspace
     const double step = covered > 0.0 ? covered / static_cast<double>(levels) : 1.0;
     // A step below FLT_MIN would make its reciprocal infinite.
     if (!(step >= 1e-30)) return quantized;
-    const float shrunk = static_cast<float>(1.0 / step * (1.0 - 2.0 * margin)) * (1.0f - 0x1.0p-20f);
+    const float shrunk = static_cast<float>(1.0 / step) * (1.0f - 0x1.0p-20f);
     const int top_level = static_cast<int>(levels);
     std::fill(lut, lut + Layout::lut_bytes(M), std::uint8_t{0});
     for (std::size_t m = 0; m < M; ++m) {
         std::uint8_t* row = lut + Layout::lut_offset(m);
-        kernels.key_levels(values + m * Ks, Ks, sign, lows[m], shrunk, top_level, row);
+        kernels.key_levels(table + m * Ks, Ks, sign, static_cast<float>(lowest[m]), shrunk, top_level, row);
     }
     // gamma_{M-1} <= 1.01 M u while M u < 0.01 (M <= 65535 here).
     const double gamma = 1.01 * static_cast<double>(M) * std::ldexp(1.0, -24);
@@ -148,39 +149,53 @@ QuantizedTable quantize_rows(Layout, const float* values, std::size_t n_subspace
     return quantized;
 }
 
-template <class Layout>
-QuantizedTable quantize_table(Layout layout, const float* table, std::size_t n_subspaces, std::size_t n_codewords,
-                              Metric metric, std::uint8_t* lut, float reach = std::numeric_limits<float>::infinity()) {
-    const KernelTable& kernels = active_kernels();
-    const std::size_t M = n_subspaces, Ks = n_codewords;
-    std::vector<float> lows(M), highs(M);
-    const float sign = metric == Metric::dot ? -1.0f : 1.0f;  // key_of(metric, x) == sign * x exactly
-    for (std::size_t m = 0; m < M; ++m)
-        if (!kernels.key_range(table + m * Ks, Ks, sign, &lows[m], &highs[m])) return QuantizedTable{};
-    return quantize_rows(layout, table, M, Ks, sign, lows.data(), highs.data(), 0.0, lut, reach);
-}
-
 // Relative distance within which an l2 entry lies of the sum of squares it
-// is the rounded square of the rounded root of (TableMaker::make_sums): x =
-// fl(fl(sqrt(s))^2) = s (1 + d1)^2 (1 + d2) with |d1|, |d2| <= u = 2^-24,
-// so |x - s| <= 3.01 u s < 2^-21 s for a normal s.
+// is the rounded square of the rounded root of: x = fl(fl(sqrt(s))^2) =
+// s (1 + d1)^2 (1 + d2) with |d1|, |d2| <= u = 2^-24, so |x - s| <= 3.01 u s
+// < 2^-21 s for a normal s.
 inline constexpr double kSumsMargin = 0x1.0p-21;
 
-// quantize_table for an l2 table known only by its sums of squares
-// (TableMaker::make_sums) with each row's least and largest: the levels are
-// made from the sums, each range widened by kSumsMargin (a level is scaled
-// down by twice that), so the bound holds for the entries themselves. The
-// table need not be made unless a row passes.
+// Levels for an l2 table made straight from the codewords, without the
+// table (TableMaker::make_levels): level = min(top, trunc(fl(s * scale)))
+// for each entry's sum of squares s, counted from 0 rather than from each
+// row's least entry, so no pass over the table comes first. For a finite
+// reach > 0 the step covers kReachShare / M of it, as quantize_table's.
 //
-// Why it holds: with lo = low (1 - e) and e = kSumsMargin, an entry x of sum
-// s has x - lo >= s (1 - e) - low (1 - e) = (s - low) (1 - e), and the level
-// of s is at most (s - low) (1 - 2e) / step by the argument above; so
-// step * level <= x - lo. Every |x| is below |s| (1 + e) (plus 2^-148 for a
-// subnormal s), which bounds A.
+// Why the bound holds (direct_table): scale = fl(1 / step * (1 - 2e))
+// (1 - 2^-20) with e = kSumsMargin, so by the argument above (with lo = 0,
+// where the difference is exact) a level is at most s (1 - 2e) / step,
+// which is below x / step as x >= s (1 - e); below 2^-126, s / step < 1e-8
+// gives level 0. So step * Q <= S = sum_m x_m for a row of level sum Q. l2
+// entries are >= 0, so the float sum F of any order is >= S (1 - gamma)
+// (Higham's bound with A = S), and a row with F <= T has
+//     Q <= T / ((1 - gamma) step):
+// direct_table's bound, with widen = 1 / (1 - gamma).
+struct DirectLevels {
+    double step = 1.0;
+    float scale = 0.0f;
+    int top = 0;
+};
+
 template <class Layout>
-QuantizedTable quantize_sums(Layout layout, const float* sums, const float* lows, const float* highs,
-                             std::size_t n_subspaces, std::size_t n_codewords, std::uint8_t* lut, float reach) {
-    return quantize_rows(layout, sums, n_subspaces, n_codewords, 1.0f, lows, highs, kSumsMargin, lut, reach);
+DirectLevels direct_levels(Layout, std::size_t n_subspaces, float reach) {
+    DirectLevels levels;
+    const std::size_t M = n_subspaces;
+    levels.top = static_cast<int>(std::min<std::size_t>(Layout::kMaxLevel, 65535 / M));
+    const double covered = static_cast<double>(reach) * kReachShare / static_cast<double>(M);
+    levels.step = covered / static_cast<double>((std::max)(levels.top, 1));
+    levels.scale = static_cast<float>(1.0 / levels.step * (1.0 - 2.0 * kSumsMargin)) * (1.0f - 0x1.0p-20f);
+    return levels;
+}
+
+// The bound of levels made by direct_levels for M subspaces.
+inline QuantizedTable direct_table(std::size_t n_subspaces, const DirectLevels& levels) {
+    QuantizedTable quantized;
+    const double gamma = 1.01 * static_cast<double>(n_subspaces) * std::ldexp(1.0, -24);
+    quantized.fast = true;
+    quantized.step = levels.step;
+    quantized.widen = 1.0 / (1.0 - gamma);
+    quantized.slack = static_cast<double>(n_subspaces) * levels.step * 1e-13;
+    return quantized;
 }
 
 // The exact scan of packed codes for the queries listed, all rows or the

@@ -13,9 +13,10 @@
 // go through the fast scan with the rounding bound of fast_scan.hpp (each
 // list's table quantized in turn, its levels spanning only keys the k-th
 // best so far allows); the rest are read exactly. Both give the same result.
-// Once a query's top k is full, an l2 list's levels come from the sums of
-// squares under its table (quantize_sums), and the table itself is made
-// only when a row passes: most probes past the nearest list pass none.
+// Once a query's top k is full, an l2 list's levels come straight from the
+// codewords (fast_scan.hpp direct_levels), and its table is made only when
+// rows pass (the first few are read from the codewords too): most probes
+// past the nearest list pass none.
 //
 // Internal: trusts its callers (the index that owns the lists).
 
@@ -81,7 +82,6 @@ struct PlaceNamer {
 // Buffers of one thread's queries, past those of the list scan.
 struct IvfScanBuffers : ListScanBuffers {
     std::vector<float> residual, base_row;
-    std::vector<float> sums, lows, highs;  // levels_from_sums
 };
 
 // Exact distances of the wide (uint16 or uint32) codes of `list`, offered to `top`.
@@ -173,27 +173,27 @@ inline void residual_to(const IvfView& view, const float* query, std::size_t l, 
     for (std::size_t d = 0; d < view.dim; ++d) residual[d] = query[d] - centroid[d];
 }
 
-// True when a residual l2 list's levels can come from the sums of squares
-// alone (quantize_sums): the exact table is then made only if a row passes,
-// which most probes past a query's nearest list never see (on 1M image
-// patches, PQ32x8: 55% of them at nprobe 5, 80% at nprobe 16).
-inline bool levels_from_sums(const IvfView& view) {
-    return view.by_residual && view.metric == Metric::l2 && view.maker->has_sums();
+// True when a residual l2 list's levels can come straight from the
+// codewords (direct_levels): the exact table is then made only if a row
+// passes, which most probes past a query's nearest list never see (on 1M
+// image patches, PQ32x8: 55% of them at nprobe 5, 80% at nprobe 16).
+inline bool levels_from_codewords(const IvfView& view) {
+    return view.by_residual && view.metric == Metric::l2 && view.maker->has_columns();
 }
 
-// The fast-scan levels of the table of `residual` into `lut`, from its sums
-// (quantize_sums): `fast` false when the sums are not finite or the table
-// cannot be quantized; the caller then makes the table and reads it exactly.
+// The fast-scan levels of the table of `residual` into `lut`, made from
+// the codewords for the key `reach` that k rows reach (direct_levels):
+// `fast` false when they cannot be (reach not finite and > 0, or a table
+// that could overflow); the caller then makes the table and reads it as before.
 template <class Layout>
 QuantizedTable quantize_residual(Layout layout, const KernelTable& kernels, const IvfView& view, const float* residual,
-                                 float reach, IvfScanBuffers& buffers, std::uint8_t* lut) {
-    const std::size_t M = view.n_subspaces, Ks = view.n_codewords;
-    buffers.sums.resize(M * Ks);
-    buffers.lows.resize(M);
-    buffers.highs.resize(M);
-    if (!view.maker->make_sums(kernels, residual, buffers.sums.data(), buffers.lows.data(), buffers.highs.data()))
+                                 float reach, std::uint8_t* lut) {
+    if (!(reach > 0.0f && reach < std::numeric_limits<float>::infinity())) return QuantizedTable{};
+    const DirectLevels levels = direct_levels(layout, view.n_subspaces, reach);
+    if (levels.top == 0 || !(levels.step >= 1e-30) ||
+        !view.maker->make_levels<Layout>(kernels, residual, levels.scale, levels.top, lut))
         return QuantizedTable{};
-    return quantize_sums(layout, buffers.sums.data(), buffers.lows.data(), buffers.highs.data(), M, Ks, lut, reach);
+    return direct_table(view.n_subspaces, levels);
 }
 
 // The table of query q ([dim]) for list l into `table` ([M][Ks]): its
@@ -239,19 +239,20 @@ void offer_from_codewords(Layout, const IvfView& view, const float* residual, co
     offer_named(view.metric, list, place, 1, &distance, name, top);
 }
 
-// The scan of residual list l (levels_from_sums) for query q when its
-// top-k is full: the levels come from the sums, and the exact table is made
-// into `table` only when a row passes. False, with nothing offered, when
-// the sums cannot be quantized (the caller reads the list as before).
+// The scan of residual list l (levels_from_codewords) for query q when its
+// top-k is full: the levels come from the codewords, and the exact table is made
+// into `table` only when rows pass. False, with nothing offered, when the
+// levels cannot be made so (the caller reads the list as before).
 template <class Layout>
-bool scan_from_sums(Layout layout, const KernelTable& kernels, const IvfView& view, const float* query, std::size_t q,
-                    const IdList& list, const PlaceNamer& name, IvfScanBuffers& buffers, float* table, TopK& top) {
+bool scan_from_codewords(Layout layout, const KernelTable& kernels, const IvfView& view, const float* query,
+                         std::size_t q, const IdList& list, const PlaceNamer& name, IvfScanBuffers& buffers,
+                         float* table, TopK& top) {
     const std::size_t M = view.n_subspaces, Ks = view.n_codewords;
     buffers.residual.resize(view.dim);
     residual_to(view, query, name.list_no, buffers.residual.data());
     buffers.lut.resize(Layout::lut_bytes(M));
     const QuantizedTable quantized =
-        quantize_residual(layout, kernels, view, buffers.residual.data(), top.bound(), buffers, buffers.lut.data());
+        quantize_residual(layout, kernels, view, buffers.residual.data(), top.bound(), buffers.lut.data());
     if (!quantized.fast) return false;
     bool made = false;
     std::size_t passed = 0;
@@ -290,10 +291,10 @@ inline void scan_probe(const KernelTable& kernels, const IvfView& view, const fl
     const PlaceNamer name{l, &wanted};
     if (view.by_residual) {
         current = false;
-        if (view.code_bytes == 1 && levels_from_sums(view) && top.full() &&
+        if (view.code_bytes == 1 && levels_from_codewords(view) && top.full() &&
             list.rows.size() >= fast_scan_min_rows(Ks) && has_fast_scan(kernels, Ks) &&
             with_layout(Ks, [&](auto layout) {
-                return scan_from_sums(layout, kernels, view, query, q, list, name, buffers, table, top);
+                return scan_from_codewords(layout, kernels, view, query, q, list, name, buffers, table, top);
             }))
             return;
         make_list_table(kernels, view, query, q, l, list_key, /* base_ready = */ true, buffers, table);
@@ -355,7 +356,7 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
     std::vector<float> tables(kListGroupQueries * table_size), residuals(kListGroupQueries * D);
     std::vector<char> made(kListGroupQueries);  // tables[j] holds member j's table
     std::vector<std::size_t> passed(kListGroupQueries);
-    const bool from_sums = levels_from_sums(view);
+    const bool from_codewords = levels_from_codewords(view);
     std::vector<std::uint8_t> luts(kListGroupQueries * lut_bytes);
     std::vector<QuantizedTable> quantized(kListGroupQueries);
     std::vector<std::uint16_t> thresholds(kListGroupQueries);
@@ -376,11 +377,11 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
                 float* table = tables.data() + g * table_size;
                 TopK& top = tops[i];
                 const bool fast = size >= fast_scan_min_rows(Ks) && top.full();
-                if (fast && from_sums) {
+                if (fast && from_codewords) {
                     float* residual = residuals.data() + g * D;
                     residual_to(view, queries + q * D, l, residual);
-                    quantized[g] = quantize_residual(layout, kernels, view, residual, top.bound(), buffers,
-                                                     luts.data() + g * lut_bytes);
+                    quantized[g] =
+                        quantize_residual(layout, kernels, view, residual, top.bound(), luts.data() + g * lut_bytes);
                     made[g] = false;
                     passed[g] = 0;
                     if (quantized[g].fast) {

@@ -213,24 +213,25 @@ public:
             make_row(kernels, query, m, table + m * codebook_.n_codewords);
     }
 
-    // True when make_sums can serve: l2 tables of codewords kept as columns.
-    bool has_sums() const { return !columns_.empty(); }
+    // True when make_levels and entry can serve: l2 tables of codewords kept as columns.
+    bool has_columns() const { return !columns_.empty(); }
 
-    // The sums of squares under each l2 entry of the table of `query`
-    // ([M][Ks], kernels.l2_sums_columns), with each row's least and largest
-    // ([M] each); false if one is not finite. Needs has_sums().
-    bool make_sums(const KernelTable& kernels, const float* query, float* sums, float* lows, float* highs) const {
+    // The fast-scan levels of the table of `query` into each row's place
+    // of `lut` (kernels.l2_levels_columns), without the table; false, with
+    // nothing written, when an entry could overflow. Needs has_columns().
+    template <class Layout>
+    bool make_levels(const KernelTable& kernels, const float* query, float scale, int top, std::uint8_t* lut) const {
+        if (!cannot_overflow(query)) return false;
         const std::size_t M = codebook_.n_subspaces, Ks = codebook_.n_codewords, Ds = codebook_.subspace_dim;
-        bool finite = true;
+        std::fill(lut, lut + Layout::lut_bytes(M), std::uint8_t{0});
         for (std::size_t m = 0; m < M; ++m)
-            finite = kernels.l2_sums_columns(query + m * Ds, columns_.data() + m * Ks * Ds, Ks, Ds, sums + m * Ks,
-                                             lows + m, highs + m) &&
-                     finite;
-        return finite;
+            kernels.l2_levels_columns(query + m * Ds, columns_.data() + m * Ks * Ds, Ks, Ds, scale, top,
+                                      lut + Layout::lut_offset(m));
+        return true;
     }
 
     // Entry [m][code] of the table of `query` (M * Ds floats), to the bit,
-    // without the rest of the table. Needs has_sums().
+    // without the rest of the table. Needs has_columns().
     float entry(const float* query, std::size_t m, std::size_t code) const {
         const std::size_t Ks = codebook_.n_codewords, Ds = codebook_.subspace_dim;
         return reference::l2_column_entry(query + m * Ds, columns_.data() + m * Ks * Ds, Ks, Ds, code);

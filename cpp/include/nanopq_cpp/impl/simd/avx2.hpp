@@ -166,43 +166,32 @@ NANOPQ_CPP_TARGET_AVX2 inline void l2_to_codewords(const float* query, const flo
     }
 }
 
-// All bits set in the lanes of `keys` that are infinite or NaN.
-NANOPQ_CPP_TARGET_AVX2 inline __m256i non_finite_lanes(__m256 keys) {
-    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
-    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(keys), exponent), exponent);
-}
-
-// The least and largest of the lanes of lows and highs, and of *low and
-// *high when `with_tail` (a tail's range, found apart), into *low and *high.
-NANOPQ_CPP_TARGET_AVX2 inline void fold_range(__m256 lows, __m256 highs, bool with_tail, float* low, float* high) {
-    alignas(32) float lanes_low[8], lanes_high[8];
-    _mm256_store_ps(lanes_low, lows);
-    _mm256_store_ps(lanes_high, highs);
-    float least = with_tail ? *low : lanes_low[0], most = with_tail ? *high : lanes_high[0];
-    for (int lane = 0; lane < 8; ++lane) {
-        least = lanes_low[lane] < least ? lanes_low[lane] : least;
-        most = lanes_high[lane] > most ? lanes_high[lane] : most;
-    }
-    *low = least;
-    *high = most;
-}
-
 // reference::key_range, 8 values a step (min and max are exact in any order).
 NANOPQ_CPP_TARGET_AVX2 inline bool key_range(const float* values, std::size_t n, float sign, float* low, float* high) {
     if (n < 8) return reference::key_range(values, n, sign, low, high);
     const __m256 signs = _mm256_set1_ps(sign);
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
     __m256 lows = _mm256_mul_ps(signs, _mm256_loadu_ps(values)), highs = lows;
-    __m256i bad = non_finite_lanes(lows);
+    __m256i bad = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(lows), exponent), exponent);
     std::size_t k = 8;
     for (; k + 8 <= n; k += 8) {
         const __m256 keys = _mm256_mul_ps(signs, _mm256_loadu_ps(values + k));
         lows = _mm256_min_ps(lows, keys);
         highs = _mm256_max_ps(highs, keys);
-        bad = _mm256_or_si256(bad, non_finite_lanes(keys));
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(keys), exponent), exponent));
     }
-    bool finite = _mm256_testz_si256(bad, bad);
-    if (k < n) finite = reference::key_range(values + k, n - k, sign, low, high) && finite;
-    fold_range(lows, highs, k < n, low, high);
+    alignas(32) float lanes_low[8], lanes_high[8];
+    _mm256_store_ps(lanes_low, lows);
+    _mm256_store_ps(lanes_high, highs);
+    float tail_low = lanes_low[0], tail_high = lanes_high[0];
+    const bool finite = _mm256_testz_si256(bad, bad) &&
+                        (k == n || reference::key_range(values + k, n - k, sign, &tail_low, &tail_high));
+    for (int lane = 0; lane < 8; ++lane) {
+        tail_low = lanes_low[lane] < tail_low ? lanes_low[lane] : tail_low;
+        tail_high = lanes_high[lane] > tail_high ? lanes_high[lane] : tail_high;
+    }
+    *low = tail_low;
+    *high = tail_high;
     return finite;
 }
 
@@ -242,52 +231,50 @@ NANOPQ_CPP_TARGET_AVX2 inline void l2_to_columns(const float* query, const float
     if (k < n_codewords) reference::l2_to_columns_from(query, columns, n_codewords, dim, k, out);
 }
 
-// reference::l2_sums_columns, 8 codewords a step, with the range in the
-// same pass; kDim > 0 fixes the subspace's dimension so the query's values
-// stay in registers.
+// The levels of codewords [k, k + 8) for l2_levels_columns_of.
 template <std::size_t kDim>
-NANOPQ_CPP_TARGET_AVX2 inline bool l2_sums_columns_of(const float* query, const float* columns, std::size_t n_codewords,
-                                                      std::size_t n_dim, float* out, float* low, float* high) {
+NANOPQ_CPP_TARGET_AVX2 inline __m256i l2_levels_at(const __m256* values, const float* query, const float* columns,
+                                                   std::size_t n_codewords, std::size_t dim, std::size_t k,
+                                                   __m256 scales, __m256 tops) {
+    __m256 sum = _mm256_setzero_ps();
+    for (std::size_t d = 0; d < dim; ++d) {
+        const __m256 value = kDim > 0 ? values[d] : _mm256_set1_ps(query[d]);
+        const __m256 diff = _mm256_sub_ps(value, _mm256_loadu_ps(columns + d * n_codewords + k));
+        const __m256 square = unfused(_mm256_mul_ps(diff, diff));
+        sum = d == 0 ? square : _mm256_add_ps(sum, square);
+    }
+    // min(x, top) before the conversion: a huge level saturates instead of wrapping.
+    return _mm256_cvttps_epi32(_mm256_min_ps(_mm256_mul_ps(sum, scales), tops));
+}
+
+// reference::l2_levels_columns, 16 codewords a step.
+template <std::size_t kDim>
+NANOPQ_CPP_TARGET_AVX2 inline void l2_levels_columns_of(const float* query, const float* columns,
+                                                        std::size_t n_codewords, std::size_t n_dim, float scale,
+                                                        int top, std::uint8_t* out) {
     const std::size_t dim = kDim > 0 ? kDim : n_dim;
-    __m256 lows = _mm256_set1_ps(std::numeric_limits<float>::infinity()), highs = _mm256_setzero_ps();
     __m256 values[kDim > 0 ? kDim : 1];
     if constexpr (kDim > 0)
         for (std::size_t d = 0; d < kDim; ++d) values[d] = _mm256_set1_ps(query[d]);
-    __m256i bad = _mm256_setzero_si256();
+    const __m256 scales = _mm256_set1_ps(scale), tops = _mm256_set1_ps(static_cast<float>(top));
     std::size_t k = 0;
-    for (; k + 8 <= n_codewords; k += 8) {
-        // -0 + x is x, and a sum of squares is never -0: the reference's
-        // first and last additions change nothing here.
-        __m256 sum = _mm256_setzero_ps();
-        for (std::size_t d = 0; d < dim; ++d) {
-            const __m256 value = kDim > 0 ? values[d] : _mm256_set1_ps(query[d]);
-            const __m256 diff = _mm256_sub_ps(value, _mm256_loadu_ps(columns + d * n_codewords + k));
-            const __m256 square = unfused(_mm256_mul_ps(diff, diff));
-            sum = d == 0 ? square : _mm256_add_ps(sum, square);
-        }
-        _mm256_storeu_ps(out + k, sum);
-        lows = _mm256_min_ps(lows, sum);
-        highs = _mm256_max_ps(highs, sum);
-        bad = _mm256_or_si256(bad, non_finite_lanes(sum));
+    for (; k + 16 <= n_codewords; k += 16) {
+        const __m256i low = l2_levels_at<kDim>(values, query, columns, n_codewords, dim, k, scales, tops);
+        const __m256i high = l2_levels_at<kDim>(values, query, columns, n_codewords, dim, k + 8, scales, tops);
+        const __m256i words = _mm256_permute4x64_epi64(_mm256_packus_epi32(low, high), 0xD8);
+        const __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), bytes);
     }
-    bool finite = _mm256_testz_si256(bad, bad);
-    if (k < n_codewords) {
-        reference::l2_sums_columns_from(query, columns, n_codewords, dim, k, out);
-        finite = reference::key_range(out + k, n_codewords - k, 1.0f, low, high) && finite;
-    }
-    fold_range(lows, highs, k < n_codewords, low, high);
-    return finite;
+    if (k < n_codewords) reference::l2_levels_columns_from(query, columns, n_codewords, dim, k, scale, top, out);
 }
 
-NANOPQ_CPP_TARGET_AVX2 inline bool l2_sums_columns(const float* query, const float* columns, std::size_t n_codewords,
-                                                   std::size_t dim, float* out, float* low, float* high) {
-    if (n_codewords < 8 || dim == 0)
-        return reference::l2_sums_columns(query, columns, n_codewords, dim, out, low, high);
+NANOPQ_CPP_TARGET_AVX2 inline void l2_levels_columns(const float* query, const float* columns, std::size_t n_codewords,
+                                                     std::size_t dim, float scale, int top, std::uint8_t* out) {
     switch (dim) {
-        case 1: return l2_sums_columns_of<1>(query, columns, n_codewords, dim, out, low, high);
-        case 2: return l2_sums_columns_of<2>(query, columns, n_codewords, dim, out, low, high);
-        case 4: return l2_sums_columns_of<4>(query, columns, n_codewords, dim, out, low, high);
-        default: return l2_sums_columns_of<0>(query, columns, n_codewords, dim, out, low, high);
+        case 1: return l2_levels_columns_of<1>(query, columns, n_codewords, dim, scale, top, out);
+        case 2: return l2_levels_columns_of<2>(query, columns, n_codewords, dim, scale, top, out);
+        case 4: return l2_levels_columns_of<4>(query, columns, n_codewords, dim, scale, top, out);
+        default: return l2_levels_columns_of<0>(query, columns, n_codewords, dim, scale, top, out);
     }
 }
 

@@ -66,11 +66,10 @@ struct KernelTable {
     // SIMD reads a column at a time.
     void (*l2_table_columns)(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
                              float* out);
-    // The sums of squares l2_table_columns takes the roots of, with their
-    // least and largest (false if one is not finite): the fast scan's levels
-    // of a table nobody reads exactly (fast_scan.hpp quantize_sums).
-    bool (*l2_sums_columns)(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
-                            float* out, float* low, float* high);
+    // Fast-scan levels of l2_table_columns' entries from their sums of
+    // squares, in one pass (fast_scan.hpp direct_levels).
+    void (*l2_levels_columns)(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
+                              float scale, int top, std::uint8_t* out);
     // Negated products of a query with n columns (blocks of 32), the same
     // bits at every level: an index's ranking of its lists.
     void (*column_keys)(const float* query, const float* blocks, const float* starts, std::size_t n, std::size_t dim,
@@ -107,7 +106,7 @@ inline KernelTable portable_kernels() {
     table.nearest_codeword_by_norms = &reference::nearest_codeword_by_norms;
     table.l2_table = &reference::l2_to_codewords;
     table.l2_table_columns = &reference::l2_to_columns;
-    table.l2_sums_columns = &reference::l2_sums_columns;
+    table.l2_levels_columns = &reference::l2_levels_columns;
     table.column_keys = &reference::column_keys;
     table.key_range = &reference::key_range;
     table.key_levels = &reference::key_levels;
@@ -131,7 +130,7 @@ inline KernelTable avx2_kernels() {
     table.nearest_codeword_by_norms = &nearest_codeword_by_norms_with<avx2::Nearest>;
     table.l2_table = &avx2::l2_to_codewords;
     table.l2_table_columns = &avx2::l2_to_columns;
-    table.l2_sums_columns = &avx2::l2_sums_columns;
+    table.l2_levels_columns = &avx2::l2_levels_columns;
     table.column_keys = &avx2::column_keys;
     table.key_range = &avx2::key_range;
     table.key_levels = &avx2::key_levels;

@@ -199,19 +199,6 @@ inline void l2_to_columns(const float* query, const float* columns, std::size_t 
     l2_to_columns_from(query, columns, n_codewords, dim, 0, out);
 }
 
-// Entries [first, n_codewords) of l2_sums_columns: the SIMD forms' tail.
-inline void l2_sums_columns_from(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
-                                 std::size_t first, float* out) {
-    for (std::size_t k = first; k < n_codewords; ++k) {
-        float sum = -0.0f;
-        for (std::size_t d = 0; d < dim; ++d) {
-            const float diff = query[d] - columns[d * n_codewords + k];
-            sum += unfused(diff * diff);
-        }
-        out[k] = 0.0f + sum;
-    }
-}
-
 // The least and largest of sign * values[0..n) (n > 0; sign is +1 or -1, so
 // the products are exact), or false if a value is infinite or NaN: the
 // range of a table row for the fast scan's levels (fast_scan.hpp).
@@ -242,15 +229,27 @@ inline void key_levels(const float* values, std::size_t n, float sign, float low
     }
 }
 
-// The sums of squares l2_to_columns takes the root of, without the root and
-// its square (a tenth of the cost): within 3 units in the last place below
-// l2_to_columns' entries, so the fast scan's levels can be made from them
-// (fast_scan.hpp quantize_sums). With their least and largest, or false if
-// one is infinite or NaN.
-inline bool l2_sums_columns(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
-                            float* out, float* low, float* high) {
-    l2_sums_columns_from(query, columns, n_codewords, dim, 0, out);
-    return key_range(out, n_codewords, 1.0f, low, high);
+// out[k] = min(top, trunc(fl(s_k * scale))) for the sums of squares s_k
+// that l2_to_columns takes the roots of (all finite: the caller knows):
+// the fast scan's levels made straight from the codewords, without the
+// table's roots and squares or a pass for its range (fast_scan.hpp
+// direct_levels). Elementwise, so every level gives the same bytes.
+inline void l2_levels_columns_from(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
+                                   std::size_t first, float scale, int top, std::uint8_t* out) {
+    for (std::size_t k = first; k < n_codewords; ++k) {
+        float sum = -0.0f;
+        for (std::size_t d = 0; d < dim; ++d) {
+            const float diff = query[d] - columns[d * n_codewords + k];
+            sum += unfused(diff * diff);
+        }
+        const float level = (0.0f + sum) * scale;
+        out[k] = static_cast<std::uint8_t>(level < static_cast<float>(top) ? static_cast<int>(level) : top);
+    }
+}
+
+inline void l2_levels_columns(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
+                              float scale, int top, std::uint8_t* out) {
+    l2_levels_columns_from(query, columns, n_codewords, dim, 0, scale, top, out);
 }
 
 // Columns a block of column_keys' layout holds.
