@@ -192,8 +192,9 @@ class IVFPQ:
     def fit(self, vecs: np.ndarray, iter: int = 20, seed: int = 123, coarse_iter: int = 10) -> "IVFPQ":
         """Trains the coarse centroids by k-means on a sample of at most 256
         vectors a list, then the PQ (k-means in each sub-space) on the
-        residuals of a sample of at most 256 a codeword, on all cores; the
-        samples and iterations of faiss's IndexIVFPQ by default.
+        residuals of a sample of at most 256 a codeword, on all cores: faiss's
+        IndexIVFPQ samples and coarse iterations by default, and nanopq's 20
+        PQ iterations (faiss runs 25; on 1M image patches 25 gave the same R@10).
 
         Args:
             vecs (np.ndarray): Training vectors, shape=(N, D), dtype=np.float32,
