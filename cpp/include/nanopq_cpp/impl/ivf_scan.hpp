@@ -226,25 +226,39 @@ inline void make_list_table(const KernelTable& kernels, const IvfView& view, con
     require_finite_table(table, Ks, q);
 }
 
-// Passing rows of a probe read from the codewords (offer_from_codewords)
-// before its table is made: a row costs M entries, the table M * Ks, and
+// Passing rows of a probe read from the codewords (ProbeRescorer) before
+// its table is made: a row costs M entries, the table M * Ks, and
 // most probes that pass rows pass a few (at nprobe 5 on 1M image patches,
 // PQ32x8, 88% of them pass at most 16).
 inline constexpr std::size_t kRowsBeforeTable = 16;
 
-// The exact distance of a list's place from the residual's entries, made
-// one by one (TableMaker::entry) in the adist order, offered to `top`.
-template <class Layout>
-void offer_from_codewords(Layout, const IvfView& view, const float* residual, const IdList& list, std::size_t place,
-                          const PlaceNamer& name, TopK& top) {
-    const std::uint8_t* block =
-        list.blocks.data() + place / Layout::kRowsPerBlock * Layout::block_bytes(view.n_subspaces);
-    const std::size_t row = place % Layout::kRowsPerBlock;
-    const float distance = reference::numpy_sum(view.n_subspaces, [&](std::size_t m) {
-        return view.maker->entry(residual, m, Layout::code_in_block(block, row, m));
-    });
-    offer_named(view.metric, list, place, 1, &distance, name, top);
-}
+// The exact rescoring of one probe's passing places when its levels came
+// from the codewords: its first kRowsBeforeTable places from the residual's
+// entries, made one by one (TableMaker::entry) and summed in the adist
+// order; then from its table, made into `table` at the first place past them.
+struct ProbeRescorer {
+    const float* residual = nullptr;  // [dim]
+    std::size_t q = 0;                // names the query in errors
+    float* table = nullptr;           // [M][Ks]
+    bool made = false;                // `table` holds the probe's table
+    std::size_t passed = 0;
+
+    template <class Layout>
+    void offer(Layout layout, const KernelTable& kernels, const IvfView& view, const IdList& list, std::size_t place,
+               const PlaceNamer& name, ListScanBuffers& buffers, TopK& top) {
+        const std::size_t M = view.n_subspaces;
+        if (!made && ++passed <= kRowsBeforeTable) {
+            const std::uint8_t* block = list.blocks.data() + place / Layout::kRowsPerBlock * Layout::block_bytes(M);
+            const std::size_t row = place % Layout::kRowsPerBlock;
+            const float distance = reference::numpy_sum(
+                M, [&](std::size_t m) { return view.maker->entry(residual, m, Layout::code_in_block(block, row, m)); });
+            return offer_named(view.metric, list, place, 1, &distance, name, top);
+        }
+        if (!made) make_checked_table(kernels, *view.maker, residual, q, table);
+        made = true;
+        offer_places(layout, table, M, view.n_codewords, view.metric, list, place, 1, name, buffers, top);
+    }
+};
 
 // The scan of residual list l (levels_from_codewords) for query q when its
 // top-k is full: the levels come from the codewords, and the exact table is made
@@ -254,22 +268,16 @@ template <class Layout>
 bool scan_from_codewords(Layout layout, const KernelTable& kernels, const IvfView& view, const float* query,
                          std::size_t q, const IdList& list, const PlaceNamer& name, IvfScanBuffers& buffers,
                          float* table, TopK& top) {
-    const std::size_t M = view.n_subspaces, Ks = view.n_codewords;
+    const std::size_t M = view.n_subspaces;
     buffers.residual.resize(view.dim);
     residual_to(view, query, name.list_no, buffers.residual.data());
     buffers.lut.resize(Layout::lut_bytes(M));
     const QuantizedTable quantized =
         quantize_residual(layout, kernels, view, buffers.residual.data(), top.bound(), buffers.lut.data());
     if (!quantized.fast) return false;
-    bool made = false;
-    std::size_t passed = 0;
-    scan_blocks(layout, kernels, list, list.rows.size(), 0, M, quantized, top, buffers, [&](std::size_t place) {
-        if (!made && ++passed <= kRowsBeforeTable)
-            return offer_from_codewords(layout, view, buffers.residual.data(), list, place, name, top);
-        if (!made) make_checked_table(kernels, *view.maker, buffers.residual.data(), q, table);
-        made = true;
-        offer_places(layout, table, M, Ks, view.metric, list, place, 1, name, buffers, top);
-    });
+    ProbeRescorer rescorer{buffers.residual.data(), q, table};
+    scan_blocks(layout, kernels, list, list.rows.size(), 0, M, quantized, top, buffers,
+                [&](std::size_t place) { rescorer.offer(layout, kernels, view, list, place, name, buffers, top); });
     return true;
 }
 
@@ -339,9 +347,9 @@ inline void search_one(const KernelTable& kernels, const IvfView& view, const fl
 inline constexpr std::size_t kListGroupQueries = 8;
 
 // A batch part's n queries (members: their numbers in the batch) over
-// their probes past the nearest, list after list; probes, probe_keys and
-// tops are the members', in order, and each top-k already holds its
-// nearest list's. Residual lists of Ks <= 256 with a fast scan only.
+// their probes past the nearest, list after list; probes and probe_keys are
+// the batch's ([n_queries][nprobe]), tops the members', in order, each
+// holding its nearest list's top-k already. Residual lists of Ks <= 256 with a fast scan only.
 template <class Layout>
 void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfView& view, const float* queries,
                          const std::uint32_t* members, std::size_t n, std::size_t nprobe,
@@ -354,15 +362,14 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
     // The (query, probe) pairs of each list, by list: a counting sort.
     std::vector<std::size_t> start(view.n_lists + 1, 0);
     for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t r = 1; r < nprobe; ++r) ++start[probes[i * nprobe + r] + 1];
+        for (std::size_t r = 1; r < nprobe; ++r) ++start[probes[members[i] * nprobe + r] + 1];
     for (std::size_t l = 0; l < view.n_lists; ++l) start[l + 1] += start[l];
     std::vector<std::size_t> pairs(start[view.n_lists]), filled(start.begin(), start.end() - 1);
     for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t r = 1; r < nprobe; ++r) pairs[filled[probes[i * nprobe + r]]++] = i * nprobe + r;
+        for (std::size_t r = 1; r < nprobe; ++r) pairs[filled[probes[members[i] * nprobe + r]]++] = i * nprobe + r;
 
     std::vector<float> tables(kListGroupQueries * table_size), residuals(kListGroupQueries * D);
-    std::vector<char> made(kListGroupQueries);  // tables[j] holds member j's table
-    std::vector<std::size_t> passed(kListGroupQueries);
+    std::vector<ProbeRescorer> rescorers(kListGroupQueries);
     const bool from_codewords = levels_from_codewords(view);
     std::vector<std::uint8_t> luts(kListGroupQueries * lut_bytes);
     std::vector<QuantizedTable> quantized(kListGroupQueries);
@@ -380,7 +387,7 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
             // quantized, or whose top-k is not full yet, reads the list exactly.
             std::size_t g = 0;
             for (std::size_t p = at; p < (std::min)(start[l + 1], at + kListGroupQueries); ++p) {
-                const std::size_t i = pairs[p] / nprobe, q = members[i];
+                const std::size_t i = pairs[p] / nprobe, q = members[i], r = pairs[p] % nprobe;
                 float* table = tables.data() + g * table_size;
                 TopK& top = tops[i];
                 const bool fast = size >= fast_scan_min_rows(Ks) && top.full();
@@ -389,19 +396,18 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
                     residual_to(view, queries + q * D, l, residual);
                     quantized[g] =
                         quantize_residual(layout, kernels, view, residual, top.bound(), luts.data() + g * lut_bytes);
-                    made[g] = false;
-                    passed[g] = 0;
+                    rescorers[g] = ProbeRescorer{residual, q, table};
                     if (quantized[g].fast) {
                         group[g++] = i;
                         continue;
                     }
                 }
-                make_list_table(kernels, view, queries + q * D, q, l, probe_keys[pairs[p]], /* base_ready = */ false,
-                                buffers, table);
+                make_list_table(kernels, view, queries + q * D, q, l, probe_keys[q * nprobe + r],
+                                /* base_ready = */ false, buffers, table);
                 if (fast) {
                     quantized[g] =
                         quantize_table(layout, table, M, Ks, view.metric, luts.data() + g * lut_bytes, top.bound());
-                    made[g] = true;
+                    rescorers[g] = ProbeRescorer{nullptr, q, table, /* made = */ true};
                     if (quantized[g].fast) {
                         group[g++] = i;
                         continue;
@@ -421,19 +427,8 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
                     for (std::size_t j = 0; j < g; ++j)
                         for (Mask mask = masks[b * g + j]; mask != 0; mask &= mask - 1) {
                             const std::size_t place = (block + b) * rows_per_block + lowest_bit(mask);
-                            if (place >= size) continue;
-                            float* table = tables.data() + j * table_size;
-                            if (!made[j] && ++passed[j] <= kRowsBeforeTable) {
-                                offer_from_codewords(layout, view, residuals.data() + j * D, list, place, name,
-                                                     tops[group[j]]);
-                                continue;
-                            }
-                            if (!made[j])
-                                make_checked_table(kernels, *view.maker, residuals.data() + j * D, members[group[j]],
-                                                   table);
-                            made[j] = true;
-                            offer_places(layout, table, M, Ks, view.metric, list, place, 1, name, buffers,
-                                         tops[group[j]]);
+                            if (place < size)
+                                rescorers[j].offer(layout, kernels, view, list, place, name, buffers, tops[group[j]]);
                         }
             }
         }
@@ -558,32 +553,25 @@ inline void search_ivf(const IvfView& view, const float* queries, std::size_t n_
         const std::size_t n = cuts[part + 1] - cuts[part];
         IvfScanBuffers buffers;
         std::vector<TopK> tops(n, TopK(k));
-        std::vector<std::uint32_t> part_probes(n * nprobe);
-        std::vector<float> part_keys(n * nprobe);
-        for (std::size_t i = 0; i < n; ++i) {
-            std::copy_n(probes.begin() + static_cast<std::ptrdiff_t>(part_members[i] * nprobe), nprobe,
-                        part_probes.begin() + static_cast<std::ptrdiff_t>(i * nprobe));
-            std::copy_n(probe_keys.begin() + static_cast<std::ptrdiff_t>(part_members[i] * nprobe), nprobe,
-                        part_keys.begin() + static_cast<std::ptrdiff_t>(i * nprobe));
-        }
         // Each query's nearest list, query by query (it sets a tight bound);
         // the next query's is asked for from memory meanwhile.
         for (std::size_t i = 0; i < n; ++i) {
             const std::size_t q = part_members[i];
             const float* query = queries + q * view.dim;
-            if (i == 0) prefetch_list(view.lists[part_probes[0]]);
-            if (i + 1 < n && part_probes[(i + 1) * nprobe] != part_probes[i * nprobe])
-                prefetch_list(view.lists[part_probes[(i + 1) * nprobe]]);
+            const std::uint32_t nearest = probes[q * nprobe];
+            if (i == 0) prefetch_list(view.lists[nearest]);
+            if (i + 1 < n && probes[part_members[i + 1] * nprobe] != nearest)
+                prefetch_list(view.lists[probes[part_members[i + 1] * nprobe]]);
             begin_query(kernels, view, query, q, buffers);
             QuantizedTable quantized;
             bool current = false;
-            scan_probe(kernels, view, query, q, part_probes[i * nprobe], part_keys[i * nprobe], wanted, buffers,
-                       quantized, current, tops[i]);
+            scan_probe(kernels, view, query, q, nearest, probe_keys[q * nprobe], wanted, buffers, quantized, current,
+                       tops[i]);
         }
         if (nprobe > 1)
             with_layout(view.n_codewords, [&](auto layout) {
-                scan_lists_of_batch(layout, kernels, view, queries, part_members, n, nprobe, part_probes, part_keys,
-                                    wanted, tops, buffers);
+                scan_lists_of_batch(layout, kernels, view, queries, part_members, n, nprobe, probes, probe_keys, wanted,
+                                    tops, buffers);
             });
         for (std::size_t i = 0; i < n; ++i) {
             const std::size_t q = part_members[i];

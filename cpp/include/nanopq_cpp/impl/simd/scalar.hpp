@@ -175,16 +175,22 @@ inline void l2_to_codewords(const float* query, const float* codewords, std::siz
 // fewer than 8 terms are summed in order, so entry k is
 // sqrt(0 + sq_0 + sq_1 + ...)^2 as above, and the SIMD forms compute the
 // same operations for 8 or 16 codewords at once.
-// Entry k of l2_to_columns alone: a row of an exact ADC distance read
-// without its table (ivf_scan.hpp offer_from_codewords).
-inline float l2_column_entry(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
-                             std::size_t k) {
+// The sum of squares under entry k of l2_to_columns: 0 + sq_0 + sq_1 + ...
+inline float l2_column_sum(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
+                           std::size_t k) {
     float sum = -0.0f;
     for (std::size_t d = 0; d < dim; ++d) {
         const float diff = query[d] - columns[d * n_codewords + k];
         sum += unfused(diff * diff);
     }
-    const float root = std::sqrt(0.0f + sum);
+    return 0.0f + sum;
+}
+
+// Entry k of l2_to_columns alone: a row of an exact ADC distance read
+// without its table (ivf_scan.hpp ProbeRescorer).
+inline float l2_column_entry(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
+                             std::size_t k) {
+    const float root = std::sqrt(l2_column_sum(query, columns, n_codewords, dim, k));
     return root * root;
 }
 
@@ -237,12 +243,7 @@ inline void key_levels(const float* values, std::size_t n, float sign, float low
 inline void l2_levels_columns_from(const float* query, const float* columns, std::size_t n_codewords, std::size_t dim,
                                    std::size_t first, float scale, int top, std::uint8_t* out) {
     for (std::size_t k = first; k < n_codewords; ++k) {
-        float sum = -0.0f;
-        for (std::size_t d = 0; d < dim; ++d) {
-            const float diff = query[d] - columns[d * n_codewords + k];
-            sum += unfused(diff * diff);
-        }
-        const float level = (0.0f + sum) * scale;
+        const float level = l2_column_sum(query, columns, n_codewords, dim, k) * scale;
         out[k] = static_cast<std::uint8_t>(level < static_cast<float>(top) ? static_cast<int>(level) : top);
     }
 }
