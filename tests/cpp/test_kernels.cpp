@@ -197,6 +197,23 @@ TEST_CASE("l2_table_columns: l2_table's bits from codewords as columns, Ds < 8; 
             }
 }
 
+TEST_CASE("key_levels saturates a level past int's range at top, at every level") {
+    // 40 values: two 16-wide steps and a scalar tail. 1e30 * 10 is past any int.
+    std::vector<float> values(40);
+    for (std::size_t k = 0; k < values.size(); ++k) values[k] = k % 3 == 0 ? 1e30f : static_cast<float>(k);
+    std::vector<const np::impl::KernelTable*> rows = other_rows();
+    rows.push_back(&portable());
+    for (const np::impl::KernelTable* row : rows) {
+        CAPTURE(np::simd_level_name(row->level));
+        std::vector<std::uint8_t> levels(values.size());
+        row->key_levels(values.data(), values.size(), 1.0f, 0.0f, 10.0f, 255, levels.data());
+        for (std::size_t k = 0; k < values.size(); ++k) {
+            CAPTURE(k);
+            CHECK(levels[k] == (k % 3 == 0 ? 255 : (std::min)(255, static_cast<int>(k) * 10)));
+        }
+    }
+}
+
 TEST_CASE("column_keys, key_range and key_levels: the portable results at every level") {
     for (const np::impl::KernelTable* row : other_rows())
         for (std::size_t n : {1, 5, 31, 32, 33, 100, 256}) {

@@ -198,6 +198,24 @@ inline QuantizedTable direct_table(std::size_t n_subspaces, const DirectLevels& 
     return quantized;
 }
 
+// direct_levels for an l2 table already made, from its entries x (all
+// finite and >= 0: squares) rather than their sums of squares: one pass
+// (key_levels with lo = 0), no range. A level is trunc(fl(x * scale)) <=
+// x (1 - 2e) / step < x / step, so direct_table's bound holds as it does
+// for sums. `fast` false when reach is not finite and > 0.
+template <class Layout>
+QuantizedTable quantize_l2_table(Layout layout, const KernelTable& kernels, const float* table, std::size_t n_subspaces,
+                                 std::size_t n_codewords, float reach, std::uint8_t* lut) {
+    if (!(reach > 0.0f && reach < std::numeric_limits<float>::infinity())) return QuantizedTable{};
+    const DirectLevels levels = direct_levels(layout, n_subspaces, reach);
+    if (levels.top == 0 || !(levels.step >= 1e-30)) return QuantizedTable{};
+    std::fill(lut, lut + Layout::lut_bytes(n_subspaces), std::uint8_t{0});
+    for (std::size_t m = 0; m < n_subspaces; ++m)
+        kernels.key_levels(table + m * n_codewords, n_codewords, 1.0f, 0.0f, levels.scale, levels.top,
+                           lut + Layout::lut_offset(m));
+    return direct_table(n_subspaces, levels);
+}
+
 // The exact scan of packed codes for the queries listed, all rows or the
 // rows `subset` lists: the engine of search() (adc.hpp), over rows unpacked a
 // block at a time, so the same sums in the same order.

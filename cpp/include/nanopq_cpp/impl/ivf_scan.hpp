@@ -145,12 +145,12 @@ void scan_id_list(Layout layout, const KernelTable& kernels, const float* table,
     }
     if (!current) {
         buffers.lut.resize(Layout::lut_bytes(M));
-        // A residual l2 table's levels come faster from the codewords, once
-        // k rows give a reach (buffers.residual holds the residual: make_list_table).
-        quantized =
-            levels_from_codewords(view) && top.full()
-                ? quantize_residual(layout, kernels, view, buffers.residual.data(), top.bound(), buffers.lut.data())
-                : QuantizedTable{};
+        // An l2 table's levels come in one pass from its entries, once k
+        // rows give a reach; reading the table keeps it in cache for the
+        // rows that pass, where levels from the codewords streamed 64 KB.
+        quantized = view.metric == Metric::l2 && top.full()
+                        ? quantize_l2_table(layout, kernels, table, M, Ks, top.bound(), buffers.lut.data())
+                        : QuantizedTable{};
         if (!quantized.fast)
             quantized = quantize_table(layout, table, M, Ks, view.metric, buffers.lut.data(), top.bound());
         current = true;

@@ -199,14 +199,15 @@ NANOPQ_CPP_TARGET_AVX2 inline bool key_range(const float* values, std::size_t n,
 NANOPQ_CPP_TARGET_AVX2 inline void key_levels(const float* values, std::size_t n, float sign, float low, float scale,
                                               int top, std::uint8_t* out) {
     const __m256 signs = _mm256_set1_ps(sign), lows = _mm256_set1_ps(low), scales = _mm256_set1_ps(scale);
-    const __m256i tops = _mm256_set1_epi32(top);
+    const __m256 tops = _mm256_set1_ps(static_cast<float>(top));
     std::size_t k = 0;
     for (; k + 16 <= n; k += 16) {
         const __m256 a = _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(signs, _mm256_loadu_ps(values + k)), lows), scales);
         const __m256 b =
             _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(signs, _mm256_loadu_ps(values + k + 8)), lows), scales);
-        const __m256i level_a = _mm256_min_epi32(_mm256_cvttps_epi32(a), tops);
-        const __m256i level_b = _mm256_min_epi32(_mm256_cvttps_epi32(b), tops);
+        // min(x, top) before the conversion, as the scalar form: a huge level saturates instead of wrapping.
+        const __m256i level_a = _mm256_cvttps_epi32(_mm256_min_ps(a, tops));
+        const __m256i level_b = _mm256_cvttps_epi32(_mm256_min_ps(b, tops));
         // packus works within 128-bit lanes: a0 b0 a1 b1 as 16-bit, then reorder.
         const __m256i words = _mm256_permute4x64_epi64(_mm256_packus_epi32(level_a, level_b), 0xD8);
         const __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));

@@ -229,9 +229,11 @@ inline bool key_range(const float* values, std::size_t n, float sign, float* low
 // overstate a key). Elementwise, so every level gives the same bytes.
 inline void key_levels(const float* values, std::size_t n, float sign, float low, float scale, int top,
                        std::uint8_t* out) {
+    // Compared as a float first: a level past int's range saturates at top
+    // (converting it would be undefined).
     for (std::size_t k = 0; k < n; ++k) {
-        const int level = static_cast<int>((sign * values[k] - low) * scale);
-        out[k] = static_cast<std::uint8_t>(level < top ? level : top);
+        const float level = (sign * values[k] - low) * scale;
+        out[k] = static_cast<std::uint8_t>(level < static_cast<float>(top) ? static_cast<int>(level) : top);
     }
 }
 
