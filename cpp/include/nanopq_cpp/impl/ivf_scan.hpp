@@ -157,7 +157,9 @@ void scan_id_list(Layout layout, const KernelTable& kernels, const float* table,
     }
     if (!quantized.fast) return offer(done, n - done);
     scan_blocks(layout, kernels, list, n, done, M, quantized, top, buffers,
-                [&](std::size_t place) { offer(place, 1); });
+                [&](const std::size_t* passed, std::size_t count) {
+                    offer_places_at(layout, table, M, Ks, view.metric, list, passed, count, name, buffers, top);
+                });
 }
 
 // The lists a query probes, best first, into buffers.order (Neighbor order:
@@ -258,6 +260,22 @@ struct ProbeRescorer {
         made = true;
         offer_places(layout, table, M, view.n_codewords, view.metric, list, place, 1, name, buffers, top);
     }
+
+    // offer for the n places listed, ascending: those past the table's
+    // making read it together (offer_places_at).
+    template <class Layout>
+    void offer_all(Layout layout, const KernelTable& kernels, const IvfView& view, const IdList& list,
+                   const std::size_t* places, std::size_t n, const PlaceNamer& name, ListScanBuffers& buffers,
+                   TopK& top) {
+        std::size_t i = 0;
+        for (; i < n && !made && passed < kRowsBeforeTable; ++i)
+            offer(layout, kernels, view, list, places[i], name, buffers, top);
+        if (i == n) return;
+        if (!made) make_checked_table(kernels, *view.maker, residual, q, table);
+        made = true;
+        offer_places_at(layout, table, view.n_subspaces, view.n_codewords, view.metric, list, places + i, n - i, name,
+                        buffers, top);
+    }
 };
 
 // The scan of residual list l (levels_from_codewords) for query q when its
@@ -277,7 +295,9 @@ bool scan_from_codewords(Layout layout, const KernelTable& kernels, const IvfVie
     if (!quantized.fast) return false;
     ProbeRescorer rescorer{buffers.residual.data(), q, table};
     scan_blocks(layout, kernels, list, list.rows.size(), 0, M, quantized, top, buffers,
-                [&](std::size_t place) { rescorer.offer(layout, kernels, view, list, place, name, buffers, top); });
+                [&](const std::size_t* passed, std::size_t count) {
+                    rescorer.offer_all(layout, kernels, view, list, passed, count, name, buffers, top);
+                });
     return true;
 }
 
@@ -423,13 +443,18 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
                 for (std::size_t j = 0; j < g; ++j) thresholds[j] = quantized[j].bound(tops[group[j]].bound());
                 (kernels.*Layout::kScan)(list.blocks.data() + block * block_bytes, chunk, M, luts.data(), g,
                                          thresholds.data(), masks.data());
-                for (std::size_t b = 0; b < chunk; ++b)
-                    for (std::size_t j = 0; j < g; ++j)
+                for (std::size_t j = 0; j < g; ++j) {
+                    std::vector<std::size_t>& passed = buffers.passed;
+                    passed.clear();
+                    for (std::size_t b = 0; b < chunk; ++b)
                         for (Mask mask = masks[b * g + j]; mask != 0; mask &= mask - 1) {
                             const std::size_t place = (block + b) * rows_per_block + lowest_bit(mask);
-                            if (place < size)
-                                rescorers[j].offer(layout, kernels, view, list, place, name, buffers, tops[group[j]]);
+                            if (place < size) passed.push_back(place);
                         }
+                    if (!passed.empty())
+                        rescorers[j].offer_all(layout, kernels, view, list, passed.data(), passed.size(), name, buffers,
+                                               tops[group[j]]);
+                }
             }
         }
     }
