@@ -13,10 +13,11 @@
 // go through the fast scan with the rounding bound of fast_scan.hpp (each
 // list's table quantized in turn, its levels spanning only keys the k-th
 // best so far allows); the rest are read exactly. Both give the same result.
-// Once a query's top k is full, an l2 list's levels come straight from the
-// codewords (fast_scan.hpp direct_levels), and its table is made only when
-// rows pass (the first few are read from the codewords too): most probes
-// past the nearest list pass none.
+// A query's nearest list is read exactly until its top k is full (its first
+// rows), then scanned with levels from its table (quantize_l2_table). Past
+// it, an l2 list's levels come straight from the codewords (fast_scan.hpp
+// direct_levels), and its table is made only when rows pass (the first few
+// are read from the codewords too): most probes past the nearest pass none.
 //
 // Internal: trusts its callers (the index that owns the lists).
 
