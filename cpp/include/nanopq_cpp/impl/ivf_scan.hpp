@@ -367,6 +367,12 @@ inline void search_one(const KernelTable& kernels, const IvfView& view, const fl
 // all of them (its codes stay in cache between the kernel's query groups).
 inline constexpr std::size_t kListGroupQueries = 8;
 
+// Blocks of a list's first kernel call in the batch scan: its queries' top k
+// are full and tight from their nearest lists, so their bounds gain little
+// from the one-block start the nearest list takes, and the kernels run
+// blocks by fours (avx512 Scan8Bit).
+inline constexpr std::size_t kBatchFirstChunkBlocks = 4;
+
 // A batch part's n queries (members: their numbers in the batch) over
 // their probes past the nearest, list after list; probes and probe_keys are
 // the batch's ([n_queries][nprobe]), tops the members', in order, each
@@ -438,7 +444,7 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
             }
             if (g == 0) continue;
             const std::size_t n_blocks = (size + rows_per_block - 1) / rows_per_block;
-            for (std::size_t block = 0, chunk = 1; block < n_blocks;
+            for (std::size_t block = 0, chunk = kBatchFirstChunkBlocks; block < n_blocks;
                  block += chunk, chunk = (std::min)(2 * chunk, max_chunk)) {
                 chunk = (std::min)(chunk, n_blocks - block);
                 for (std::size_t j = 0; j < g; ++j) thresholds[j] = quantized[j].bound(tops[group[j]].bound());
