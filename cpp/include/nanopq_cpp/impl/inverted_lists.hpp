@@ -139,7 +139,7 @@ struct ListScanBuffers {
     std::vector<Neighbor> order;
     std::vector<ListSegment> plan;
     std::vector<std::uint32_t> places;
-    std::vector<std::size_t> passed;  // a fast-scan chunk's passing places (scan_blocks)
+    std::vector<std::size_t> passing;  // a fast-scan chunk's passing places (scan_blocks)
     std::vector<std::uint8_t> lut;
     std::vector<Layout4Bit::Mask> masks_4bit;
     std::vector<Layout8Bit::Mask> masks_8bit;
@@ -304,10 +304,10 @@ void offer_places(Layout layout, const float* table, std::size_t M, std::size_t 
     offer_named(metric, list, first, count, distances.data(), name, top);
 }
 
-// offer_places for the n places listed (ascending, each in a full block):
-// all their distances first, then the offers, so that the rows' table
-// reads overlap instead of waiting behind each offer's branches (on 1M
-// image patches, PQ32x8, about 60 places a query pass the fast scan).
+// offer_places for the n places listed (ascending): all their distances
+// first, then the offers, so that the rows' table reads overlap instead of
+// waiting behind each offer's branches (on 1M image patches, PQ32x8, about
+// 60 places a query pass the fast scan).
 template <class Layout, class Entry, class Namer>
 void offer_places_at(Layout layout, const float* table, std::size_t M, std::size_t Ks, Metric metric,
                      const PostingListOf<Entry>& list, const std::size_t* places, std::size_t n, const Namer& name,
@@ -382,14 +382,14 @@ void scan_blocks(Layout layout, const KernelTable& kernels, const PostingListOf<
         const std::uint16_t threshold = quantized.bound(top.bound());
         (kernels.*Layout::kScan)(list.blocks.data() + block * block_bytes, chunk, M, buffers.lut.data(), 1, &threshold,
                                  masks);
-        std::vector<std::size_t>& passed = buffers.passed;
-        passed.clear();
+        std::vector<std::size_t>& passing = buffers.passing;
+        passing.clear();
         for (std::size_t b = 0; b < chunk; ++b)
             for (Mask mask = masks[b]; mask != 0; mask &= mask - 1) {
                 const std::size_t place = (block + b) * rows_per_block + lowest_bit(mask);
-                if (place >= skip && place < places) passed.push_back(place);
+                if (place >= skip && place < places) passing.push_back(place);
             }
-        if (!passed.empty()) offer(static_cast<const std::size_t*>(passed.data()), passed.size());
+        if (!passing.empty()) offer(static_cast<const std::size_t*>(passing.data()), passing.size());
     }
 }
 

@@ -444,23 +444,23 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
             }
             if (g == 0) continue;
             const std::size_t n_blocks = (size + rows_per_block - 1) / rows_per_block;
-            for (std::size_t block = 0, chunk = kBatchFirstChunkBlocks; block < n_blocks;
+            for (std::size_t block = 0, chunk = (std::min)(kBatchFirstChunkBlocks, max_chunk); block < n_blocks;
                  block += chunk, chunk = (std::min)(2 * chunk, max_chunk)) {
                 chunk = (std::min)(chunk, n_blocks - block);
                 for (std::size_t j = 0; j < g; ++j) thresholds[j] = quantized[j].bound(tops[group[j]].bound());
                 (kernels.*Layout::kScan)(list.blocks.data() + block * block_bytes, chunk, M, luts.data(), g,
                                          thresholds.data(), masks.data());
                 for (std::size_t j = 0; j < g; ++j) {
-                    std::vector<std::size_t>& passed = buffers.passed;
-                    passed.clear();
+                    std::vector<std::size_t>& passing = buffers.passing;
+                    passing.clear();
                     for (std::size_t b = 0; b < chunk; ++b)
                         for (Mask mask = masks[b * g + j]; mask != 0; mask &= mask - 1) {
                             const std::size_t place = (block + b) * rows_per_block + lowest_bit(mask);
-                            if (place < size) passed.push_back(place);
+                            if (place < size) passing.push_back(place);
                         }
-                    if (!passed.empty())
-                        rescorers[j].offer_all(layout, kernels, view, list, passed.data(), passed.size(), name, buffers,
-                                               tops[group[j]]);
+                    if (!passing.empty())
+                        rescorers[j].offer_all(layout, kernels, view, list, passing.data(), passing.size(), name,
+                                               buffers, tops[group[j]]);
                 }
             }
         }
