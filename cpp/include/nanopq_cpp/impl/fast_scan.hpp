@@ -173,12 +173,15 @@ inline constexpr double kSumsMargin = 0x1.0p-21;
 struct DirectLevels {
     double step = 1.0;
     float scale = 0.0f;
-    int top = 0;
+    int top = 0;  // 0: no levels (a reach not finite and > 0, or no level fits)
+
+    bool usable() const { return top > 0 && step >= 1e-30; }
 };
 
 template <class Layout>
 DirectLevels direct_levels(Layout, std::size_t n_subspaces, float reach) {
     DirectLevels levels;
+    if (!(reach > 0.0f && reach < std::numeric_limits<float>::infinity())) return levels;
     const std::size_t M = n_subspaces;
     levels.top = static_cast<int>(std::min<std::size_t>(Layout::kMaxLevel, 65535 / M));
     const double covered = static_cast<double>(reach) * kReachShare / static_cast<double>(M);
@@ -206,9 +209,8 @@ inline QuantizedTable direct_table(std::size_t n_subspaces, const DirectLevels& 
 template <class Layout>
 QuantizedTable quantize_l2_table(Layout layout, const KernelTable& kernels, const float* table, std::size_t n_subspaces,
                                  std::size_t n_codewords, float reach, std::uint8_t* lut) {
-    if (!(reach > 0.0f && reach < std::numeric_limits<float>::infinity())) return QuantizedTable{};
     const DirectLevels levels = direct_levels(layout, n_subspaces, reach);
-    if (levels.top == 0 || !(levels.step >= 1e-30)) return QuantizedTable{};
+    if (!levels.usable()) return QuantizedTable{};
     std::fill(lut, lut + Layout::lut_bytes(n_subspaces), std::uint8_t{0});
     for (std::size_t m = 0; m < n_subspaces; ++m)
         kernels.key_levels(table + m * n_codewords, n_codewords, 1.0f, 0.0f, levels.scale, levels.top,

@@ -359,6 +359,19 @@ inline constexpr std::size_t kExactStartRows = 64;
 // table quantization costs about as much as Ks exact rows' look-ups.
 inline std::size_t fast_scan_min_rows(std::size_t n_codewords) { return n_codewords; }
 
+// The places the masks of `chunk` blocks from `first_block` flag (mask b at
+// masks[b * stride]), those in [skip, end) only, ascending, into `passing`.
+template <class Mask>
+void passing_places(const Mask* masks, std::size_t stride, std::size_t chunk, std::size_t first_block,
+                    std::size_t rows_per_block, std::size_t skip, std::size_t end, std::vector<std::size_t>& passing) {
+    passing.clear();
+    for (std::size_t b = 0; b < chunk; ++b)
+        for (Mask mask = masks[b * stride]; mask != 0; mask &= mask - 1) {
+            const std::size_t place = (first_block + b) * rows_per_block + lowest_bit(mask);
+            if (place >= skip && place < end) passing.push_back(place);
+        }
+}
+
 // The fast scan of the blocks that hold a list's first `places` places,
 // with the table `quantized` put in buffers.lut: calls offer(passed, n)
 // with the places in [skip, places) whose level sum may reach top's bound,
@@ -383,12 +396,7 @@ void scan_blocks(Layout layout, const KernelTable& kernels, const PostingListOf<
         (kernels.*Layout::kScan)(list.blocks.data() + block * block_bytes, chunk, M, buffers.lut.data(), 1, &threshold,
                                  masks);
         std::vector<std::size_t>& passing = buffers.passing;
-        passing.clear();
-        for (std::size_t b = 0; b < chunk; ++b)
-            for (Mask mask = masks[b]; mask != 0; mask &= mask - 1) {
-                const std::size_t place = (block + b) * rows_per_block + lowest_bit(mask);
-                if (place >= skip && place < places) passing.push_back(place);
-            }
+        passing_places(masks, 1, chunk, block, rows_per_block, skip, places, passing);
         if (!passing.empty()) offer(static_cast<const std::size_t*>(passing.data()), passing.size());
     }
 }

@@ -116,10 +116,8 @@ inline bool levels_from_codewords(const IvfView& view) {
 template <class Layout>
 QuantizedTable quantize_residual(Layout layout, const KernelTable& kernels, const IvfView& view, const float* residual,
                                  float reach, std::uint8_t* lut) {
-    if (!(reach > 0.0f && reach < std::numeric_limits<float>::infinity())) return QuantizedTable{};
     const DirectLevels levels = direct_levels(layout, view.n_subspaces, reach);
-    if (levels.top == 0 || !(levels.step >= 1e-30) ||
-        !view.maker->make_levels<Layout>(kernels, residual, levels.scale, levels.top, lut))
+    if (!levels.usable() || !view.maker->make_levels<Layout>(kernels, residual, levels.scale, levels.top, lut))
         return QuantizedTable{};
     return direct_table(view.n_subspaces, levels);
 }
@@ -244,38 +242,29 @@ struct ProbeRescorer {
     std::size_t q = 0;                // names the query in errors
     float* table = nullptr;           // [M][Ks]
     bool made = false;                // `table` holds the probe's table
-    std::size_t passed = 0;
+    std::size_t passed = 0;           // places read from the codewords
 
-    template <class Layout>
-    void offer(Layout layout, const KernelTable& kernels, const IvfView& view, const IdList& list, std::size_t place,
-               const PlaceNamer& name, ListScanBuffers& buffers, TopK& top) {
-        const std::size_t M = view.n_subspaces;
-        if (!made && ++passed <= kRowsBeforeTable) {
-            const std::uint8_t* block = list.blocks.data() + place / Layout::kRowsPerBlock * Layout::block_bytes(M);
-            const std::size_t row = place % Layout::kRowsPerBlock;
-            const float distance = reference::numpy_sum(
-                M, [&](std::size_t m) { return view.maker->entry(residual, m, Layout::code_in_block(block, row, m)); });
-            return offer_named(view.metric, list, place, 1, &distance, name, top);
-        }
-        if (!made) make_checked_table(kernels, *view.maker, residual, q, table);
-        made = true;
-        offer_places(layout, table, M, view.n_codewords, view.metric, list, place, 1, name, buffers, top);
-    }
-
-    // offer for the n places listed, ascending: those past the table's
-    // making read it together (offer_places_at).
+    // Offers the n places listed, ascending: from the codewords while fewer
+    // than kRowsBeforeTable have been, then the rest together from the
+    // table (offer_places_at), made at the first of them.
     template <class Layout>
     void offer_all(Layout layout, const KernelTable& kernels, const IvfView& view, const IdList& list,
                    const std::size_t* places, std::size_t n, const PlaceNamer& name, ListScanBuffers& buffers,
                    TopK& top) {
+        const std::size_t M = view.n_subspaces;
         std::size_t i = 0;
-        for (; i < n && !made && passed < kRowsBeforeTable; ++i)
-            offer(layout, kernels, view, list, places[i], name, buffers, top);
+        for (; i < n && !made && passed < kRowsBeforeTable; ++i, ++passed) {
+            const std::size_t place = places[i];
+            const std::uint8_t* block = list.blocks.data() + place / Layout::kRowsPerBlock * Layout::block_bytes(M);
+            const std::size_t row = place % Layout::kRowsPerBlock;
+            const float distance = reference::numpy_sum(
+                M, [&](std::size_t m) { return view.maker->entry(residual, m, Layout::code_in_block(block, row, m)); });
+            offer_named(view.metric, list, place, 1, &distance, name, top);
+        }
         if (i == n) return;
         if (!made) make_checked_table(kernels, *view.maker, residual, q, table);
         made = true;
-        offer_places_at(layout, table, view.n_subspaces, view.n_codewords, view.metric, list, places + i, n - i, name,
-                        buffers, top);
+        offer_places_at(layout, table, M, view.n_codewords, view.metric, list, places + i, n - i, name, buffers, top);
     }
 };
 
@@ -452,12 +441,7 @@ void scan_lists_of_batch(Layout layout, const KernelTable& kernels, const IvfVie
                                          thresholds.data(), masks.data());
                 for (std::size_t j = 0; j < g; ++j) {
                     std::vector<std::size_t>& passing = buffers.passing;
-                    passing.clear();
-                    for (std::size_t b = 0; b < chunk; ++b)
-                        for (Mask mask = masks[b * g + j]; mask != 0; mask &= mask - 1) {
-                            const std::size_t place = (block + b) * rows_per_block + lowest_bit(mask);
-                            if (place < size) passing.push_back(place);
-                        }
+                    passing_places(masks.data() + j, g, chunk, block, rows_per_block, 0, size, passing);
                     if (!passing.empty())
                         rescorers[j].offer_all(layout, kernels, view, list, passing.data(), passing.size(), name,
                                                buffers, tops[group[j]]);
