@@ -398,3 +398,32 @@ TEST_CASE("scan_4bit and scan_8bit: the portable masks at every level") {
         }
     }
 }
+
+TEST_CASE("scan_8bit: a group of blocks stops early only when no row can pass") {
+    // M = 16: the AVX-512 kernel checks its partial sums after 8 and 12
+    // subspaces. Every row's levels lie in the first 8 (40 each), so its
+    // sum is 320 at the first check and at the end; two rows (an odd one in
+    // the fourth block of the first group of four, an even one in the lone
+    // ninth block) read code 1, whose levels are 0.
+    const std::size_t M = 16, block_bytes = M * 64;
+    std::vector<std::uint8_t> blocks(kScanBlocks * block_bytes, 0), lut(M * 256, 0);
+    for (std::size_t m = 0; m < M; ++m) {
+        blocks[3 * block_bytes + m * 64 + 37] = 1;
+        blocks[8 * block_bytes + m * 64 + 6] = 1;
+        if (m < 8) lut[m * 256] = 40;
+    }
+    for (const np::impl::KernelTable* kernels : other_rows()) {
+        INFO("level ", np::simd_level_name(kernels->level));
+        // Below every other row's sum at the first check, at it, and below the two rows'.
+        for (std::uint16_t threshold : {std::uint16_t{319}, std::uint16_t{320}, std::uint16_t{100}}) {
+            INFO("threshold ", threshold);
+            std::vector<std::uint64_t> expected(kScanBlocks), got(kScanBlocks, 0xDEADBEEF);
+            np::impl::reference::scan_8bit(blocks.data(), kScanBlocks, M, lut.data(), 1, &threshold, expected.data());
+            kernels->scan_8bit(blocks.data(), kScanBlocks, M, lut.data(), 1, &threshold, got.data());
+            CHECK(got == expected);
+            CHECK(expected[3] == (threshold >= 320 ? ~std::uint64_t{0} : std::uint64_t{1} << 37));
+            CHECK(expected[8] == (threshold >= 320 ? ~std::uint64_t{0} : std::uint64_t{1} << 6));
+            CHECK(expected[0] == (threshold >= 320 ? ~std::uint64_t{0} : 0));
+        }
+    }
+}
