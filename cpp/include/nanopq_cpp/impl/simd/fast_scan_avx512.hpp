@@ -111,6 +111,17 @@ struct Scan8Bit : ScanShape8Bit {
         for (; b < n_blocks; ++b) scan_at<kQueries, 1>(blocks, b, n_subspaces, luts, thresholds, masks, mask_stride);
     }
 
+    // Which of a block's rows have a sum within `threshold`, from its two
+    // accumulators: lane i of the even rows' sums (total - 256 * odd) is row
+    // 2i, lane i of `odd` row 2i + 1.
+    struct RowsWithin {
+        __mmask32 even, odd;
+    };
+    NANOPQ_CPP_TARGET_AVX512_VBMI static RowsWithin rows_within(__m512i total, __m512i odd, __m512i threshold) {
+        const __m512i even = _mm512_sub_epi16(total, _mm512_slli_epi16(odd, 8));
+        return {_mm512_cmple_epu16_mask(even, threshold), _mm512_cmple_epu16_mask(odd, threshold)};
+    }
+
     // True when no row of the blocks has a sum (so far) within its query's threshold.
     template <int kQueries, std::size_t kBlocks>
     NANOPQ_CPP_TARGET_AVX512_VBMI static bool none_within(const __m512i (&total)[kQueries][kBlocks],
@@ -121,8 +132,8 @@ struct Scan8Bit : ScanShape8Bit {
         for (int q = 0; q < kQueries; ++q) {
             const __m512i threshold = _mm512_set1_epi16(static_cast<short>(thresholds[q]));
             for (std::size_t j = 0; j < kBlocks; ++j) {
-                const __m512i even = _mm512_sub_epi16(total[q][j], _mm512_slli_epi16(odd[q][j], 8));
-                within |= _mm512_cmple_epu16_mask(even, threshold) | _mm512_cmple_epu16_mask(odd[q][j], threshold);
+                const RowsWithin rows = rows_within(total[q][j], odd[q][j], threshold);
+                within |= rows.even | rows.odd;
             }
         }
         return within == 0;
@@ -177,12 +188,10 @@ struct Scan8Bit : ScanShape8Bit {
         for (int q = 0; q < kQueries; ++q) {
             const __m512i threshold = _mm512_set1_epi16(static_cast<short>(thresholds[q]));
             for (std::size_t j = 0; j < kBlocks; ++j) {
-                const __m512i even = _mm512_sub_epi16(total[q][j], _mm512_slli_epi16(odd[q][j], 8));
-                const std::uint64_t even_in = _mm512_cmple_epu16_mask(even, threshold);
-                const std::uint64_t odd_in = _mm512_cmple_epu16_mask(odd[q][j], threshold);
-                // Lane i of `even` is row 2i, of `odd` row 2i + 1: deposit the bits there.
+                const RowsWithin rows = rows_within(total[q][j], odd[q][j], threshold);
+                // Deposit the even rows' bits at bits 2i, the odd rows' at 2i + 1.
                 masks[(first + j) * mask_stride + q] =
-                    _pdep_u64(even_in, 0x5555555555555555ull) | _pdep_u64(odd_in, 0xAAAAAAAAAAAAAAAAull);
+                    _pdep_u64(rows.even, 0x5555555555555555ull) | _pdep_u64(rows.odd, 0xAAAAAAAAAAAAAAAAull);
             }
         }
     }
